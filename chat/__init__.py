@@ -1,0 +1,1 @@
+"""The chat builder process: a Gradio app over the shared package."""

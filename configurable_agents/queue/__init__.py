@@ -1,0 +1,1 @@
+"""The task queue binding: Huey on SQLite (default) or Redis, enqueue and the worker."""

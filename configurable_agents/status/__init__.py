@@ -1,0 +1,1 @@
+"""Service health probes, one status snapshot of the set, one broadcaster for SSE."""

@@ -1,0 +1,395 @@
+"""SQLAlchemy 2.0 typed models for every aggregate the platform stores.
+
+Every change here needs an Alembic revision in migrations/versions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    """A random hex identifier for rows that are referenced from outside (runs, agents)."""
+    return uuid.uuid4().hex
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC; always returns aware datetimes (SQLite drops the zone otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention so migrations are stable."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+# --- workflows -----------------------------------------------------------------------------
+
+
+class Workflow(Base):
+    """A named workflow; its configs live in versions."""
+
+    __tablename__ = "workflows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # Where it came from: "example" (seeded), "user", "chat".
+    source: Mapped[str] = mapped_column(String(20), default="user")
+    latest_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Soft delete: runs keep pointing at a deleted workflow.
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    versions: Mapped[list[WorkflowVersion]] = relationship(
+        back_populates="workflow", order_by="WorkflowVersion.version", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (Index("ix_workflows_deleted_at_name", "deleted_at", "name"),)
+
+
+class WorkflowVersion(Base):
+    """One immutable config text of a workflow."""
+
+    __tablename__ = "workflow_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    config_yaml: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    workflow: Mapped[Workflow] = relationship(back_populates="versions")
+
+    __table_args__ = (UniqueConstraint("workflow_id", "version"),)
+
+
+# --- runs ----------------------------------------------------------------------------------
+
+
+class RunState:
+    """Run states; stored as short strings."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    AWAITING_APPROVAL = "awaiting_approval"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    ALL = (QUEUED, RUNNING, AWAITING_APPROVAL, COMPLETED, FAILED, CANCELLED)
+    FINISHED = (COMPLETED, FAILED, CANCELLED)
+
+
+class Run(Base):
+    """One execution of a workflow version."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workflow_id: Mapped[int | None] = mapped_column(ForeignKey("workflows.id", ondelete="SET NULL"))
+    workflow_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workflow_versions.id", ondelete="SET NULL")
+    )
+    # Kept so a run stays readable after its workflow is deleted.
+    workflow_name: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(20), default=RunState.QUEUED)
+    inputs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    outputs: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    error_type: Mapped[str | None] = mapped_column(String(200), default=None)
+    error_message: Mapped[str | None] = mapped_column(Text, default=None)
+    # Where the run was started from: cli, dashboard, api, webhook, schedule, chat.
+    trigger: Mapped[str] = mapped_column(String(20), default="cli")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    total_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    total_cost: Mapped[float] = mapped_column(Float, default=0.0)
+    mlflow_run_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    # "logged", "skipped: <reason>", or None when not attempted yet.
+    tracking_status: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    steps: Mapped[list[RunStep]] = relationship(
+        back_populates="run", order_by="RunStep.seq", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        Index("ix_runs_created_at", "created_at"),
+        Index("ix_runs_state_created_at", "state", "created_at"),
+        Index("ix_runs_workflow_id_created_at", "workflow_id", "created_at"),
+        Index("ix_runs_state_lease_expires_at", "state", "lease_expires_at"),
+    )
+
+
+class RunStep(Base):
+    """One node execution inside a run."""
+
+    __tablename__ = "run_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    node: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), default="llm")
+    state: Mapped[str] = mapped_column(String(20), default="completed")
+    input: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    rendered_prompt: Mapped[str | None] = mapped_column(Text, default=None)
+    raw_output: Mapped[str | None] = mapped_column(Text, default=None)
+    output: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    provider: Mapped[str | None] = mapped_column(String(50), default=None)
+    model: Mapped[str | None] = mapped_column(String(200), default=None)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[float] = mapped_column(Float, default=0.0)
+    latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    error_type: Mapped[str | None] = mapped_column(String(200), default=None)
+    error_message: Mapped[str | None] = mapped_column(Text, default=None)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    run: Mapped[Run] = relationship(back_populates="steps")
+
+    __table_args__ = (
+        UniqueConstraint("run_id", "seq"),
+        Index("ix_run_steps_started_at", "started_at"),
+    )
+
+
+# --- agents --------------------------------------------------------------------------------
+
+
+class Agent(Base):
+    """A worker of this set or a registered remote agent, kept alive by heartbeats."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    # "worker" or "remote".
+    kind: Mapped[str] = mapped_column(String(20), default="worker")
+    name: Mapped[str] = mapped_column(String(200))
+    host: Mapped[str] = mapped_column(String(255), default="")
+    pid: Mapped[int | None] = mapped_column(Integer, default=None)
+    version: Mapped[str] = mapped_column(String(50), default="")
+    url: Mapped[str | None] = mapped_column(Text, default=None)
+    concurrency: Mapped[int] = mapped_column(Integer, default=1)
+    runs_in_progress: Mapped[int] = mapped_column(Integer, default=0)
+    ttl_seconds: Mapped[float] = mapped_column(Float, default=15.0)
+    input_schema: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # Hash of the remote agent's token; never the token itself.
+    token_hash: Mapped[str | None] = mapped_column(String(128), default=None)
+    registered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_heartbeat: Mapped[datetime] = mapped_column(default=utcnow)
+    deregistered_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        Index("ix_agents_kind_last_heartbeat", "kind", "last_heartbeat"),
+        Index("ix_agents_name", "name"),
+    )
+
+
+# --- chat ----------------------------------------------------------------------------------
+
+
+class ChatSession(Base):
+    """A conversation in the chat builder."""
+
+    __tablename__ = "chat_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    title: Mapped[str] = mapped_column(String(200), default="New workflow")
+    workflow_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workflows.id", ondelete="SET NULL"), default=None
+    )
+    # The last valid config of the conversation.
+    config_yaml: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    messages: Mapped[list[ChatMessage]] = relationship(
+        back_populates="session", order_by="ChatMessage.id", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (Index("ix_chat_sessions_updated_at", "updated_at"),)
+
+
+class ChatMessage(Base):
+    """One message of a chat session."""
+
+    __tablename__ = "chat_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("chat_sessions.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(20))
+    content: Mapped[str] = mapped_column(Text)
+    # Extra facts about the message: mode that produced it, config shown, errors.
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    session: Mapped[ChatSession] = relationship(back_populates="messages")
+
+    __table_args__ = (Index("ix_chat_messages_session_id_id", "session_id", "id"),)
+
+
+# --- experiments ---------------------------------------------------------------------------
+
+
+class Experiment(Base):
+    """A comparison of workflow variants over a dataset of inputs."""
+
+    __tablename__ = "experiments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    workflow_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workflows.id", ondelete="SET NULL"), default=None
+    )
+    description: Mapped[str] = mapped_column(Text, default="")
+    dataset: Mapped[list[Any]] = mapped_column(default=list)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    variants: Mapped[list[ExperimentVariant]] = relationship(
+        back_populates="experiment", order_by="ExperimentVariant.id", cascade="all, delete-orphan"
+    )
+    results: Mapped[list[ExperimentResult]] = relationship(
+        back_populates="experiment", order_by="ExperimentResult.id", cascade="all, delete-orphan"
+    )
+
+
+class ExperimentVariant(Base):
+    """One arm of an experiment: overrides applied to the workflow (prompt, model, ...)."""
+
+    __tablename__ = "experiment_variants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    overrides: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    experiment: Mapped[Experiment] = relationship(back_populates="variants")
+
+    __table_args__ = (UniqueConstraint("experiment_id", "name"),)
+
+
+class ExperimentResult(Base):
+    """The outcome of one variant on one dataset item."""
+
+    __tablename__ = "experiment_results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    variant_id: Mapped[int] = mapped_column(
+        ForeignKey("experiment_variants.id", ondelete="CASCADE")
+    )
+    item_index: Mapped[int] = mapped_column(Integer)
+    run_id: Mapped[str | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="SET NULL"), default=None
+    )
+    score: Mapped[float | None] = mapped_column(Float, default=None)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    experiment: Mapped[Experiment] = relationship(back_populates="results")
+
+    __table_args__ = (
+        Index("ix_experiment_results_experiment_id_variant_id", "experiment_id", "variant_id"),
+    )
+
+
+# --- memory --------------------------------------------------------------------------------
+
+
+class MemoryEntry(Base):
+    """A namespaced key/value a workflow keeps across its runs."""
+
+    __tablename__ = "memory_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Memory belongs to the workflow by name, so it survives new versions.
+    workflow_name: Mapped[str] = mapped_column(String(200))
+    namespace: Mapped[str] = mapped_column(String(200), default="default")
+    key: Mapped[str] = mapped_column(String(200))
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (UniqueConstraint("workflow_name", "namespace", "key"),)
+
+
+# --- triggers ------------------------------------------------------------------------------
+
+
+class TriggerEvent(Base):
+    """A webhook delivery or schedule tick; the key makes repeats idempotent."""
+
+    __tablename__ = "trigger_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workflow_name: Mapped[str] = mapped_column(String(200))
+    # "webhook" or "schedule".
+    kind: Mapped[str] = mapped_column(String(20))
+    # Delivery id for webhooks, "<cron>@<tick time>" for schedules.
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    # "accepted", "duplicate", "rejected".
+    status: Mapped[str] = mapped_column(String(20), default="accepted")
+    detail: Mapped[str] = mapped_column(Text, default="")
+    run_id: Mapped[str | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="SET NULL"), default=None
+    )
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("workflow_name", "kind", "idempotency_key"),
+        Index("ix_trigger_events_received_at", "received_at"),
+    )

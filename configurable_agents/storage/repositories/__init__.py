@@ -1,0 +1,1 @@
+"""One module per aggregate; every function takes a Session and returns models."""

@@ -1,0 +1,1 @@
+"""The dashboard process: FastAPI + Jinja2 + HTMX, live status over SSE."""

@@ -1,0 +1,5 @@
+"""`python -m dashboard [--reload]`: the Procfile's dashboard process."""
+
+from dashboard.server import main
+
+raise SystemExit(main())

@@ -1,0 +1,79 @@
+"""Access token: required when the dashboard listens beyond loopback.
+
+Browsers log in once (a cookie holding a hash of the token); API clients send
+`Authorization: Bearer <token>`. /healthz and static files stay open for probes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+router = APIRouter()
+COOKIE = "ca_access"
+OPEN_PATHS = ("/healthz", "/static/", "/login")
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(f"configurable-agents:{token}".encode()).hexdigest()
+
+
+def is_authorised(request: Request, token: str) -> bool:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return hmac.compare_digest(header[7:].strip().encode(), token.encode())
+    cookie = request.cookies.get(COOKIE, "")
+    return hmac.compare_digest(cookie.encode(), token_digest(token).encode())
+
+
+def install(app: FastAPI, settings) -> None:  # type: ignore[no-untyped-def]
+    """Add the access check when a token is configured."""
+    token = settings.dashboard_access_token
+    if not token:
+        return
+
+    async def check(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        path = request.url.path
+        if path.startswith(OPEN_PATHS) or is_authorised(request, token):
+            return await call_next(request)
+        if path.startswith("/api/") or path.startswith("/events/"):
+            return JSONResponse({"detail": "missing or wrong access token"}, status_code=401)
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+    app.add_middleware(BaseHTTPMiddleware, dispatch=check)
+
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+async def login_page(request: Request, next: str = "/") -> HTMLResponse:
+    return request.app.state.templates.TemplateResponse(
+        request, "login.html", {"next": next, "error": ""}
+    )
+
+
+@router.post("/login", include_in_schema=False)
+async def login(
+    request: Request, token: Annotated[str, Form()], next: Annotated[str, Form()] = "/"
+) -> Response:
+    expected = request.app.state.settings.dashboard_access_token
+    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+        return request.app.state.templates.TemplateResponse(
+            request,
+            "login.html",
+            {"next": next, "error": "That token is not right."},
+            status_code=401,
+        )
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        COOKIE,
+        token_digest(expected),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
