@@ -57,3 +57,14 @@ def test_concurrent_upgrades_both_succeed(empty_engine: Engine, data_dir: Path) 
 
     assert errors == []
     assert schema_state(empty_engine).at_head
+
+
+def test_fast_head_revision_agrees_with_alembic() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from configurable_agents.storage.migrations import MIGRATIONS_DIR
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    assert [head_revision()] == ScriptDirectory.from_config(config).get_heads()
