@@ -21,6 +21,11 @@ def _engine():  # type: ignore[no-untyped-def]
     return create_db_engine(load_settings().effective_database_url)
 
 
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    # LangGraph's checkpointer owns its tables in the same PostgreSQL database.
+    return not (type_ == "table" and name is not None and name.startswith("checkpoint"))
+
+
 def run_migrations_offline() -> None:
     context.configure(url=str(_engine().url), target_metadata=target_metadata, literal_binds=True)
     with context.begin_transaction():
@@ -33,6 +38,7 @@ def run_migrations_online() -> None:
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
+            include_name=include_name,
             # SQLite cannot ALTER most things in place: let Alembic copy tables.
             render_as_batch=connection.dialect.name == "sqlite",
         )

@@ -82,14 +82,10 @@ def cancel_run(session_factory: sessionmaker[Session], run_id: str) -> Run:
     from configurable_agents.storage.repositories import runs
 
     with session_scope(session_factory) as session:
-        run = _require(session, run_id)
-        if run.state in RunState.FINISHED:
-            raise InvalidRunState(f"run {run_id} is already {run.state}")
-        if run.state == RunState.RUNNING:
-            run.cancel_requested = True
-        else:
-            runs.finish(session, run, state=RunState.CANCELLED, error_message="cancelled by user")
-        return run
+        try:
+            return runs.request_cancel(session, _require(session, run_id))
+        except runs.RunStateConflict as error:
+            raise InvalidRunState(str(error)) from None
 
 
 def retry_run(

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -181,6 +182,8 @@ class RunStep(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)
     node: Mapped[str] = mapped_column(String(200))
+    # "<node>#<visit>": the same key on a resumed run means the step already ran.
+    step_key: Mapped[str | None] = mapped_column(String(255), default=None)
     kind: Mapped[str] = mapped_column(String(20), default="llm")
     state: Mapped[str] = mapped_column(String(20), default="completed")
     input: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
@@ -204,6 +207,7 @@ class RunStep(Base):
     __table_args__ = (
         UniqueConstraint("run_id", "seq"),
         Index("ix_run_steps_started_at", "started_at"),
+        Index("ix_run_steps_run_id_step_key", "run_id", "step_key"),
     )
 
 
@@ -381,7 +385,7 @@ class TriggerEvent(Base):
     kind: Mapped[str] = mapped_column(String(20))
     # Delivery id for webhooks, "<cron>@<tick time>" for schedules.
     idempotency_key: Mapped[str] = mapped_column(String(255))
-    # "accepted", "duplicate", "rejected".
+    # "accepted" or "rejected"; a repeat of an accepted key is reported, not stored.
     status: Mapped[str] = mapped_column(String(20), default="accepted")
     detail: Mapped[str] = mapped_column(Text, default="")
     run_id: Mapped[str | None] = mapped_column(
@@ -390,6 +394,16 @@ class TriggerEvent(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (
-        UniqueConstraint("workflow_name", "kind", "idempotency_key"),
+        # Unique among accepted deliveries only: a rejected delivery is kept for the record
+        # and must not block a later good delivery with the same key.
+        Index(
+            "uq_trigger_events_accepted_key",
+            "workflow_name",
+            "kind",
+            "idempotency_key",
+            unique=True,
+            sqlite_where=text("status = 'accepted'"),
+            postgresql_where=text("status = 'accepted'"),
+        ),
         Index("ix_trigger_events_received_at", "received_at"),
     )

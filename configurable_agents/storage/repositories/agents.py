@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -14,6 +17,19 @@ from configurable_agents.storage.models import Agent, utcnow
 Liveness = Literal["alive", "stale", "dead"]
 # An agent is dead after this many TTLs without a heartbeat.
 DEAD_AFTER_TTLS = 3
+REMOTE = "remote"
+WORKER = "worker"
+
+
+class AgentNotFound(LookupError):
+    """No agent with that id."""
+
+
+class AgentStatus(NamedTuple):
+    """An agent with its liveness at the time of listing."""
+
+    agent: Agent
+    liveness: Liveness
 
 
 def register(
@@ -104,3 +120,82 @@ def count_alive(session: Session, *, kind: str = "worker", max_ttl: float = 3600
 
 def count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Agent)) or 0
+
+
+# --- remote agents, lookups ----------------------------------------------------------------
+
+
+def register_remote(
+    session: Session,
+    *,
+    name: str,
+    url: str,
+    input_schema: dict[str, Any] | None = None,
+    concurrency: int = 1,
+    ttl_seconds: float = 60.0,
+    version: str = "",
+) -> tuple[Agent, str]:
+    """Register a remote agent; returns it with its new token, which is shown only this once.
+
+    Only a hash of the token is stored.
+    """
+    token = secrets.token_urlsafe(32)
+    agent = Agent(
+        kind=REMOTE,
+        name=name,
+        url=url,
+        input_schema=input_schema,
+        concurrency=concurrency,
+        ttl_seconds=ttl_seconds,
+        version=version,
+        token_hash=hash_token(token),
+    )
+    session.add(agent)
+    session.flush()
+    return agent, token
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 of a token; enough for 256-bit random tokens, which cannot be guessed."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def verify_token(session: Session, agent_id: str, token: str) -> Agent | None:
+    """The registered remote agent when the token is its own, else None (unknown or wrong alike)."""
+    agent = session.get(Agent, agent_id)
+    expected = agent.token_hash if agent is not None and agent.token_hash else ""
+    # Compare even when there is nothing to match, so timing does not tell ids apart.
+    matches = hmac.compare_digest(hash_token(token), expected)
+    if agent is None or not matches or agent.deregistered_at is not None:
+        return None
+    return agent
+
+
+def get(session: Session, agent_id: str) -> Agent | None:
+    """An agent by id."""
+    return session.get(Agent, agent_id)
+
+
+def require(session: Session, agent_id: str) -> Agent:
+    """An agent by id, or AgentNotFound."""
+    agent = get(session, agent_id)
+    if agent is None:
+        raise AgentNotFound(f"no agent with id {agent_id}")
+    return agent
+
+
+def list_with_liveness(
+    session: Session,
+    *,
+    kind: str | None = None,
+    include_dead: bool = True,
+    now: datetime | None = None,
+    limit: int = 500,
+) -> list[AgentStatus]:
+    """Agents with their liveness, most recent heartbeat first."""
+    now = now or utcnow()
+    statuses = [
+        AgentStatus(agent, liveness(agent, now))
+        for agent in list_agents(session, kind=kind, limit=limit)
+    ]
+    return [status for status in statuses if include_dead or status.liveness != "dead"]

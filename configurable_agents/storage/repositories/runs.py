@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from configurable_agents.storage.models import Run, RunState, utcnow
@@ -14,6 +14,10 @@ from configurable_agents.storage.models import Run, RunState, utcnow
 
 class RunNotFound(LookupError):
     """No run with that id."""
+
+
+class RunStateConflict(ValueError):
+    """The run is in a state that does not allow the change; the message says which."""
 
 
 def create(
@@ -118,3 +122,144 @@ def count_by_state(session: Session, *, since: datetime | None = None) -> dict[s
     for state, number in session.execute(query):
         counts[state] = number
     return counts
+
+
+# --- steering: cancel, leases, retries ----------------------------------------------------
+
+
+def request_cancel(session: Session, run: Run) -> Run:
+    """Cancel a queued or waiting run now; flag a running one to stop before its next step."""
+    if run.state in RunState.FINISHED:
+        raise RunStateConflict(f"run {run.id} is already {run.state}")
+    if run.state == RunState.RUNNING:
+        run.cancel_requested = True
+        session.flush()
+        return run
+    return finish(session, run, state=RunState.CANCELLED, error_message="cancelled by user")
+
+
+def is_cancel_requested(session: Session, run_id: str) -> bool:
+    """The flag as stored now (not as cached in the session): workers poll it between steps."""
+    flag = session.execute(
+        select(Run.cancel_requested).where(Run.id == run_id)
+    ).scalar_one_or_none()
+    if flag is None:
+        raise RunNotFound(f"no run with id {run_id}")
+    return flag
+
+
+def claim(session: Session, run_id: str, *, worker_id: str, lease_seconds: float) -> Run | None:
+    """Start a new attempt of a queued run under a lease; None when another worker got it first.
+
+    One conditional UPDATE, so two workers racing for the same run cannot both win.
+    """
+    now = utcnow()
+    claimed = session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.state == RunState.QUEUED)
+        .values(
+            state=RunState.RUNNING,
+            worker_id=worker_id,
+            attempts=Run.attempts + 1,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        return None
+    run = _reload(session, run_id)
+    # The first attempt's start is the run's start; later attempts keep it.
+    if run.started_at is None:
+        run.started_at = now
+        session.flush()
+    return run
+
+
+def renew_lease(session: Session, run_id: str, *, worker_id: str, lease_seconds: float) -> bool:
+    """Push the lease forward; False when the run is no longer this worker's running run."""
+    renewed = session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.worker_id == worker_id, Run.state == RunState.RUNNING)
+        .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if renewed == 1:
+        _reload(session, run_id)
+    return renewed == 1
+
+
+def list_expired_leases(
+    session: Session, *, now: datetime | None = None, limit: int = 100
+) -> Sequence[Run]:
+    """Running runs whose worker stopped renewing the lease, oldest expiry first."""
+    query = (
+        select(Run)
+        .where(Run.state == RunState.RUNNING, Run.lease_expires_at < (now or utcnow()))
+        .order_by(Run.lease_expires_at, Run.id)
+        .limit(limit)
+    )
+    return session.scalars(query).all()
+
+
+def retry(session: Session, run: Run, *, now: datetime | None = None) -> Run:
+    """Queue the same run again for a new attempt; its completed steps are kept for resuming.
+
+    Allowed for failed and cancelled runs, and for running runs whose lease has expired.
+    """
+    lease_expired = run.lease_expires_at is not None and run.lease_expires_at < (now or utcnow())
+    if not (
+        run.state in (RunState.FAILED, RunState.CANCELLED)
+        or (run.state == RunState.RUNNING and lease_expired)
+    ):
+        raise RunStateConflict(f"run {run.id} is {run.state} and cannot be retried now")
+    run.state = RunState.QUEUED
+    run.worker_id = None
+    run.lease_expires_at = None
+    run.cancel_requested = False
+    run.error_type = run.error_message = None
+    run.finished_at = None
+    session.flush()
+    return run
+
+
+def delete(session: Session, run: Run) -> None:
+    """Remove a run; its steps go with it, trigger events and results keep a null run."""
+    session.delete(run)
+    session.flush()
+
+
+# --- dashboard figures ---------------------------------------------------------------------
+
+
+def count_since(
+    session: Session,
+    since: datetime,
+    *,
+    state: str | None = None,
+    workflow_id: int | None = None,
+) -> int:
+    """How many runs were created at or after ``since`` (optionally in a state, of a workflow)."""
+    query = select(func.count()).select_from(Run).where(Run.created_at >= since)
+    if state:
+        query = query.where(Run.state == state)
+    if workflow_id is not None:
+        query = query.where(Run.workflow_id == workflow_id)
+    return session.scalar(query) or 0
+
+
+def recent_errors(
+    session: Session, *, limit: int = 10, since: datetime | None = None
+) -> Sequence[Run]:
+    """Failed runs, the most recently finished first."""
+    query = select(Run).where(Run.state == RunState.FAILED)
+    if since is not None:
+        query = query.where(Run.finished_at >= since)
+    query = query.order_by(Run.finished_at.desc().nulls_last(), Run.id.desc()).limit(limit)
+    return session.scalars(query).all()
+
+
+def _reload(session: Session, run_id: str) -> Run:
+    # populate_existing: the UPDATE above bypassed the session's copy of the row.
+    return session.execute(
+        select(Run).where(Run.id == run_id).execution_options(populate_existing=True)
+    ).scalar_one()

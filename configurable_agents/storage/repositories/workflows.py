@@ -14,6 +14,14 @@ class WorkflowNotFound(LookupError):
     """No (live) workflow with that id or name."""
 
 
+class WorkflowVersionNotFound(LookupError):
+    """The workflow has no version with that number."""
+
+
+class WorkflowNameTaken(ValueError):
+    """A live workflow already has that name."""
+
+
 def create(
     session: Session,
     *,
@@ -23,7 +31,9 @@ def create(
     source: str = "user",
     note: str = "",
 ) -> Workflow:
-    """Create a workflow with its first version."""
+    """Create a workflow with its first version; WorkflowNameTaken when the name is in use."""
+    if get_by_name(session, name) is not None:
+        raise WorkflowNameTaken(f"a workflow named {name!r} already exists")
     workflow = Workflow(name=name, description=description, source=source, latest_version=1)
     workflow.versions.append(WorkflowVersion(version=1, config_yaml=config_yaml, note=note))
     session.add(workflow)
@@ -60,18 +70,21 @@ def save(
     *,
     name: str,
     config_yaml: str,
-    description: str = "",
+    description: str | None = None,
     source: str = "user",
     note: str = "",
 ) -> tuple[Workflow, WorkflowVersion]:
-    """Create the workflow, or add a version when a live one has that name."""
+    """Create the workflow, or add a version when a live one has that name.
+
+    A description of None keeps the stored one.
+    """
     workflow = get_by_name(session, name)
     if workflow is None:
         workflow = create(
             session,
             name=name,
             config_yaml=config_yaml,
-            description=description,
+            description=description or "",
             source=source,
             note=note,
         )
@@ -155,3 +168,41 @@ def soft_delete(session: Session, workflow: Workflow) -> None:
     # The name is unique: keep it readable but out of the way of a new workflow.
     workflow.name = f"{workflow.name}~deleted~{workflow.id}"
     session.flush()
+
+
+def require_by_name(session: Session, name: str) -> Workflow:
+    """A live workflow by name, or WorkflowNotFound."""
+    workflow = get_by_name(session, name)
+    if workflow is None:
+        raise WorkflowNotFound(f"no workflow named {name!r}")
+    return workflow
+
+
+def require_version(session: Session, workflow_id: int, version: int) -> WorkflowVersion:
+    """A version by its number, or WorkflowVersionNotFound."""
+    found = get_version(session, workflow_id, version)
+    if found is None:
+        raise WorkflowVersionNotFound(f"workflow {workflow_id} has no version {version}")
+    return found
+
+
+def versions_for_diff(
+    session: Session, workflow_id: int, old: int, new: int
+) -> tuple[WorkflowVersion, WorkflowVersion]:
+    """Both versions a diff compares, by number; WorkflowVersionNotFound names a missing one."""
+    return require_version(session, workflow_id, old), require_version(session, workflow_id, new)
+
+
+def duplicate(
+    session: Session, workflow: Workflow, new_name: str, *, version: int | None = None
+) -> Workflow:
+    """A new workflow whose first version is a copy of ``version`` (default: the latest)."""
+    number = version if version is not None else workflow.latest_version
+    source = require_version(session, workflow.id, number)
+    return create(
+        session,
+        name=new_name,
+        config_yaml=source.config_yaml,
+        description=workflow.description,
+        note=f"copied from {workflow.name} v{source.version}",
+    )

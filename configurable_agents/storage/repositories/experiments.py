@@ -1,0 +1,207 @@
+"""Experiments: workflow variants compared over a dataset, their results and summaries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from statistics import fmean
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from configurable_agents.storage.models import (
+    Experiment,
+    ExperimentResult,
+    ExperimentVariant,
+    utcnow,
+)
+
+STATUSES = ("draft", "running", "completed", "failed")
+
+
+class ExperimentNotFound(LookupError):
+    """No experiment with that id or name."""
+
+
+class VariantNotFound(LookupError):
+    """The experiment has no variant with that name or id."""
+
+
+class ExperimentNameTaken(ValueError):
+    """An experiment already has that name."""
+
+
+@dataclass(frozen=True)
+class VariantSummary:
+    """How one variant did over the dataset."""
+
+    variant_id: int
+    name: str
+    items: int
+    results: int
+    scored: int
+    mean_score: float | None
+    min_score: float | None
+    max_score: float | None
+    # Mean of every numeric metric the results report (tokens, cost, latency_ms, ...).
+    metric_means: dict[str, float] = field(default_factory=dict)
+
+
+def create(
+    session: Session,
+    *,
+    name: str,
+    variants: Mapping[str, dict[str, Any]],
+    dataset: list[Any],
+    workflow_id: int | None = None,
+    description: str = "",
+) -> Experiment:
+    """An experiment in draft with its variants (name -> overrides) and dataset items."""
+    if not variants:
+        raise ValueError(f"experiment {name!r} needs at least one variant")
+    if not isinstance(dataset, list):
+        raise ValueError(f"experiment {name!r}: the dataset must be a list of input items")
+    if get_by_name(session, name) is not None:
+        raise ExperimentNameTaken(f"an experiment named {name!r} already exists")
+    experiment = Experiment(
+        name=name, workflow_id=workflow_id, description=description, dataset=dataset
+    )
+    experiment.variants = [
+        ExperimentVariant(name=variant, overrides=overrides)
+        for variant, overrides in variants.items()
+    ]
+    session.add(experiment)
+    session.flush()
+    return experiment
+
+
+def get(session: Session, experiment_id: int) -> Experiment:
+    """An experiment by id, or ExperimentNotFound."""
+    experiment = session.get(Experiment, experiment_id)
+    if experiment is None:
+        raise ExperimentNotFound(f"no experiment with id {experiment_id}")
+    return experiment
+
+
+def get_by_name(session: Session, name: str) -> Experiment | None:
+    """An experiment by its unique name."""
+    return session.scalar(select(Experiment).where(Experiment.name == name))
+
+
+def list_experiments(
+    session: Session, *, workflow_id: int | None = None, limit: int = 100
+) -> Sequence[Experiment]:
+    """Experiments, newest first."""
+    query = select(Experiment)
+    if workflow_id is not None:
+        query = query.where(Experiment.workflow_id == workflow_id)
+    return session.scalars(
+        query.order_by(Experiment.created_at.desc(), Experiment.id.desc()).limit(limit)
+    ).all()
+
+
+def set_status(session: Session, experiment: Experiment, status: str) -> Experiment:
+    """Move the experiment to draft, running, completed or failed."""
+    if status not in STATUSES:
+        raise ValueError(f"experiment status must be one of {', '.join(STATUSES)}, got {status!r}")
+    experiment.status = status
+    session.flush()
+    return experiment
+
+
+def variant(session: Session, experiment: Experiment, name: str) -> ExperimentVariant:
+    """A variant of the experiment by name, or VariantNotFound."""
+    found = session.scalar(
+        select(ExperimentVariant).where(
+            ExperimentVariant.experiment_id == experiment.id, ExperimentVariant.name == name
+        )
+    )
+    if found is None:
+        raise VariantNotFound(f"experiment {experiment.name!r} has no variant {name!r}")
+    return found
+
+
+def record_result(
+    session: Session,
+    experiment: Experiment,
+    *,
+    variant_name: str,
+    item_index: int,
+    run_id: str | None = None,
+    score: float | None = None,
+    metrics: dict[str, Any] | None = None,
+) -> ExperimentResult:
+    """Store the outcome of one variant on one dataset item; recording it again replaces it."""
+    if not 0 <= item_index < len(experiment.dataset):
+        raise ValueError(
+            f"experiment {experiment.name!r} has {len(experiment.dataset)} dataset items; "
+            f"item {item_index} does not exist"
+        )
+    arm = variant(session, experiment, variant_name)
+    result = session.scalar(
+        select(ExperimentResult).where(
+            ExperimentResult.variant_id == arm.id, ExperimentResult.item_index == item_index
+        )
+    )
+    if result is None:
+        result = ExperimentResult(experiment=experiment, variant_id=arm.id, item_index=item_index)
+        session.add(result)
+    result.run_id, result.score, result.metrics = run_id, score, metrics or {}
+    result.created_at = utcnow()
+    session.flush()
+    return result
+
+
+def list_results(
+    session: Session, experiment: Experiment, *, variant_name: str | None = None
+) -> Sequence[ExperimentResult]:
+    """Results by variant, then dataset item."""
+    query = select(ExperimentResult).where(ExperimentResult.experiment_id == experiment.id)
+    if variant_name is not None:
+        query = query.where(
+            ExperimentResult.variant_id == variant(session, experiment, variant_name).id
+        )
+    return session.scalars(
+        query.order_by(ExperimentResult.variant_id, ExperimentResult.item_index)
+    ).all()
+
+
+def summary(session: Session, experiment: Experiment) -> list[VariantSummary]:
+    """One line per variant, in the order the variants were created."""
+    by_variant: dict[int, list[ExperimentResult]] = {}
+    for result in list_results(session, experiment):
+        by_variant.setdefault(result.variant_id, []).append(result)
+    return [
+        _summarise(arm, by_variant.get(arm.id, []), len(experiment.dataset))
+        for arm in experiment.variants
+    ]
+
+
+def delete(session: Session, experiment: Experiment) -> None:
+    """Remove an experiment with its variants and results."""
+    session.delete(experiment)
+    session.flush()
+
+
+def _summarise(
+    arm: ExperimentVariant, results: list[ExperimentResult], items: int
+) -> VariantSummary:
+    scores = [result.score for result in results if result.score is not None]
+    numbers: dict[str, list[float]] = {}
+    for result in results:
+        for key, value in result.metrics.items():
+            # bool is an int subclass but not a measurement.
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                numbers.setdefault(key, []).append(float(value))
+    return VariantSummary(
+        variant_id=arm.id,
+        name=arm.name,
+        items=items,
+        results=len(results),
+        scored=len(scores),
+        mean_score=fmean(scores) if scores else None,
+        min_score=min(scores) if scores else None,
+        max_score=max(scores) if scores else None,
+        metric_means={key: fmean(values) for key, values in sorted(numbers.items())},
+    )

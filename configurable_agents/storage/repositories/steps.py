@@ -1,0 +1,155 @@
+"""Run steps: one row per node execution, recorded as it finishes, rolled up into its run."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from configurable_agents.storage.models import Run, RunStep, utcnow
+from configurable_agents.storage.repositories.runs import RunNotFound
+
+COMPLETED = "completed"
+FAILED = "failed"
+SKIPPED = "skipped"
+STATES = (COMPLETED, FAILED, SKIPPED)
+
+
+class StepNotFound(LookupError):
+    """No step with that run and sequence number."""
+
+
+def record(
+    session: Session,
+    run_id: str,
+    *,
+    node: str,
+    step_key: str | None = None,
+    kind: str = "llm",
+    state: str = COMPLETED,
+    input: dict[str, Any] | None = None,
+    rendered_prompt: str | None = None,
+    raw_output: str | None = None,
+    output: dict[str, Any] | None = None,
+    provider: str | None = None,
+    model: str | None = None,
+    prompt_tokens: int = 0,
+    completion_tokens: int = 0,
+    cost: float = 0.0,
+    latency_ms: float = 0.0,
+    attempt: int | None = None,
+    error_type: str | None = None,
+    error_message: str | None = None,
+    started_at: datetime | None = None,
+    finished_at: datetime | None = None,
+) -> RunStep:
+    """Store a finished step with the next sequence number and update the run's totals.
+
+    ``attempt`` defaults to the run's current attempt. The run row is locked while the
+    sequence number is taken, so parallel branches of one run never collide.
+    """
+    if state not in STATES:
+        raise ValueError(f"step state must be one of {', '.join(STATES)}, got {state!r}")
+    run = _lock_run(session, run_id)
+    finished = finished_at or utcnow()
+    step = RunStep(
+        run=run,
+        seq=next_seq(session, run_id),
+        node=node,
+        step_key=step_key,
+        kind=kind,
+        state=state,
+        input=input,
+        rendered_prompt=rendered_prompt,
+        raw_output=raw_output,
+        output=output,
+        provider=provider,
+        model=model,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        cost=cost,
+        latency_ms=latency_ms,
+        attempt=attempt if attempt is not None else max(run.attempts, 1),
+        error_type=error_type,
+        error_message=error_message,
+        started_at=started_at or finished,
+        finished_at=finished,
+    )
+    session.add(step)
+    session.flush()
+    roll_up(session, run)
+    return step
+
+
+def next_seq(session: Session, run_id: str) -> int:
+    """The sequence number the next step of the run gets (1 for the first)."""
+    last = session.scalar(select(func.max(RunStep.seq)).where(RunStep.run_id == run_id))
+    return (last or 0) + 1
+
+
+def roll_up(session: Session, run: Run) -> Run:
+    """Recompute the run's token and cost totals from its steps (idempotent)."""
+    tokens, cost = session.execute(
+        select(
+            func.coalesce(func.sum(RunStep.prompt_tokens + RunStep.completion_tokens), 0),
+            func.coalesce(func.sum(RunStep.cost), 0.0),
+        ).where(RunStep.run_id == run.id)
+    ).one()
+    run.total_tokens, run.total_cost = int(tokens), float(cost)
+    session.flush()
+    return run
+
+
+def list_for_run(
+    session: Session, run_id: str, *, attempt: int | None = None, state: str | None = None
+) -> Sequence[RunStep]:
+    """The run's steps in the order they finished, optionally of one attempt or state."""
+    query = select(RunStep).where(RunStep.run_id == run_id)
+    if attempt is not None:
+        query = query.where(RunStep.attempt == attempt)
+    if state is not None:
+        query = query.where(RunStep.state == state)
+    return session.scalars(query.order_by(RunStep.seq)).all()
+
+
+def get(session: Session, run_id: str, seq: int) -> RunStep:
+    """One step of a run by its sequence number, or StepNotFound."""
+    step = session.scalar(select(RunStep).where(RunStep.run_id == run_id, RunStep.seq == seq))
+    if step is None:
+        raise StepNotFound(f"run {run_id} has no step {seq}")
+    return step
+
+
+def completed_nodes(session: Session, run_id: str) -> set[str]:
+    """Names of the nodes that completed in any attempt: a resumed run skips them."""
+    return set(
+        session.scalars(
+            select(RunStep.node).where(RunStep.run_id == run_id, RunStep.state == COMPLETED)
+        )
+    )
+
+
+def _lock_run(session: Session, run_id: str) -> Run:
+    # FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers.
+    run = session.scalar(
+        select(Run)
+        .where(Run.id == run_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if run is None:
+        raise RunNotFound(f"no run with id {run_id}")
+    return run
+
+
+def completed_step(session: Session, run_id: str, step_key: str) -> RunStep | None:
+    """The completed step with this key, if a previous attempt of the run already did it."""
+    return session.scalar(
+        select(RunStep)
+        .where(RunStep.run_id == run_id, RunStep.step_key == step_key, RunStep.state == COMPLETED)
+        .order_by(RunStep.seq)
+        .limit(1)
+    )
