@@ -71,6 +71,48 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     return run_worker()
 
 
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from configurable_agents.run_commands import cmd_validate
+
+    return cmd_validate(args.file)
+
+
+def _cmd_graph(args: argparse.Namespace) -> int:
+    from configurable_agents.run_commands import cmd_graph
+
+    return cmd_graph(args.file)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from configurable_agents.run_commands import cmd_run
+
+    return cmd_run(args.file, args.input, as_json=args.json, queue=args.queue)
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from configurable_agents.run_commands import cmd_resume
+
+    return cmd_resume(args.run_id, as_json=args.json)
+
+
+def _cmd_approve(args: argparse.Namespace) -> int:
+    from configurable_agents.run_commands import cmd_approve
+
+    return cmd_approve(args.run_id, approved=not args.reject, comment=args.comment)
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from configurable_agents.run_commands import cmd_runs
+
+    return cmd_runs(args.limit, as_json=args.json)
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from configurable_agents.run_commands import cmd_show
+
+    return cmd_show(args.run_id, as_json=args.json)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="configurable-agents",
@@ -93,6 +135,43 @@ def build_parser() -> argparse.ArgumentParser:
     add("migrate", _cmd_migrate, "migrate the database to head")
     status = add("status", _cmd_status, "show the health of the service set, runs and workers")
     status.add_argument("--json", action="store_true", help="print the snapshot as JSON")
+    validate = add(
+        "validate", _cmd_validate, "check a workflow file; exit 2 with file:line:col errors"
+    )
+    validate.add_argument("file")
+    graph = add("graph", _cmd_graph, "print a workflow's graph as Mermaid")
+    graph.add_argument("file")
+    run = add(
+        "run",
+        _cmd_run,
+        "run a workflow file with live progress (exit 0 done, 1 failed, 2 invalid, 3 awaiting approval)",
+    )
+    run.add_argument("file")
+    run.add_argument(
+        "--input",
+        "-i",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an input (NAME=@file reads a file)",
+    )
+    run.add_argument("--json", action="store_true", help="print the run and its steps as JSON")
+    run.add_argument("--queue", action="store_true", help="hand the run to the workers instead")
+    resume = add("resume", _cmd_resume, "resume an interrupted run from its last completed step")
+    resume.add_argument("run_id")
+    resume.add_argument("--json", action="store_true")
+    approve = add(
+        "approve", _cmd_approve, "approve (or --reject) a run waiting for approval, and continue it"
+    )
+    approve.add_argument("run_id")
+    approve.add_argument("--reject", action="store_true")
+    approve.add_argument("--comment", default="", help="feedback for the workflow")
+    runs = add("runs", _cmd_runs, "list recent runs")
+    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--json", action="store_true")
+    show = add("show", _cmd_show, "show a run with every step")
+    show.add_argument("run_id")
+    show.add_argument("--json", action="store_true")
     add("mlflow-server", _cmd_mlflow_server, "run this set's MLflow tracking server")
     add("worker", _cmd_worker, "run a worker that executes queued workflow runs")
     return parser

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
 
     # Where SQLite files (app database, MLflow store, queue) live.
     data_dir: Path = Path("var")
+    # The only folder file tools may read and write; empty means DATA_DIR/workspace.
+    workspace_dir: Path | None = None
     # Empty means SQLite in DATA_DIR; set a postgresql+psycopg:// URL to scale out.
     database_url: str = ""
     # Seconds to keep retrying an unreachable database at start before giving up.
@@ -70,6 +72,8 @@ class Settings(BaseSettings):
     mlflow_backend_store_uri: str = ""
     # Empty means the MLflow server of this set (http://MLFLOW_HOST:MLFLOW_PORT).
     mlflow_tracking_uri: str = ""
+    # Off: runs are not sent to MLflow at all (the run record says so).
+    tracking_enabled: bool = True
 
     worker_concurrency: int = Field(default=2, ge=1, le=64)
     # Seconds after which a worker that stopped heartbeating counts as stale; dead at 3x.
@@ -89,10 +93,21 @@ class Settings(BaseSettings):
     def _strip(cls, value: object) -> object:
         return value.strip() if isinstance(value, str) else value
 
+    @field_validator("workspace_dir", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @cached_property
     def data_path(self) -> Path:
         """DATA_DIR as an absolute path (not created here)."""
         return self.data_dir.expanduser().resolve()
+
+    @property
+    def workspace_path(self) -> Path:
+        """WORKSPACE_DIR as an absolute path (DATA_DIR/workspace by default)."""
+        chosen = self.workspace_dir or self.data_path / "workspace"
+        return chosen.expanduser().resolve()
 
     @property
     def effective_database_url(self) -> str:

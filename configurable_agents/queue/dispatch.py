@@ -122,3 +122,30 @@ def _require(session: Session, run_id: str) -> Run:
     if run is None:
         raise RunNotFoundError(f"no run with id {run_id}")
     return run
+
+
+def decide_approval(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    run_id: str,
+    decision: Decision,
+    *,
+    enqueue_run: bool = True,
+) -> Run:
+    """Record a person's decision on a paused run and queue it to go on (or let the caller
+    execute it, as `configurable-agents approve` does)."""
+    from configurable_agents.storage.database import session_scope
+    from configurable_agents.storage.repositories import steps
+
+    with session_scope(session_factory) as session:
+        run = _require(session, run_id)
+        if run.state != RunState.AWAITING_APPROVAL:
+            raise InvalidRunState(f"run {run_id} is {run.state}, not awaiting approval")
+        waiting = steps.latest_waiting_step(session, run_id)
+        if waiting is None:
+            raise InvalidRunState(f"run {run_id} has no step waiting for approval")
+        waiting.output = {"decision": {"approved": decision.approved, "comment": decision.comment}}
+        run.state = RunState.QUEUED
+    if enqueue_run:
+        enqueue(settings, run_id)
+    return run

@@ -79,6 +79,12 @@ def run_worker() -> int:
         raise fail("worker", str(error), code=2) from None
     heartbeat = Heartbeat(settings, database, name=f"worker@{socket.gethostname()}")
     heartbeat.start()
+    from configurable_agents.engine.runner import open_engine
+    from configurable_agents.queue.tasks import WorkerState
+
+    engine_scope = open_engine(settings, database.session_factory)
+    WorkerState.engine = engine_scope.__enter__()
+    WorkerState.worker_id = heartbeat.agent_id
     # Short poll delays: an idle SQLite-queue worker otherwise backs off to 10 s.
     consumer = huey.create_consumer(
         workers=settings.worker_concurrency,
@@ -96,6 +102,7 @@ def run_worker() -> int:
     try:
         consumer.run()
     finally:
+        engine_scope.__exit__(None, None, None)
         heartbeat.stop()
         database.engine.dispose()
     return 0

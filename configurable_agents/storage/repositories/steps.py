@@ -15,7 +15,9 @@ from configurable_agents.storage.repositories.runs import RunNotFound
 COMPLETED = "completed"
 FAILED = "failed"
 SKIPPED = "skipped"
-STATES = (COMPLETED, FAILED, SKIPPED)
+# An approval step waits for a person; it becomes completed once decided.
+AWAITING_APPROVAL = "awaiting_approval"
+STATES = (COMPLETED, FAILED, SKIPPED, AWAITING_APPROVAL)
 
 
 class StepNotFound(LookupError):
@@ -151,5 +153,39 @@ def completed_step(session: Session, run_id: str, step_key: str) -> RunStep | No
         select(RunStep)
         .where(RunStep.run_id == run_id, RunStep.step_key == step_key, RunStep.state == COMPLETED)
         .order_by(RunStep.seq)
+        .limit(1)
+    )
+
+
+def waiting_step(session: Session, run_id: str, step_key: str) -> RunStep | None:
+    """The approval step of this key that still waits for a decision."""
+    return session.scalar(
+        select(RunStep).where(
+            RunStep.run_id == run_id,
+            RunStep.step_key == step_key,
+            RunStep.state == AWAITING_APPROVAL,
+        )
+    )
+
+
+def keyed_steps(session: Session, run_id: str) -> Sequence[RunStep]:
+    """The run's completed and waiting steps that carry a step key (for resuming)."""
+    return session.scalars(
+        select(RunStep)
+        .where(
+            RunStep.run_id == run_id,
+            RunStep.step_key.is_not(None),
+            RunStep.state.in_((COMPLETED, AWAITING_APPROVAL)),
+        )
+        .order_by(RunStep.seq)
+    ).all()
+
+
+def latest_waiting_step(session: Session, run_id: str) -> RunStep | None:
+    """The newest step of the run that waits for an approval decision."""
+    return session.scalar(
+        select(RunStep)
+        .where(RunStep.run_id == run_id, RunStep.state == AWAITING_APPROVAL)
+        .order_by(RunStep.seq.desc())
         .limit(1)
     )

@@ -1,0 +1,68 @@
+"""Live progress of a run in the terminal (rich): one row per finished step."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
+
+from configurable_agents.storage.models import RunStep
+
+
+class RunProgress:
+    """A context manager whose ``step_finished`` is the engine's step callback."""
+
+    def __init__(self, run_id: str, nodes: list[str]) -> None:
+        self.run_id = run_id
+        self.nodes = nodes
+        self.console = Console(stderr=True)
+        self.table = Table(title=f"run {run_id}", title_justify="left", expand=False)
+        for column in ("#", "node", "kind", "state", "tokens", "ms", "output"):
+            self.table.add_column(column)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+        )
+        self.task = self.progress.add_task("nodes", total=len(nodes) or None)
+        self.seen: set[str] = set()
+        self.live = Live(
+            Group(self.progress, self.table),
+            console=self.console,
+            refresh_per_second=8,
+            transient=False,
+        )
+
+    def __enter__(self) -> RunProgress:
+        self.live.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.live.__exit__(kind, error, tb)
+
+    def step_finished(self, step: RunStep) -> None:
+        """Add the step's row and advance the bar over distinct nodes."""
+        shown = step.error_message or ("" if step.output is None else str(step.output))
+        style = {"completed": "green", "failed": "red"}.get(step.state, "yellow")
+        self.table.add_row(
+            str(step.seq),
+            escape(step.node),
+            step.kind,
+            f"[{style}]{step.state}[/]",
+            str(step.prompt_tokens + step.completion_tokens),
+            f"{step.latency_ms:.1f}",
+            escape(shown[:80]),
+        )
+        if step.node not in self.seen:
+            self.seen.add(step.node)
+            if self.nodes:
+                self.progress.update(self.task, completed=min(len(self.seen), len(self.nodes)))

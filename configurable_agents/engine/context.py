@@ -1,0 +1,107 @@
+"""What a running workflow needs around it: database, providers, workspace, callbacks."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from configurable_agents.config.schema import LLMConfig, WorkflowConfig
+from configurable_agents.settings import Settings
+from configurable_agents.storage.models import RunStep
+from configurable_agents.tracking.mlflow_logger import SpanRecord
+
+StepCallback = Callable[[RunStep], None]
+
+
+class RunCancelled(Exception):
+    """The user cancelled the run; it stops before its next step."""
+
+
+class NodeFailed(Exception):
+    """A node failed; its step is stored with the error."""
+
+    def __init__(self, node: str, error_type: str, message: str) -> None:
+        super().__init__(f"node {node}: {error_type}: {message}")
+        self.node = node
+        self.error_type = error_type
+        self.message = message
+
+
+class ProviderCache:
+    """One provider per distinct LLM configuration, shared by every run of the process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._providers: dict[tuple[Any, ...], Any] = {}
+        self._lock = threading.Lock()
+
+    def resolve(self, llm: LLMConfig) -> dict[str, Any]:
+        """The node's LLM settings, falling back to the environment's LLM_* settings."""
+        settings = self.settings
+        provider = llm.provider or settings.llm_provider.value
+        same_provider = provider == settings.llm_provider.value
+        return {
+            "provider": provider,
+            "model": llm.model or (settings.llm_model if same_provider else ""),
+            "base_url": llm.base_url or (settings.llm_base_url if same_provider else ""),
+            "api_key_env": llm.api_key_env or (settings.llm_api_key_env if same_provider else ""),
+            "timeout": llm.timeout or settings.llm_timeout,
+        }
+
+    def get(self, llm: LLMConfig, pricing: Mapping[str, Any] | None = None) -> Any:
+        """The provider for these settings (created once)."""
+        from configurable_agents.llm.factory import get_provider
+
+        options = self.resolve(llm)
+        prices = tuple(sorted((pricing or {}).items()))
+        key = (*sorted(options.items()), prices)
+        with self._lock:
+            provider = self._providers.get(key)
+            if provider is None:
+                provider = get_provider(
+                    options["provider"],
+                    model=options["model"],
+                    base_url=options["base_url"],
+                    api_key_env=options["api_key_env"],
+                    timeout=options["timeout"],
+                    n_threads=self.settings.local_model_threads,
+                    pricing=dict(pricing or {}),
+                )
+                self._providers[key] = provider
+            return provider
+
+
+@dataclass
+class RunContext:
+    """Everything the node functions of one run share."""
+
+    run_id: str
+    workflow_name: str
+    config: WorkflowConfig
+    settings: Settings
+    session_factory: sessionmaker[Session]
+    providers: ProviderCache
+    workspace: Path
+    # Outputs of steps a previous attempt completed, by step key: not run again.
+    previous_steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Keys of approval steps waiting for a decision (already stored).
+    waiting_steps: dict[str, int] = field(default_factory=dict)
+    on_step: StepCallback | None = None
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    spans: list[SpanRecord] = field(default_factory=list)
+    _spans_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add_span(self, span: SpanRecord) -> None:
+        with self._spans_lock:
+            self.spans.append(span)
+
+
+def now_ns() -> int:
+    return time.time_ns()

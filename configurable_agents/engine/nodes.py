@@ -1,0 +1,374 @@
+"""Executing one node: render, call (LLM, tool, remote agent), record the step, return the
+state updates. Routing decisions (router, loop, approval) are made in compiler.py.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from configurable_agents.config.schema import (
+    AgentNode,
+    AnyNode,
+    ApprovalNode,
+    CalculatorNode,
+    CurrentTimeNode,
+    FileReadNode,
+    FileWriteNode,
+    HttpRequestNode,
+    JsonPathNode,
+    LLMNode,
+    LoopNode,
+    MemoryAccess,
+    ParallelNode,
+    RouterNode,
+)
+from configurable_agents.engine.context import NodeFailed, RunCancelled, RunContext, now_ns
+from configurable_agents.engine.templates import render_template, render_value
+from configurable_agents.tracking.mlflow_logger import SpanRecord
+
+# Internal state keys (never workflow fields: field names cannot start with "_").
+VISITS = "_visits"
+DECISIONS = "_decisions"
+
+
+@dataclass
+class StepResult:
+    """What one node did, as stored in its step."""
+
+    updates: dict[str, Any]
+    kind: str
+    input: dict[str, Any] | None = None
+    rendered_prompt: str | None = None
+    raw_output: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+def node_kind(node: AnyNode) -> str:
+    return "tool" if hasattr(node, "tool") else str(node.kind)
+
+
+def public_state(state: dict[str, Any]) -> dict[str, Any]:
+    """The workflow's own fields, without the engine's bookkeeping."""
+    return {key: value for key, value in state.items() if not key.startswith("_")}
+
+
+# --- the kinds -------------------------------------------------------------------------------
+
+
+def run_llm(node: LLMNode, state: dict[str, Any], ctx: RunContext) -> StepResult:
+    from configurable_agents.llm.types import LLMRequest
+
+    config = ctx.config
+    llm = config.effective_llm(node)
+    provider = ctx.providers.get(llm, {k: v.model_dump() for k, v in config.pricing.items()})
+    prompt = render_template(node.prompt, state)
+    messages = []
+    if node.system:
+        messages.append({"role": "system", "content": render_template(node.system, state)})
+    messages.append({"role": "user", "content": prompt})
+    schema = _output_schema(node, ctx)
+    response = provider.complete(
+        LLMRequest(
+            messages=messages,
+            model=None,
+            temperature=llm.temperature,
+            max_tokens=llm.max_tokens,
+            timeout=llm.timeout,
+            json_schema=schema,
+            schema_name=node.id,
+        )
+    )
+    if schema is None:
+        updates = {node.output_fields[0]: response.text.strip()}
+    else:
+        parsed = response.parsed if isinstance(response.parsed, dict) else {}
+        updates = {name: parsed.get(name) for name in node.output_fields}
+    return StepResult(
+        updates=updates,
+        kind="llm",
+        input={"messages": messages},
+        rendered_prompt=prompt,
+        raw_output=response.text,
+        provider=response.provider,
+        model=response.model,
+        prompt_tokens=response.prompt_tokens,
+        completion_tokens=response.completion_tokens,
+        cost=response.cost,
+        attributes={
+            "attempts": response.attempts,
+            "cost_known": response.cost_known,
+            **({"cost_note": response.cost_note} if response.cost_note else {}),
+        },
+    )
+
+
+def _output_schema(node: LLMNode, ctx: RunContext) -> dict[str, Any] | None:
+    """Free text for one str field; otherwise a JSON object with the output fields as keys."""
+    state = ctx.config.state
+    fields = node.output_fields
+    if len(fields) == 1 and node.output is not None:
+        spec = state.get(fields[0])
+        if spec is None or spec.type == "str":
+            return None
+    properties = {name: state[name].json_schema() for name in fields if name in state}
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+
+
+def run_tool(node: AnyNode, state: dict[str, Any], ctx: RunContext) -> StepResult:
+    from configurable_agents.engine import tools
+
+    if isinstance(node, HttpRequestNode):
+        spec = ctx.config.state.get(node.output)
+        result = tools.http_request(node, state, ctx.env, spec.type if spec else None)
+    elif isinstance(node, FileReadNode):
+        result = tools.file_read(node, state, ctx.workspace)
+    elif isinstance(node, FileWriteNode):
+        result = tools.file_write(node, state, ctx.workspace)
+    elif isinstance(node, CalculatorNode):
+        result = tools.calculator(node, state)
+    elif isinstance(node, CurrentTimeNode):
+        result = tools.current_time(node)
+    elif isinstance(node, JsonPathNode):
+        result = tools.json_path(node, state)
+    else:  # pragma: no cover - the schema admits no other tool
+        raise TypeError(f"unknown tool node {node!r}")
+    output = getattr(node, "output", None)
+    updates = {output: result.value} if output else {}
+    return StepResult(
+        updates=updates, kind="tool", input=result.request, raw_output=_short(result.value)
+    )
+
+
+def run_agent(node: AgentNode, state: dict[str, Any], ctx: RunContext) -> StepResult:
+    from configurable_agents.engine.remote_agents import call_remote_agent
+
+    inputs = {name: render_value(template, state) for name, template in node.inputs.items()}
+    value, attempts = call_remote_agent(ctx, node.agent, inputs, timeout=node.timeout)
+    return StepResult(
+        updates={node.output: value},
+        kind="agent",
+        input={"agent": node.agent, "inputs": inputs},
+        raw_output=_short(value),
+        attributes={"attempts": attempts},
+    )
+
+
+def run_marker(node: RouterNode | LoopNode | ParallelNode, state: dict[str, Any]) -> StepResult:
+    """Routers, loops and fan-outs change no field; their step records that they ran."""
+    return StepResult(updates={}, kind=str(node.kind))
+
+
+def _short(value: Any, limit: int = 20_000) -> str:
+    import json
+
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+# --- memory ----------------------------------------------------------------------------------
+
+
+def read_memory(access: MemoryAccess | None, ctx: RunContext) -> dict[str, Any]:
+    """Memory values the node reads, as state updates applied before it runs."""
+    if access is None or not access.read:
+        return {}
+    from configurable_agents.storage.repositories import memory
+
+    namespace = ctx.config.memory.namespace if ctx.config.memory else "default"
+    with ctx.session_factory() as session:
+        return {
+            ref.field: memory.get_value(session, ctx.workflow_name, ref.key, namespace=namespace)
+            for ref in access.read
+        }
+
+
+def write_memory(
+    session: Any, access: MemoryAccess | None, state: dict[str, Any], ctx: RunContext
+) -> None:
+    """Store the fields the node writes to memory, in the step's own transaction."""
+    if access is None or not access.write:
+        return
+    from configurable_agents.storage.repositories import memory
+
+    namespace = ctx.config.memory.namespace if ctx.config.memory else "default"
+    for ref in access.write:
+        memory.set_value(
+            session, ctx.workflow_name, ref.key, state.get(ref.field), namespace=namespace
+        )
+
+
+# --- one step --------------------------------------------------------------------------------
+
+
+def execute_node(
+    node: AnyNode, state: dict[str, Any], ctx: RunContext, step_key: str
+) -> dict[str, Any]:
+    """Run a node (or reuse what a previous attempt stored) and return its state updates."""
+    if step_key in ctx.previous_steps:
+        return dict(ctx.previous_steps[step_key])
+    access: MemoryAccess | None = getattr(node, "memory", None)
+    started, started_at, clock = now_ns(), datetime.now(UTC), time.perf_counter()
+    remembered = read_memory(access, ctx)
+    view = {**state, **remembered}
+    try:
+        if isinstance(node, LLMNode):
+            result = run_llm(node, view, ctx)
+        elif isinstance(node, AgentNode):
+            result = run_agent(node, view, ctx)
+        elif isinstance(node, RouterNode | LoopNode | ParallelNode):
+            result = run_marker(node, view)
+        else:
+            result = run_tool(node, view, ctx)
+    except Exception as error:
+        latency = (time.perf_counter() - clock) * 1000
+        message = str(error) or type(error).__name__
+        record_step(
+            ctx,
+            node,
+            step_key,
+            StepResult(updates={}, kind=node_kind(node)),
+            started_at=started_at,
+            latency_ms=latency,
+            error=(type(error).__name__, message),
+        )
+        ctx.add_span(SpanRecord(node.id, node_kind(node), started, now_ns(), error=message))
+        raise NodeFailed(node.id, type(error).__name__, message) from error
+    result.updates = {**remembered, **result.updates}
+    latency = (time.perf_counter() - clock) * 1000
+    record_step(
+        ctx,
+        node,
+        step_key,
+        result,
+        started_at=started_at,
+        latency_ms=latency,
+        memory_state={**view, **result.updates},
+        access=access,
+    )
+    ctx.add_span(
+        SpanRecord(
+            node.id,
+            result.kind,
+            started,
+            now_ns(),
+            inputs=result.input or {"prompt": result.rendered_prompt},
+            outputs=result.updates,
+            attributes={
+                "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens,
+                "cost_usd": result.cost,
+                **({"model": result.model} if result.model else {}),
+                **result.attributes,
+            },
+        )
+    )
+    return result.updates
+
+
+def record_step(
+    ctx: RunContext,
+    node: AnyNode,
+    step_key: str,
+    result: StepResult,
+    *,
+    started_at: datetime,
+    latency_ms: float,
+    error: tuple[str, str] | None = None,
+    memory_state: dict[str, Any] | None = None,
+    access: MemoryAccess | None = None,
+    state: str | None = None,
+) -> None:
+    """Store the finished step (and memory writes) in one transaction; then honour a cancel."""
+    from configurable_agents.storage.database import session_scope
+    from configurable_agents.storage.repositories import runs, steps
+
+    with session_scope(ctx.session_factory) as session:
+        if error is None and memory_state is not None:
+            write_memory(session, access, memory_state, ctx)
+        step = steps.record(
+            session,
+            ctx.run_id,
+            node=node.id,
+            step_key=step_key,
+            kind=result.kind,
+            state=state or (steps.FAILED if error else steps.COMPLETED),
+            input=result.input,
+            rendered_prompt=result.rendered_prompt,
+            raw_output=result.raw_output,
+            output=result.updates if error is None else None,
+            provider=result.provider,
+            model=result.model,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            cost=result.cost,
+            latency_ms=latency_ms,
+            error_type=error[0] if error else None,
+            error_message=error[1] if error else None,
+            started_at=started_at,
+        )
+        cancelled = runs.is_cancel_requested(session, ctx.run_id)
+    if ctx.on_step is not None:
+        ctx.on_step(step)
+    if cancelled and error is None:
+        raise RunCancelled(f"run {ctx.run_id} was cancelled after node {node.id}")
+
+
+def approval_step(
+    node: ApprovalNode, state: dict[str, Any], ctx: RunContext, step_key: str
+) -> dict[str, Any]:
+    """Pause for a person's decision (LangGraph interrupt), then record it."""
+    from langgraph.types import interrupt
+
+    from configurable_agents.storage.database import session_scope
+    from configurable_agents.storage.repositories import steps
+
+    if step_key in ctx.previous_steps:
+        return dict(ctx.previous_steps[step_key])
+    message = render_template(node.message, state)
+    if step_key not in ctx.waiting_steps:
+        # Stored before pausing so the dashboard can show what is asked.
+        record_step(
+            ctx,
+            node,
+            step_key,
+            StepResult(updates={}, kind="approval", input={"message": message}),
+            started_at=datetime.now(UTC),
+            latency_ms=0.0,
+            state=steps.AWAITING_APPROVAL,
+        )
+    decision = interrupt({"node": node.id, "message": message, "step_key": step_key})
+    approved = bool(decision.get("approved")) if isinstance(decision, dict) else bool(decision)
+    comment = str(decision.get("comment", "")) if isinstance(decision, dict) else ""
+    updates: dict[str, Any] = {DECISIONS: {node.id: "approved" if approved else "rejected"}}
+    if node.feedback:
+        updates[node.feedback] = comment
+    with session_scope(ctx.session_factory) as session:
+        waiting = steps.waiting_step(session, ctx.run_id, step_key)
+        if waiting is not None:
+            waiting.state = steps.COMPLETED
+            waiting.output = {**updates, "approved": approved, "comment": comment}
+            waiting.finished_at = datetime.now(UTC)
+    ctx.add_span(
+        SpanRecord(
+            node.id,
+            "approval",
+            now_ns(),
+            now_ns(),
+            inputs={"message": message},
+            outputs={"approved": approved},
+        )
+    )
+    return updates

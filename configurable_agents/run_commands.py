@@ -1,0 +1,310 @@
+"""The workflow commands of the CLI: validate, run, resume, approve, graph, runs, show.
+
+Exit codes: 0 completed (or valid), 1 the run failed or was cancelled, 2 the config or the
+inputs are invalid, 3 the run waits for a human approval.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from configurable_agents.bootstrap import Database
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_AWAITING = 0, 1, 2, 3
+
+
+def _database(process: str) -> tuple[Any, Database]:
+    """Settings and a database migrated to head (the CLI works without `honcho start`)."""
+    import logging
+
+    from configurable_agents.bootstrap import open_database, start_process
+    from configurable_agents.storage.migrations import upgrade_to_head
+
+    settings = start_process(process)
+    # Migration chatter is for the release step; here only the run matters.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    database = open_database(settings, process, wait_for_schema=False)
+    upgrade_to_head(database.engine, settings.ensure_data_dir())
+    return settings, database
+
+
+def parse_inputs(pairs: list[str]) -> dict[str, str]:
+    """`k=v` pairs; `k=@path` reads the value from a file."""
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--input {pair!r}: expected NAME=VALUE")
+        if value.startswith("@"):
+            value = Path(value[1:]).read_text(encoding="utf-8")
+        values[key.strip()] = value
+    return values
+
+
+def cmd_validate(path: str) -> int:
+    from configurable_agents.config.cli_validate import validate_file
+
+    return validate_file(path)
+
+
+def cmd_graph(path: str) -> int:
+    from configurable_agents.config import ConfigError, load_config, to_mermaid
+
+    try:
+        config = load_config(Path(path))
+    except ConfigError as error:
+        print(str(error), file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as error:
+        print(f"{path}: {error.strerror}", file=sys.stderr)
+        return EXIT_INVALID
+    print(to_mermaid(config))
+    return EXIT_OK
+
+
+def cmd_run(path: str, pairs: list[str], *, as_json: bool, queue: bool) -> int:
+    """Validate, store the workflow (a new version when it changed), run it, show progress."""
+    from configurable_agents.config import ConfigError, load_config
+    from configurable_agents.config.inputs import input_problems
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        config = load_config(text, filename=path)
+        inputs = parse_inputs(pairs)
+    except ConfigError as error:
+        print(str(error), file=sys.stderr)
+        return EXIT_INVALID
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    _, problems = input_problems(config, inputs)
+    if problems:
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return EXIT_INVALID
+
+    settings, database = _database("run")
+    from configurable_agents.storage.database import session_scope
+    from configurable_agents.storage.repositories import runs, workflows
+
+    with session_scope(database.session_factory) as session:
+        workflow, version = workflows.save(
+            session,
+            name=config.name,
+            config_yaml=text,
+            description=config.description,
+            source="cli",
+        )
+        run = runs.create(
+            session,
+            workflow_name=workflow.name,
+            workflow_id=workflow.id,
+            workflow_version_id=version.id,
+            inputs=inputs,
+            trigger="cli",
+        )
+    if queue:
+        from configurable_agents.queue.dispatch import enqueue
+
+        enqueue(settings, run.id)
+        if as_json:
+            print(json.dumps({"run_id": run.id, "state": "queued"}))
+        else:
+            print(f"queued run {run.id}; follow it with `configurable-agents show {run.id}`")
+        return EXIT_OK
+    return _execute(settings, database, run.id, [node.id for node in config.nodes], as_json=as_json)
+
+
+def cmd_resume(run_id: str, *, as_json: bool) -> int:
+    """Resume an interrupted run from its last checkpoint in this process."""
+    from configurable_agents.storage.models import RunState
+
+    settings, database = _database("resume")
+    with database.session_factory() as session:
+        from configurable_agents.storage.models import Run
+
+        run = session.get(Run, run_id)
+        if run is None:
+            print(f"error: no run with id {run_id}", file=sys.stderr)
+            return EXIT_INVALID
+        if run.state in RunState.FINISHED:
+            print(f"run {run_id} is already {run.state}", file=sys.stderr)
+            return EXIT_OK if run.state == RunState.COMPLETED else EXIT_FAILED
+    return _execute(settings, database, run_id, [], as_json=as_json)
+
+
+def cmd_approve(run_id: str, *, approved: bool, comment: str) -> int:
+    """Record a decision and continue the run in this process."""
+    from configurable_agents.queue.dispatch import Decision, DispatchError, decide_approval
+
+    settings, database = _database("approve")
+    try:
+        decide_approval(
+            settings,
+            database.session_factory,
+            run_id,
+            Decision(approved, comment),
+            enqueue_run=False,
+        )
+    except DispatchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    return _execute(settings, database, run_id, [], as_json=False)
+
+
+def _execute(
+    settings: Any, database: Database, run_id: str, nodes: list[str], *, as_json: bool
+) -> int:
+    from configurable_agents.engine.runner import open_engine
+    from configurable_agents.storage.models import RunState
+
+    with open_engine(settings, database.session_factory) as engine:
+        if as_json:
+            outcome = engine.execute(run_id)
+        else:
+            from configurable_agents.cli_progress import RunProgress
+
+            with RunProgress(run_id, nodes) as progress:
+                outcome = engine.execute(run_id, on_step=progress.step_finished)
+    assert outcome is not None
+    if as_json:
+        print(json.dumps(_run_json(database, run_id), indent=2, default=str))
+    elif outcome.state == RunState.COMPLETED:
+        print(json.dumps(outcome.outputs, indent=2, ensure_ascii=False, default=str))
+    elif outcome.state == RunState.AWAITING_APPROVAL:
+        message = (outcome.approval or {}).get("message", "")
+        print(f"run {run_id} waits for approval:\n{message}")
+        print(
+            f"approve: configurable-agents approve {run_id}   reject: configurable-agents approve {run_id} --reject"
+        )
+    else:
+        print(f"run {run_id} {outcome.state}: {outcome.error_message}", file=sys.stderr)
+    return {
+        RunState.COMPLETED: EXIT_OK,
+        RunState.AWAITING_APPROVAL: EXIT_AWAITING,
+    }.get(outcome.state, EXIT_FAILED)
+
+
+def _run_json(database: Database, run_id: str) -> dict[str, Any]:
+    from configurable_agents.storage.models import Run
+    from configurable_agents.storage.repositories import steps
+
+    with database.session_factory() as session:
+        run = session.get(Run, run_id)
+        assert run is not None
+        return {
+            "run_id": run.id,
+            "workflow": run.workflow_name,
+            "state": run.state,
+            "inputs": run.inputs,
+            "outputs": run.outputs,
+            "error_type": run.error_type,
+            "error_message": run.error_message,
+            "total_tokens": run.total_tokens,
+            "total_cost": run.total_cost,
+            "tracking": run.tracking_status,
+            "steps": [
+                {
+                    "seq": step.seq,
+                    "node": step.node,
+                    "kind": step.kind,
+                    "state": step.state,
+                    "output": step.output,
+                    "prompt_tokens": step.prompt_tokens,
+                    "completion_tokens": step.completion_tokens,
+                    "cost": step.cost,
+                    "latency_ms": round(step.latency_ms, 2),
+                    "error": step.error_message,
+                }
+                for step in steps.list_for_run(session, run.id)
+            ],
+        }
+
+
+def cmd_runs(limit: int, *, as_json: bool) -> int:
+    from configurable_agents.storage.repositories import runs
+
+    _, database = _database("runs")
+    with database.session_factory() as session:
+        rows = runs.list_runs(session, limit=limit)
+        data = [
+            {
+                "run_id": run.id,
+                "workflow": run.workflow_name,
+                "state": run.state,
+                "created_at": run.created_at.isoformat(timespec="seconds"),
+                "tokens": run.total_tokens,
+                "cost": run.total_cost,
+            }
+            for run in rows
+        ]
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Recent runs", title_justify="left")
+    for column in ("run", "workflow", "state", "created", "tokens", "cost $"):
+        table.add_column(column)
+    for row in data:
+        table.add_row(
+            row["run_id"],
+            row["workflow"],
+            row["state"],
+            row["created_at"],
+            str(row["tokens"]),
+            f"{row['cost']:.6f}",
+        )
+    Console().print(
+        table
+        if data
+        else "no runs yet: try `configurable-agents run examples/summarize.yaml --input text=...`"
+    )
+    return EXIT_OK
+
+
+def cmd_show(run_id: str, *, as_json: bool) -> int:
+    from configurable_agents.storage.models import Run
+
+    _, database = _database("show")
+    with database.session_factory() as session:
+        if session.get(Run, run_id) is None:
+            print(f"error: no run with id {run_id}", file=sys.stderr)
+            return EXIT_INVALID
+    data = _run_json(database, run_id)
+    if as_json:
+        print(json.dumps(data, indent=2, default=str))
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"[bold]{data['workflow']}[/] run {run_id}: {data['state']}  tokens {data['total_tokens']}  cost ${data['total_cost']:.6f}"
+    )
+    if data["error_message"]:
+        console.print(f"[red]{data['error_type']}: {data['error_message']}[/]", markup=False)
+    table = Table()
+    for column in ("#", "node", "kind", "state", "tokens", "ms", "output / error"):
+        table.add_column(column)
+    for step in data["steps"]:
+        shown = step["error"] or json.dumps(step["output"], ensure_ascii=False, default=str)
+        table.add_row(
+            str(step["seq"]),
+            step["node"],
+            step["kind"],
+            step["state"],
+            str(step["prompt_tokens"] + step["completion_tokens"]),
+            f"{step['latency_ms']:.1f}",
+            (shown or "")[:120],
+        )
+    console.print(table)
+    if data["outputs"]:
+        console.print_json(json.dumps(data["outputs"], default=str))
+    if data["tracking"]:
+        console.print(f"tracking: {data['tracking']}", markup=False)
+    return EXIT_OK
