@@ -293,7 +293,7 @@ def record_step(
 ) -> None:
     """Store the finished step (and memory writes) in one transaction; then honour a cancel."""
     from configurable_agents.storage.database import session_scope
-    from configurable_agents.storage.repositories import runs, steps
+    from configurable_agents.storage.repositories import steps
 
     with session_scope(ctx.session_factory) as session:
         if error is None and memory_state is not None:
@@ -319,7 +319,8 @@ def record_step(
             error_message=error[1] if error else None,
             started_at=started_at,
         )
-        cancelled = runs.is_cancel_requested(session, ctx.run_id)
+        # The step's run row was just read under lock: its cancel flag is current.
+        cancelled = step.run.cancel_requested
     if ctx.on_step is not None:
         ctx.on_step(step)
     if cancelled and error is None:

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -85,7 +86,6 @@ class Engine:
         With a worker id and lease the run must be queued and is claimed atomically (None
         when another worker got it); without, it is started or resumed as it stands.
         """
-        from configurable_agents.config.loader import load_config
         from configurable_agents.storage.repositories import runs
 
         with session_scope(self.session_factory) as session:
@@ -120,7 +120,7 @@ class Engine:
             else:
                 runs.mark_running(session, run, worker_id=worker_id)
         try:
-            config = load_config(config_text, filename=f"{workflow_name}.yaml")
+            config = _parsed_config(config_text, f"{workflow_name}.yaml")
         except Exception as error:  # a stored config that no longer validates
             return self.finish(
                 run_id, RunState.FAILED, error_type="ConfigError", error_message=str(error)
@@ -318,6 +318,14 @@ class Engine:
             if run is not None:
                 run.mlflow_run_id = mlflow_run_id
                 run.tracking_status = status
+
+
+@lru_cache(maxsize=256)
+def _parsed_config(text: str, filename: str) -> WorkflowConfig:
+    """Parsing with line marks costs tens of ms; a version's text never changes."""
+    from configurable_agents.config.loader import load_config
+
+    return load_config(text, filename=filename)
 
 
 def _recursion_limit(config: WorkflowConfig) -> int:
