@@ -71,9 +71,9 @@ def start_run(
 
 def enqueue(settings: Settings, run_id: str) -> None:
     """Hand a stored run to the workers."""
-    from configurable_agents.queue.huey_app import get_huey
+    from configurable_agents.queue.huey_app import get_task
 
-    get_huey(settings).enqueue_task("execute_run", run_id)
+    get_task(settings, "execute_run")(run_id)
 
 
 def cancel_run(session_factory: sessionmaker[Session], run_id: str) -> Run:

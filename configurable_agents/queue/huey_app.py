@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 from urllib.parse import urlparse
 
 from huey import Huey
@@ -33,14 +34,22 @@ def build_huey(queue_url: str) -> Huey:
 
 
 @cache
-def huey_for(queue_url: str) -> Huey:
-    """One Huey per queue URL and process, with the tasks registered."""
+def _queue_for(queue_url: str) -> tuple[Huey, dict[str, Any]]:
     from configurable_agents.queue import tasks
 
     huey = build_huey(queue_url)
-    tasks.register(huey)
-    return huey
+    return huey, tasks.register(huey)
+
+
+def huey_for(queue_url: str) -> Huey:
+    """One Huey per queue URL and process, with the tasks registered."""
+    return _queue_for(queue_url)[0]
 
 
 def get_huey(settings: Settings) -> Huey:
     return huey_for(settings.effective_queue_url)
+
+
+def get_task(settings: Settings, name: str) -> Any:
+    """A registered task by name; calling it enqueues it."""
+    return _queue_for(settings.effective_queue_url)[1][name]

@@ -23,8 +23,9 @@ class WorkerState:
     lock = threading.Lock()
 
 
-def register(huey: Huey) -> None:
-    """Register every task on this Huey instance."""
+def register(huey: Huey) -> dict[str, Any]:
+    """Register every task on this Huey instance; returns the task wrappers by name
+    (calling one enqueues it)."""
 
     @huey.task(name="ping")
     def ping(payload: str = "") -> str:
@@ -48,3 +49,5 @@ def register(huey: Huey) -> None:
             with WorkerState.lock:
                 WorkerState.active.discard(run_id)
         return outcome.state if outcome else None
+
+    return {"ping": ping, "execute_run": execute_run}

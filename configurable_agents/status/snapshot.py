@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, text
 
 from configurable_agents.settings import Settings
 from configurable_agents.status.probes import ServiceHealth, probe_services
@@ -69,26 +69,41 @@ class StatusSnapshot:
         )
 
 
-def gather_database(
-    session_factory: sessionmaker[Session], url: str
-) -> tuple[DatabaseStatus, dict[str, Any]]:
-    """Read the database part of the snapshot in one session."""
-    from configurable_agents.storage.migrations import head_revision
-    from configurable_agents.storage.models import RunState
-    from configurable_agents.storage.repositories import agents, runs
+# Plain SQL keeps `configurable-agents status` from importing the ORM (it must start fast).
+_RUNS_BY_STATE = text("SELECT state, COUNT(*) FROM runs GROUP BY state")
+_WORKERS = text(
+    "SELECT last_heartbeat, ttl_seconds FROM agents "
+    "WHERE kind = 'worker' AND deregistered_at IS NULL AND last_heartbeat >= :since"
+)
+RUN_STATES = ("queued", "running", "awaiting_approval", "completed", "failed", "cancelled")
+
+
+def _as_utc(value: Any) -> datetime:
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def gather_database(engine: Engine, url: str) -> tuple[DatabaseStatus, dict[str, Any]]:
+    """Read the database part of the snapshot on one connection; never raises."""
+    from configurable_agents.storage.migrations import current_revision, head_revision
 
     status = DatabaseStatus(url=url, reachable=False, schema_head=head_revision())
     facts: dict[str, Any] = {"runs_by_state": {}, "workers_alive": 0, "queue_depth": 0}
     try:
-        with session_factory() as session:
-            from configurable_agents.storage.migrations import current_revision
-
-            status.schema_current = current_revision(session.get_bind())  # type: ignore[arg-type]
-            status.reachable = True
-            if status.at_head:
-                facts["runs_by_state"] = runs.count_by_state(session)
-                facts["workers_alive"] = agents.count_alive(session)
-                facts["queue_depth"] = facts["runs_by_state"].get(RunState.QUEUED, 0)
+        status.schema_current = current_revision(engine)
+        status.reachable = True
+        if status.at_head:
+            now = datetime.now(UTC)
+            with engine.connect() as connection:
+                counts = dict.fromkeys(RUN_STATES, 0)
+                counts.update({state: int(n) for state, n in connection.execute(_RUNS_BY_STATE)})
+                since = now - timedelta(hours=1)
+                workers = connection.execute(_WORKERS, {"since": since}).all()
+            facts["runs_by_state"] = counts
+            facts["queue_depth"] = counts["queued"]
+            facts["workers_alive"] = sum(
+                1 for beat, ttl in workers if (now - _as_utc(beat)).total_seconds() <= float(ttl)
+            )
     except Exception as error:  # any driver error: report it, never raise from a status view
         orig = getattr(error, "orig", None) or error
         status.error = (str(orig).strip().splitlines() or [type(error).__name__])[0]
@@ -97,14 +112,15 @@ def gather_database(
 
 def gather_snapshot(
     settings: Settings,
-    session_factory: sessionmaker[Session],
+    engine: Engine | Any,
     *,
     skip_services: frozenset[str] = frozenset(),
 ) -> StatusSnapshot:
-    """Probe the services and read the database once."""
+    """Probe the services and read the database once (``engine`` may be a session factory)."""
+    engine = getattr(engine, "kw", {}).get("bind", engine)
     from configurable_agents.storage.database import redact_url
 
-    database, facts = gather_database(session_factory, redact_url(settings.effective_database_url))
+    database, facts = gather_database(engine, redact_url(settings.effective_database_url))
     return StatusSnapshot(
         taken_at=datetime.now(UTC),
         database=database,

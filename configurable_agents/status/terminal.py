@@ -10,11 +10,11 @@ from configurable_agents.status.snapshot import StatusSnapshot, gather_snapshot
 
 def take_snapshot(settings: Settings) -> StatusSnapshot:
     """A snapshot without waiting on the schema: status must answer even on a broken set."""
-    from configurable_agents.storage.database import create_db_engine, make_session_factory
+    from configurable_agents.storage.database import create_db_engine
 
     engine = create_db_engine(settings.effective_database_url, connect_timeout=2)
     try:
-        return gather_snapshot(settings, make_session_factory(engine))
+        return gather_snapshot(settings, engine)
     finally:
         engine.dispose()
 
