@@ -84,8 +84,13 @@ def _as_utc(value: Any) -> datetime:
 
 
 def gather_database(engine: Engine, url: str) -> tuple[DatabaseStatus, dict[str, Any]]:
-    """Read the database part of the snapshot on one connection; never raises."""
+    """Read the database part of the snapshot on one connection; never raises.
+
+    ``engine`` may also be a session factory bound to one.
+    """
     from configurable_agents.storage.migrations import current_revision, head_revision
+
+    engine = getattr(engine, "kw", {}).get("bind", engine)
 
     status = DatabaseStatus(url=url, reachable=False, schema_head=head_revision())
     facts: dict[str, Any] = {"runs_by_state": {}, "workers_alive": 0, "queue_depth": 0}
@@ -107,6 +112,10 @@ def gather_database(engine: Engine, url: str) -> tuple[DatabaseStatus, dict[str,
     except Exception as error:  # any driver error: report it, never raise from a status view
         orig = getattr(error, "orig", None) or error
         status.error = (str(orig).strip().splitlines() or [type(error).__name__])[0]
+        if status.error == "unable to open database file" and str(engine.url).startswith("sqlite"):
+            status.error = (
+                "no database yet: start the set (make start) or run `configurable-agents migrate`"
+            )
     return status, facts
 
 
@@ -117,7 +126,6 @@ def gather_snapshot(
     skip_services: frozenset[str] = frozenset(),
 ) -> StatusSnapshot:
     """Probe the services and read the database once (``engine`` may be a session factory)."""
-    engine = getattr(engine, "kw", {}).get("bind", engine)
     from configurable_agents.storage.database import redact_url
 
     database, facts = gather_database(engine, redact_url(settings.effective_database_url))
