@@ -60,7 +60,8 @@ def parse_json(text: str) -> tuple[Any, str | None]:
     first_error = ""
     for candidate in candidates:
         try:
-            return json.loads(candidate), None
+            # strict=False: small models put raw newlines/tabs inside JSON strings.
+            return json.loads(candidate, strict=False), None
         except ValueError as error:
             first_error = first_error or str(error)
     if not stripped:
