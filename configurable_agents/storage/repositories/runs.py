@@ -107,8 +107,10 @@ def list_runs(
         query = query.where(Run.created_at < until)
     if before is not None:
         created_at, run_id = before
+        # The `<=` bound lets the index range-scan from the cursor; the OR only breaks ties.
         query = query.where(
-            (Run.created_at < created_at) | ((Run.created_at == created_at) & (Run.id < run_id))
+            Run.created_at <= created_at,
+            (Run.created_at < created_at) | (Run.id < run_id),
         )
     return session.scalars(query.order_by(Run.created_at.desc(), Run.id.desc()).limit(limit)).all()
 
