@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# The repo root replaces this folder on sys.path: benchmarks/queue.py would shadow the
+# standard library's queue module.
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
 
 from configurable_agents.settings import load_settings  # noqa: E402
 from configurable_agents.storage.database import (  # noqa: E402

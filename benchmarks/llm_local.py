@@ -30,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+# The repo root replaces this folder on sys.path: benchmarks/queue.py would shadow the
+# standard library's queue module.
+sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != REPO / "benchmarks"]
 
 from configurable_agents.llm import LLMRequest  # noqa: E402
 from configurable_agents.llm.local import LocalProvider  # noqa: E402

@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # the set-driving helpers live with the e2e tests
+# The repo root replaces this folder on sys.path: benchmarks/queue.py would shadow the
+# standard library's queue module.
+sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != REPO / "benchmarks"]
 
 import psutil  # noqa: E402
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Annotated, Any, TypedDict
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -48,8 +49,14 @@ def _target(name: str) -> str:
     return END if name == CONFIG_END else name
 
 
-def _node_function(node: AnyNode, ctx: RunContext) -> Callable[[dict[str, Any]], dict[str, Any]]:
+# The run a node belongs to. A context variable (LangGraph copies the context into the
+# threads of parallel branches) lets one compiled graph serve every run of a version.
+CURRENT_RUN: ContextVar[RunContext] = ContextVar("current_run")
+
+
+def _node_function(node: AnyNode) -> Callable[[dict[str, Any]], dict[str, Any]]:
     def run(state: dict[str, Any]) -> dict[str, Any]:
+        ctx = CURRENT_RUN.get()
         visit = int((state.get(VISITS) or {}).get(node.id, 0)) + 1
         step_key = f"{node.id}#{visit}"
         if isinstance(node, ApprovalNode):
@@ -93,11 +100,11 @@ def _approval(node: ApprovalNode, approve_targets: list[str]) -> Callable[[dict[
     return choose
 
 
-def build_graph(config: WorkflowConfig, ctx: RunContext) -> StateGraph:
-    """The uncompiled graph for one run (node functions close over the run's context)."""
+def build_graph(config: WorkflowConfig) -> StateGraph:
+    """The uncompiled graph; node functions find their run in CURRENT_RUN."""
     graph = StateGraph(state_schema(config))
     for node in config.nodes:
-        graph.add_node(node.id, _node_function(node, ctx))
+        graph.add_node(node.id, _node_function(node))
 
     plain: dict[str, list[str]] = defaultdict(list)
     for edge in config.edges:
@@ -141,8 +148,7 @@ def build_graph(config: WorkflowConfig, ctx: RunContext) -> StateGraph:
     return graph
 
 
-def compile_workflow(
-    config: WorkflowConfig, ctx: RunContext, checkpointer: BaseCheckpointSaver | None = None
-):  # type: ignore[no-untyped-def]
-    """The runnable graph; with a checkpointer every step is checkpointed under the run id."""
-    return build_graph(config, ctx).compile(checkpointer=checkpointer)
+def compile_workflow(config: WorkflowConfig, checkpointer: BaseCheckpointSaver | None = None):  # type: ignore[no-untyped-def]
+    """The runnable graph; with a checkpointer every step is checkpointed under the run id.
+    Invoke it with CURRENT_RUN set to the run's context."""
+    return build_graph(config).compile(checkpointer=checkpointer)

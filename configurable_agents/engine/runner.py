@@ -9,6 +9,7 @@ attempt after the last checkpoint are reused by their step key, never run twice.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from configurable_agents.config.inputs import InputError, initial_state
 from configurable_agents.config.schema import WorkflowConfig
-from configurable_agents.engine.compiler import compile_workflow
+from configurable_agents.engine.compiler import CURRENT_RUN, compile_workflow
 from configurable_agents.engine.context import (
     NodeFailed,
     ProviderCache,
@@ -65,6 +66,8 @@ class Engine:
         self.session_factory = session_factory
         self.checkpointer = checkpointer
         self.providers = ProviderCache(settings)
+        self._graphs: dict[str, Any] = {}
+        self._graphs_lock = threading.Lock()
         if tracker is None and settings.tracking_enabled:
             tracker = RunTracker(
                 settings.effective_mlflow_tracking_uri, on_result=self._tracking_result
@@ -127,12 +130,13 @@ class Engine:
             )
 
         ctx = self._context(run_id, workflow_name, config, on_step)
-        graph = compile_workflow(config, ctx, self.checkpointer)
+        graph = self._graph(config_text, config)
         thread = {
             "configurable": {"thread_id": run_id},
             "recursion_limit": _recursion_limit(config),
         }
         started = now_ns()
+        token = CURRENT_RUN.set(ctx)
         try:
             graph_input = self._graph_input(graph, thread, config, inputs, ctx)
             graph.invoke(graph_input, thread)
@@ -154,6 +158,8 @@ class Engine:
             return self._end(
                 ctx, started, RunState.FAILED, error=(type(error).__name__, str(error))
             )
+        finally:
+            CURRENT_RUN.reset(token)
 
         snapshot = graph.get_state(thread)
         pending = [interrupt.value for task in snapshot.tasks for interrupt in task.interrupts]
@@ -162,6 +168,17 @@ class Engine:
         return self._end(
             ctx, started, RunState.COMPLETED, outputs=public_state(dict(snapshot.values))
         )
+
+    def _graph(self, config_text: str, config: WorkflowConfig) -> Any:
+        """The compiled graph of a version, built once per engine (a version never changes)."""
+        with self._graphs_lock:
+            graph = self._graphs.get(config_text)
+            if graph is None:
+                graph = compile_workflow(config, self.checkpointer)
+                if len(self._graphs) >= 256:
+                    self._graphs.pop(next(iter(self._graphs)))
+                self._graphs[config_text] = graph
+            return graph
 
     def _context(
         self, run_id: str, workflow_name: str, config: WorkflowConfig, on_step: StepCallback | None
