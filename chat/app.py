@@ -18,6 +18,7 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
     """FastAPI app with the Gradio UI mounted at the root."""
     import gradio as gr
 
+    from chat.theme import CSS_PATH, dashboard_theme
     from chat.ui import build_ui
 
     @contextlib.asynccontextmanager
@@ -34,4 +35,15 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
         report, healthy = await run_in_threadpool(health_report, "chat", database.engine)
         return JSONResponse(report, status_code=200 if healthy else 503)
 
-    return gr.mount_gradio_app(app, build_ui(settings, database), path="/")
+    return gr.mount_gradio_app(
+        app,
+        build_ui(settings, database),
+        path="/",
+        theme=dashboard_theme(),
+        css_paths=[CSS_PATH],
+        # No footer links to gradio.app, and no run history (it offers a Hugging Face bucket).
+        footer_links=[],
+        run_history=False,
+        mcp_server=False,
+        ssr_mode=False,
+    )

@@ -2,49 +2,33 @@
 
 from __future__ import annotations
 
-import argparse
+from typing import Any
 
-from configurable_agents.bootstrap import bind_socket, open_database, start_process
+from configurable_agents.bootstrap import Database
+from configurable_agents.settings import Settings
+from configurable_agents.web_process import WebProcess, serve
 
 
-def create_app_from_environment():  # type: ignore[no-untyped-def]
-    """App factory for `uvicorn --factory` (Procfile.dev's auto-reload)."""
+def _build(settings: Settings, database: Database) -> Any:
     from chat.app import create_app
 
-    settings = start_process("chat")
-    return create_app(settings, open_database(settings, "chat"))
+    return create_app(settings, database)
+
+
+PROCESS = WebProcess(
+    name="chat",
+    host_setting="CHAT_HOST",
+    port_setting="CHAT_PORT",
+    factory_path="chat.server:create_app_from_environment",
+    reload_dirs=("chat",),
+    build=_build,
+)
+
+
+def create_app_from_environment() -> Any:
+    """App factory for `uvicorn --factory` (Procfile.dev's auto-reload)."""
+    return PROCESS.create_app_from_environment()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chat")
-    parser.add_argument("--reload", action="store_true", help="restart on code changes")
-    args = parser.parse_args(argv)
-    settings = start_process("chat")
-
-    import uvicorn
-
-    if args.reload:
-        bind_socket("chat", settings.chat_host, settings.chat_port, "CHAT_PORT").close()
-        uvicorn.run(
-            "chat.server:create_app_from_environment",
-            factory=True,
-            host=settings.chat_host,
-            port=settings.chat_port,
-            reload=True,
-            reload_dirs=["chat", "configurable_agents"],
-            log_level=settings.log_level.value.lower(),
-        )
-        return 0
-    sock = bind_socket("chat", settings.chat_host, settings.chat_port, "CHAT_PORT")
-    from chat.app import create_app
-
-    app = create_app(settings, open_database(settings, "chat"))
-    config = uvicorn.Config(
-        app,
-        log_level=settings.log_level.value.lower(),
-        access_log=False,
-        timeout_graceful_shutdown=3,
-    )
-    server = uvicorn.Server(config)
-    server.run(sockets=[sock])
-    return 0 if server.started else 1
+    return serve(PROCESS, argv)

@@ -113,6 +113,19 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return cmd_show(args.run_id, as_json=args.json)
 
 
+def _cmd_agents(args: argparse.Namespace) -> int:
+    from configurable_agents import agent_commands
+
+    action = getattr(args, "agents_action", None)
+    if action == "register":
+        return agent_commands.cmd_register(args.name, args.url, ttl=args.ttl, as_json=args.json)
+    if action == "dispatch":
+        return agent_commands.cmd_dispatch(args.name, args.input, as_json=args.json)
+    if action == "remove":
+        return agent_commands.cmd_remove(args.agent_id)
+    return agent_commands.cmd_list(as_json=args.json, include_dead=args.all)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="configurable-agents",
@@ -172,6 +185,31 @@ def build_parser() -> argparse.ArgumentParser:
     show = add("show", _cmd_show, "show a run with every step")
     show.add_argument("run_id")
     show.add_argument("--json", action="store_true")
+    agents = add(
+        "agents",
+        _cmd_agents,
+        "list workers and remote agents (alive/stale/dead); register, dispatch to, remove one",
+    )
+    agents.add_argument("--json", action="store_true", help="print as JSON")
+    agents.add_argument("--all", action="store_true", help="include dead agents")
+    agent_actions = agents.add_subparsers(dest="agents_action", metavar="ACTION")
+    register = agent_actions.add_parser(
+        "register", help="register a remote agent (its input schema is fetched from URL/schema)"
+    )
+    register.add_argument("name")
+    register.add_argument("url")
+    register.add_argument(
+        "--ttl", type=float, default=60.0, help="seconds between heartbeats it promises"
+    )
+    register.add_argument("--json", action="store_true", help="print id and token as JSON")
+    dispatch = agent_actions.add_parser("dispatch", help="queue a run for a remote agent")
+    dispatch.add_argument("name")
+    dispatch.add_argument(
+        "--input", "-i", action="append", default=[], metavar="NAME=VALUE", help="an input"
+    )
+    dispatch.add_argument("--json", action="store_true", help="print the run id as JSON")
+    remove = agent_actions.add_parser("remove", help="retire a registered remote agent")
+    remove.add_argument("agent_id")
     add("mlflow-server", _cmd_mlflow_server, "run this set's MLflow tracking server")
     add("worker", _cmd_worker, "run a worker that executes queued workflow runs")
     return parser

@@ -87,29 +87,35 @@ def cmd_run(path: str, pairs: list[str], *, as_json: bool, queue: bool) -> int:
         return EXIT_INVALID
 
     settings, database = _database("run")
+    from configurable_agents.queue.dispatch import DispatchError, check_room, enqueue_new
     from configurable_agents.storage.database import session_scope
     from configurable_agents.storage.repositories import runs, workflows
 
-    with session_scope(database.session_factory) as session:
-        workflow, version = workflows.save(
-            session,
-            name=config.name,
-            config_yaml=text,
-            description=config.description,
-            source="cli",
-        )
-        run = runs.create(
-            session,
-            workflow_name=workflow.name,
-            workflow_id=workflow.id,
-            workflow_version_id=version.id,
-            inputs=inputs,
-            trigger="cli",
-        )
+    try:
+        if queue:
+            check_room(settings, database.session_factory)
+        with session_scope(database.session_factory) as session:
+            workflow, version = workflows.save(
+                session,
+                name=config.name,
+                config_yaml=text,
+                description=config.description,
+                source="cli",
+            )
+            run = runs.create(
+                session,
+                workflow_name=workflow.name,
+                workflow_id=workflow.id,
+                workflow_version_id=version.id,
+                inputs=inputs,
+                trigger="cli",
+            )
+        if queue:
+            enqueue_new(settings, database.session_factory, run)
+    except DispatchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     if queue:
-        from configurable_agents.queue.dispatch import enqueue
-
-        enqueue(settings, run.id)
         if as_json:
             print(json.dumps({"run_id": run.id, "state": "queued"}))
         else:

@@ -78,6 +78,21 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=2, ge=1, le=64)
     # Seconds after which a worker that stopped heartbeating counts as stale; dead at 3x.
     worker_heartbeat_ttl: float = Field(default=15.0, gt=0)
+    # Longest wait in seconds between two looks at an empty SQLite queue (Redis blocks instead).
+    worker_poll_seconds: float = Field(default=0.02, gt=0, le=10)
+    # Seconds a run's lease lasts; its worker renews it every third of that while it runs.
+    run_lease_seconds: float = Field(default=30.0, gt=0)
+    # Executions a run gets when its worker dies under it before it fails with the reason.
+    run_max_attempts: int = Field(default=3, ge=1, le=100)
+    # Runs executing at once over all workers, and per workflow; 0 means no limit.
+    max_concurrent_runs: int = Field(default=0, ge=0)
+    max_runs_per_workflow: int = Field(default=0, ge=0)
+    # Queued runs beyond which starting another answers 429 instead of queueing it.
+    queue_max_depth: int = Field(default=10_000, ge=1)
+    # NAME of the environment variable holding the webhook signing secret (never the secret).
+    webhook_secret_env: str = "WEBHOOK_SECRET"
+    # Largest webhook body accepted, in bytes; a larger one answers 413.
+    webhook_max_bytes: int = Field(default=1_048_576, ge=1)
 
     llm_provider: LLMProvider = LLMProvider.local
     # Empty means the provider's default (the embedded SmolLM2 for `local`).

@@ -1,18 +1,13 @@
-"""Starts the dashboard: settings, database, access rule, socket, uvicorn."""
+"""Starts the dashboard: settings, access rule, database, socket, uvicorn."""
 
 from __future__ import annotations
 
-import argparse
 import sys
+from typing import Any
 
-from configurable_agents.bootstrap import (
-    bind_socket,
-    fail,
-    is_loopback,
-    open_database,
-    start_process,
-)
+from configurable_agents.bootstrap import Database, fail, is_loopback
 from configurable_agents.settings import Settings
+from configurable_agents.web_process import WebProcess, serve
 
 
 def check_access_rule(settings: Settings) -> None:
@@ -26,53 +21,30 @@ def check_access_rule(settings: Settings) -> None:
         )
 
 
-def create_app_from_environment():  # type: ignore[no-untyped-def]
-    """App factory for `uvicorn --factory` (Procfile.dev's auto-reload)."""
+def _build(settings: Settings, database: Database) -> Any:
     from dashboard.app import create_app
 
-    settings = start_process("dashboard")
-    check_access_rule(settings)
-    return create_app(settings, open_database(settings, "dashboard"))
+    return create_app(settings, database)
+
+
+PROCESS = WebProcess(
+    name="dashboard",
+    host_setting="DASHBOARD_HOST",
+    port_setting="DASHBOARD_PORT",
+    factory_path="dashboard.server:create_app_from_environment",
+    reload_dirs=("dashboard",),
+    build=_build,
+    check=check_access_rule,
+)
+
+
+def create_app_from_environment() -> Any:
+    """App factory for `uvicorn --factory` (Procfile.dev's auto-reload)."""
+    return PROCESS.create_app_from_environment()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dashboard")
-    parser.add_argument("--reload", action="store_true", help="restart on code changes")
-    args = parser.parse_args(argv)
-
-    import uvicorn
-
-    settings = start_process("dashboard")
-    check_access_rule(settings)
-    if args.reload:
-        bind_socket(
-            "dashboard", settings.dashboard_host, settings.dashboard_port, "DASHBOARD_PORT"
-        ).close()
-        uvicorn.run(
-            "dashboard.server:create_app_from_environment",
-            factory=True,
-            host=settings.dashboard_host,
-            port=settings.dashboard_port,
-            reload=True,
-            reload_dirs=["dashboard", "configurable_agents"],
-            log_level=settings.log_level.value.lower(),
-        )
-        return 0
-    sock = bind_socket(
-        "dashboard", settings.dashboard_host, settings.dashboard_port, "DASHBOARD_PORT"
-    )
-    from dashboard.app import create_app
-
-    app = create_app(settings, open_database(settings, "dashboard"))
-    config = uvicorn.Config(
-        app,
-        log_level=settings.log_level.value.lower(),
-        access_log=False,
-        timeout_graceful_shutdown=3,
-    )
-    server = uvicorn.Server(config)
-    server.run(sockets=[sock])
-    return 0 if server.started else 1
+    return serve(PROCESS, argv)
 
 
 if __name__ == "__main__":

@@ -83,16 +83,22 @@ class Engine:
         on_step: StepCallback | None = None,
         worker_id: str | None = None,
         lease_seconds: float | None = None,
+        claimed: bool = False,
     ) -> RunOutcome | None:
         """Run (or resume) a stored run to its end, a pause for approval, or a failure.
 
         With a worker id and lease the run must be queued and is claimed atomically (None
-        when another worker got it); without, it is started or resumed as it stands.
+        when another worker got it); ``claimed`` says the caller already claimed it;
+        otherwise it is started or resumed as it stands.
         """
         from configurable_agents.storage.repositories import runs
 
         with session_scope(self.session_factory) as session:
             run = runs.require(session, run_id)
+            claiming = worker_id is not None and lease_seconds is not None
+            if claiming and run.state != RunState.QUEUED:
+                # A repeated queue message for a run another worker holds (or that ended).
+                return None
             if run.state in RunState.FINISHED:
                 return RunOutcome(run_id, run.state, run.outputs, run.error_type, run.error_message)
             if run.cancel_requested:
@@ -114,13 +120,13 @@ class Engine:
                 dict(run.inputs),
                 run.workflow_name,
             )
-            if worker_id is not None and lease_seconds is not None:
+            if claiming:
                 if (
                     runs.claim(session, run_id, worker_id=worker_id, lease_seconds=lease_seconds)
                     is None
                 ):
                     return None
-            else:
+            elif not claimed:
                 runs.mark_running(session, run, worker_id=worker_id)
         try:
             config = _parsed_config(config_text, f"{workflow_name}.yaml")

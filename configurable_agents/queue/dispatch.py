@@ -1,32 +1,46 @@
 """Starting and steering runs: create the run row, enqueue it, cancel, retry, approve.
 
-The dashboard, the JSON API, the CLI (`run --queue`), webhooks and schedules all start
-runs through these functions, so every path gets the same validation and limits.
+The dashboard, the JSON API, the CLI (`run --queue`), webhooks, schedules and remote-agent
+dispatch all start runs through these functions, so every path gets the same validation
+and limits. Starting returns at once with the run in state queued; a worker executes it.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from configurable_agents.queue.errors import (
+    DispatchError,
+    InvalidInputsError,
+    InvalidRunState,
+    QueueFullError,
+    QueueUnavailableError,
+    RunNotFoundError,
+)
 from configurable_agents.settings import Settings
-from configurable_agents.storage.models import Run, RunState
+from configurable_agents.storage.models import Run, RunState, Workflow, WorkflowVersion
 
+__all__ = [
+    "Decision",
+    "DispatchError",
+    "InvalidInputsError",
+    "InvalidRunState",
+    "QueueFullError",
+    "QueueUnavailableError",
+    "RunNotFoundError",
+    "cancel_run",
+    "check_room",
+    "decide_approval",
+    "enqueue",
+    "retry_run",
+    "start_run",
+]
 
-class DispatchError(Exception):
-    """A run cannot be started or changed; the message says why. ``status`` is the HTTP code."""
-
-    status = 400
-
-
-class RunNotFoundError(DispatchError):
-    status = 404
-
-
-class InvalidRunState(DispatchError):
-    status = 409
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,9 +60,13 @@ def start_run(
     trigger: str = "api",
     version: int | None = None,
 ) -> Run:
-    """Validate the inputs against the workflow's typed state, store a queued run, enqueue it."""
+    """Check the inputs against the workflow's typed state, store a queued run, enqueue it.
+
+    Raises RunNotFoundError (404), InvalidInputsError (422), QueueFullError (429) or
+    QueueUnavailableError (503).
+    """
     from configurable_agents.storage.database import session_scope
-    from configurable_agents.storage.repositories import runs, workflows
+    from configurable_agents.storage.repositories import workflows
 
     with session_scope(session_factory) as session:
         workflow = workflows.get(session, workflow_id)
@@ -57,27 +75,108 @@ def start_run(
         stored = workflows.get_version(session, workflow_id, version)
         if stored is None:
             raise RunNotFoundError(f"workflow {workflow.name} has no version {version}")
-        run = runs.create(
-            session,
-            workflow_name=workflow.name,
-            workflow_id=workflow.id,
-            workflow_version_id=stored.id,
-            inputs=inputs,
-            trigger=trigger,
-        )
-    enqueue(settings, run.id)
+        run = create_checked_run(session, settings, workflow, stored, inputs, trigger)
+    enqueue_new(settings, session_factory, run)
     return run
 
 
-def enqueue(settings: Settings, run_id: str) -> None:
-    """Hand a stored run to the workers."""
-    from configurable_agents.queue.huey_app import get_task
+def create_checked_run(
+    session: Session,
+    settings: Settings,
+    workflow: Workflow,
+    version: WorkflowVersion,
+    inputs: dict[str, Any],
+    trigger: str,
+) -> Run:
+    """Store a queued run once its inputs fit and the queue has room (not enqueued yet)."""
+    from configurable_agents.queue.limits import check_queue_depth
+    from configurable_agents.storage.repositories import runs
 
-    get_task(settings, "execute_run")(run_id)
+    check_inputs(version, inputs)
+    check_queue_depth(session, settings)
+    return runs.create(
+        session,
+        workflow_name=workflow.name,
+        workflow_id=workflow.id,
+        workflow_version_id=version.id,
+        inputs=inputs,
+        trigger=trigger,
+    )
+
+
+def check_inputs(version: WorkflowVersion, inputs: dict[str, Any]) -> None:
+    """Raise InvalidInputsError listing every input that does not fit the version's state."""
+    from configurable_agents.config.errors import ConfigError
+    from configurable_agents.config.inputs import input_problems
+    from configurable_agents.queue.configs import config_of
+
+    try:
+        config = config_of(version)
+    except ConfigError as error:
+        raise InvalidRunState(
+            f"version {version.version} of this workflow no longer validates: {error}"
+        ) from None
+    _, problems = input_problems(config, inputs)
+    if problems:
+        raise InvalidInputsError(problems)
+
+
+def check_room(settings: Settings, session_factory: sessionmaker[Session]) -> None:
+    """Raise QueueFullError (429) when one more queued run would pass QUEUE_MAX_DEPTH.
+
+    For callers that create the run row themselves (the CLI) before calling :func:`enqueue`.
+    """
+    from configurable_agents.queue.limits import check_queue_depth
+
+    with session_factory() as session:
+        check_queue_depth(session, settings)
+
+
+def enqueue(settings: Settings, run_id: str, *, priority: int | None = None) -> None:
+    """Hand a stored run to the workers; QueueUnavailableError when the queue is down."""
+    from configurable_agents.queue.huey_app import QueueConfigError, get_queue
+
+    try:
+        queue = get_queue(settings)
+        queue.huey.enqueue(queue.execute_run.s(run_id, priority=priority))
+    except QueueConfigError as error:
+        raise QueueUnavailableError(str(error)) from None
+    except Exception as error:  # redis.ConnectionError, sqlite3.OperationalError ...
+        raise QueueUnavailableError(
+            f"the queue at {_redacted(settings.effective_queue_url)} cannot be reached "
+            f"({type(error).__name__}: {error}); check QUEUE_URL"
+        ) from None
+
+
+def _redacted(url: str) -> str:
+    from configurable_agents.storage.database import redact_url
+
+    return redact_url(url) if "@" in url else url
+
+
+def enqueue_new(settings: Settings, session_factory: sessionmaker[Session], run: Run) -> None:
+    """Enqueue a just-created run; if the queue is down, fail the run saying so and raise."""
+    from configurable_agents.storage.database import session_scope
+    from configurable_agents.storage.repositories import runs
+
+    try:
+        enqueue(settings, run.id)
+    except QueueUnavailableError as error:
+        with session_scope(session_factory) as session:
+            stored = runs.require(session, run.id)
+            runs.finish(
+                session,
+                stored,
+                state=RunState.FAILED,
+                error_type="QueueUnavailable",
+                error_message=str(error),
+            )
+        run.state = RunState.FAILED
+        raise
 
 
 def cancel_run(session_factory: sessionmaker[Session], run_id: str) -> Run:
-    """Cancel a queued or waiting run now; ask a running one to stop at its next step."""
+    """Cancel a queued or waiting run now; ask a running one to stop after its current step."""
     from configurable_agents.storage.database import session_scope
     from configurable_agents.storage.repositories import runs
 
@@ -96,6 +195,7 @@ def retry_run(
     trigger: str = "retry",
 ) -> Run:
     """Start a new run of the same workflow version with the same inputs."""
+    from configurable_agents.queue.limits import check_queue_depth
     from configurable_agents.storage.database import session_scope
     from configurable_agents.storage.repositories import runs
 
@@ -105,6 +205,7 @@ def retry_run(
             raise InvalidRunState(
                 f"only failed or cancelled runs can be retried; {run_id} is {old.state}"
             )
+        check_queue_depth(session, settings)
         run = runs.create(
             session,
             workflow_name=old.workflow_name,
@@ -113,7 +214,7 @@ def retry_run(
             inputs=dict(old.inputs),
             trigger=trigger,
         )
-    enqueue(settings, run.id)
+    enqueue_new(settings, session_factory, run)
     return run
 
 
@@ -133,7 +234,8 @@ def decide_approval(
     enqueue_run: bool = True,
 ) -> Run:
     """Record a person's decision on a paused run and queue it to go on (or let the caller
-    execute it, as `configurable-agents approve` does)."""
+    execute it, as `configurable-agents approve` does). The paused run held no worker."""
+    from configurable_agents.queue.huey_app import RESUME_PRIORITY
     from configurable_agents.storage.database import session_scope
     from configurable_agents.storage.repositories import steps
 
@@ -147,5 +249,5 @@ def decide_approval(
         waiting.output = {"decision": {"approved": decision.approved, "comment": decision.comment}}
         run.state = RunState.QUEUED
     if enqueue_run:
-        enqueue(settings, run_id)
+        enqueue(settings, run_id, priority=RESUME_PRIORITY)
     return run

@@ -1,7 +1,12 @@
-"""The Huey instance for the configured queue URL, built once per process."""
+"""The Huey instance for the configured queue URL and its tasks, built once per process.
+
+SQLite (a file in DATA_DIR, the default) is polled by the consumer; Redis blocks on the
+queue, so an idle worker starts a run as soon as it is enqueued.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 from urllib.parse import urlparse
@@ -11,6 +16,8 @@ from huey import Huey
 from configurable_agents.settings import Settings
 
 QUEUE_NAME = "configurable-agents"
+# Resumed runs (a worker died, an approval was given) go before new ones.
+RESUME_PRIORITY = 10
 
 
 class QueueConfigError(ValueError):
@@ -18,38 +25,54 @@ class QueueConfigError(ValueError):
 
 
 def build_huey(queue_url: str) -> Huey:
-    """SqliteHuey for sqlite:///path, RedisHuey for redis://."""
+    """SqliteHuey for sqlite:///path, PriorityRedisHuey for redis:// (blocking reads)."""
     scheme = urlparse(queue_url).scheme
     if scheme == "sqlite":
         from huey import SqliteHuey
 
-        return SqliteHuey(QUEUE_NAME, filename=queue_url.removeprefix("sqlite:///"), results=False)
+        # The busy timeout covers several workers taking tasks from the same file.
+        return SqliteHuey(
+            QUEUE_NAME, filename=queue_url.removeprefix("sqlite:///"), results=False, timeout=30
+        )
     if scheme in ("redis", "rediss", "unix"):
         from huey import PriorityRedisHuey
 
-        return PriorityRedisHuey(QUEUE_NAME, url=queue_url, results=False)
+        return PriorityRedisHuey(QUEUE_NAME, url=queue_url, results=False, blocking=True)
     raise QueueConfigError(
         f"invalid setting QUEUE_URL: unsupported scheme {scheme!r} (use sqlite:/// or redis://)"
     )
 
 
+@dataclass(frozen=True)
+class Queue:
+    """A Huey instance with this platform's tasks registered on it."""
+
+    huey: Huey
+    execute_run: Any
+    schedule_tick: Any
+    ping: Any
+
+
 @cache
-def _queue_for(queue_url: str) -> tuple[Huey, dict[str, Any]]:
+def queue_for(queue_url: str) -> Queue:
+    """One Queue per queue URL and process."""
     from configurable_agents.queue import tasks
 
     huey = build_huey(queue_url)
-    return huey, tasks.register(huey)
+    return Queue(huey=huey, **tasks.register(huey))
 
 
-def huey_for(queue_url: str) -> Huey:
-    """One Huey per queue URL and process, with the tasks registered."""
-    return _queue_for(queue_url)[0]
+def get_queue(settings: Settings) -> Queue:
+    """The queue of these settings; raises QueueConfigError for a wrong QUEUE_URL."""
+    if urlparse(settings.effective_queue_url).scheme == "sqlite":
+        settings.ensure_data_dir()
+    return queue_for(settings.effective_queue_url)
 
 
 def get_huey(settings: Settings) -> Huey:
-    return huey_for(settings.effective_queue_url)
+    return get_queue(settings).huey
 
 
 def get_task(settings: Settings, name: str) -> Any:
     """A registered task by name; calling it enqueues it."""
-    return _queue_for(settings.effective_queue_url)[1][name]
+    return getattr(get_queue(settings), name)

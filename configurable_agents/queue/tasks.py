@@ -1,4 +1,4 @@
-"""Tasks the workers execute."""
+"""The tasks workers execute: a run, the schedule tick (every minute), a ping."""
 
 from __future__ import annotations
 
@@ -6,26 +6,63 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from huey import Huey
+from huey import Huey, crontab
+
+from configurable_agents.queue.leases import Claim, Limits
 
 log = logging.getLogger(__name__)
+# A run over a concurrency limit waits in the schedule before it is tried again: first
+# this long, doubling up to the maximum.
+LIMITED_RETRY_SECONDS = 0.5
+LIMITED_RETRY_MAX_SECONDS = 5.0
 
 
 class WorkerState:
-    """What the tasks of this worker process share: its engine and identity."""
+    """What the tasks of this worker process share: its engine, identity and active runs.
 
+    Set once by the worker entry point; the runs in ``active`` are the ones whose leases
+    the renewer keeps alive and whose count the heartbeat reports.
+    """
+
+    settings: Any = None
+    session_factory: Any = None
     engine: Any = None
     worker_id: str | None = None
     lease_seconds: float = 60.0
+    limits: Limits = Limits()
     active: set[str] = set()
     lock = threading.Lock()
 
+    @classmethod
+    def configure(cls, settings: Any, session_factory: Any, engine: Any, worker_id: str) -> None:
+        cls.settings, cls.session_factory, cls.engine = settings, session_factory, engine
+        cls.worker_id = worker_id
+        cls.lease_seconds = settings.run_lease_seconds
+        cls.limits = Limits.from_settings(settings)
+
+    @classmethod
+    def active_runs(cls) -> list[str]:
+        with cls.lock:
+            return sorted(cls.active)
+
+    @classmethod
+    @contextmanager
+    def executing(cls, run_id: str) -> Iterator[None]:
+        with cls.lock:
+            cls.active.add(run_id)
+        try:
+            yield
+        finally:
+            with cls.lock:
+                cls.active.discard(run_id)
+
 
 def register(huey: Huey) -> dict[str, Any]:
-    """Register every task on this Huey instance; returns the task wrappers by name
-    (calling one enqueues it)."""
+    """Register every task on this Huey instance; returns them by name."""
 
     @huey.task(name="ping")
     def ping(payload: str = "") -> str:
@@ -33,21 +70,66 @@ def register(huey: Huey) -> dict[str, Any]:
         return f"pong {payload} from {socket.gethostname()}:{os.getpid()}"
 
     @huey.task(name="execute_run")
-    def execute_run(run_id: str) -> str | None:
-        """Execute (or resume) one stored run in this worker."""
-        engine = WorkerState.engine
-        if engine is None:
+    def execute_run(run_id: str, waits: int = 0) -> str | None:
+        """Claim one queued run (within the limits) and execute or resume it here.
+
+        ``waits`` counts how often the run found a concurrency limit reached: it is tried
+        again after a delay that doubles each time (so a long queue waiting behind a
+        limit does not keep the workers busy re-checking it).
+        """
+        if WorkerState.engine is None:
             log.error("run %s reached a process without an engine; left queued", run_id)
             return None
-        with WorkerState.lock:
-            WorkerState.active.add(run_id)
-        try:
-            outcome = engine.execute(
-                run_id, worker_id=WorkerState.worker_id, lease_seconds=WorkerState.lease_seconds
-            )
-        finally:
-            with WorkerState.lock:
-                WorkerState.active.discard(run_id)
-        return outcome.state if outcome else None
+        with WorkerState.executing(run_id):
+            if WorkerState.limits.active:
+                outcome = _claim_within_limits(run_id)
+                if outcome is Claim.LIMITED:
+                    delay = min(LIMITED_RETRY_SECONDS * 2**waits, LIMITED_RETRY_MAX_SECONDS)
+                    execute_run.schedule(args=(run_id, waits + 1), delay=delay)
+                    return Claim.LIMITED.value
+                if outcome is not Claim.CLAIMED:
+                    return None
+                # Claimed above: the engine starts the attempt as the run stands.
+                result = WorkerState.engine.execute(
+                    run_id, worker_id=WorkerState.worker_id, claimed=True
+                )
+            else:
+                # The engine claims the queued run itself (None when it is not queued).
+                result = WorkerState.engine.execute(
+                    run_id, worker_id=WorkerState.worker_id, lease_seconds=WorkerState.lease_seconds
+                )
+        if result is None:
+            return None
+        state = result.state
+        detail = f": {result.error_message}" if result.error_message else ""
+        log.info("run %s %s%s", run_id, state, detail)
+        return state
 
-    return {"ping": ping, "execute_run": execute_run}
+    # Every worker checks the schedules each minute; the tick's key makes it start once.
+    @huey.periodic_task(crontab(), name="schedule_tick")
+    def schedule_tick() -> int:
+        """Start the runs whose cron schedule is due (once per tick over all workers)."""
+        if WorkerState.settings is None:
+            return 0
+        from configurable_agents.queue.schedules import tick
+
+        return len(tick(WorkerState.settings, WorkerState.session_factory))
+
+    return {"execute_run": execute_run, "schedule_tick": schedule_tick, "ping": ping}
+
+
+def _claim_within_limits(run_id: str) -> Claim:
+    from configurable_agents.queue import leases
+    from configurable_agents.storage.database import session_scope
+
+    with session_scope(WorkerState.session_factory) as session:
+        outcome, reason = leases.claim(
+            session,
+            run_id,
+            worker_id=str(WorkerState.worker_id),
+            lease_seconds=WorkerState.lease_seconds,
+            limits=WorkerState.limits,
+        )
+    if outcome is Claim.LIMITED:
+        log.info("run %s waits: %s", run_id, reason)
+    return outcome

@@ -1,29 +1,68 @@
-"""The worker process: registers as an agent, heartbeats, consumes the queue."""
+"""The worker process: registers as an agent, heartbeats, keeps its runs' leases, reaps
+runs whose worker died, and consumes the queue with WORKER_CONCURRENCY threads.
+
+`honcho start -c worker=3` runs three of these; each is an agent of its own
+(``worker-<host>-<pid>``). A clean stop (SIGINT, SIGTERM) deregisters the worker and
+expires the leases of the runs it was executing, so another worker resumes them at once.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import socket
-import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+
+from sqlalchemy import text
 
 from configurable_agents import __version__
 from configurable_agents.bootstrap import Database, fail, open_database, start_process
+from configurable_agents.queue.background import Every
 from configurable_agents.settings import Settings
 
 log = logging.getLogger(__name__)
+# Seconds a stopping worker waits for its running tasks before leaving them to the reaper
+# (honcho kills what is left 5 s after asking).
+SHUTDOWN_SECONDS = 3.0
+_STARTUP_LOCK_KEY = 0x43415354  # any constant unique to this purpose
+
+
+@contextmanager
+def one_at_a_time(database: Database, timeout: float = 60.0) -> Iterator[None]:
+    """Serialise worker start-ups on PostgreSQL: LangGraph's PostgresSaver.setup() fails
+    with a unique violation when two processes create its tables at the same moment.
+
+    The lock is polled from an autocommit connection: a session waiting inside a statement
+    or a transaction would block the CREATE INDEX CONCURRENTLY of that very setup.
+    """
+    if database.engine.dialect.name != "postgresql":
+        yield
+        return
+    key = {"key": _STARTUP_LOCK_KEY}
+    with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        deadline = time.monotonic() + timeout
+        while not connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), key):
+            if time.monotonic() > deadline:  # a stuck peer must not stop this worker
+                break
+            time.sleep(0.1)
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)
 
 
 class Heartbeat:
-    """Registers the worker, heartbeats every third of its TTL, deregisters on stop."""
+    """Registers the worker, heartbeats every third of its TTL with the runs in progress,
+    deregisters on stop."""
 
     def __init__(self, settings: Settings, database: Database, name: str) -> None:
         self.settings = settings
         self.database = database
         self.name = name
         self.agent_id = f"worker-{socket.gethostname()}-{os.getpid()}"
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="heartbeat", daemon=True)
+        self._beat = Every("heartbeat", settings.worker_heartbeat_ttl / 3, self.beat)
 
     def start(self) -> None:
         from configurable_agents.storage.database import session_scope
@@ -34,32 +73,30 @@ class Heartbeat:
                 session,
                 agent_id=self.agent_id,
                 name=self.name,
-                kind="worker",
+                kind=agents.WORKER,
                 host=socket.gethostname(),
                 pid=os.getpid(),
                 version=__version__,
                 concurrency=self.settings.worker_concurrency,
                 ttl_seconds=self.settings.worker_heartbeat_ttl,
             )
-        self._thread.start()
+        self._beat.start()
 
-    def _loop(self) -> None:
+    def beat(self) -> None:
+        from configurable_agents.queue.tasks import WorkerState
         from configurable_agents.storage.database import session_scope
         from configurable_agents.storage.repositories import agents
 
-        interval = self.settings.worker_heartbeat_ttl / 3
-        while not self._stop.wait(interval):
-            try:
-                with session_scope(self.database.session_factory) as session:
-                    agents.heartbeat(session, self.agent_id)
-            except Exception as error:  # a database blip must not kill the worker
-                log.warning("heartbeat failed: %s", error)
+        with session_scope(self.database.session_factory) as session:
+            agents.heartbeat(
+                session, self.agent_id, runs_in_progress=len(WorkerState.active_runs())
+            )
 
     def stop(self) -> None:
         from configurable_agents.storage.database import session_scope
         from configurable_agents.storage.repositories import agents
 
-        self._stop.set()
+        self._beat.stop()
         try:
             with session_scope(self.database.session_factory) as session:
                 agents.deregister(session, self.agent_id)
@@ -67,42 +104,131 @@ class Heartbeat:
             log.warning("deregistration failed: %s", error)
 
 
+class LeaseKeeper:
+    """Renews the leases of this worker's runs (every third of RUN_LEASE_SECONDS) and reaps
+    runs whose worker died (every quarter): both are safe in every worker at once.
+
+    Threads rather than Huey periodic tasks: those run once a minute at most, and a lease
+    is seconds long.
+    """
+
+    def __init__(self, settings: Settings, database: Database, worker_id: str) -> None:
+        lease = settings.run_lease_seconds
+        self.settings = settings
+        self.database = database
+        self.worker_id = worker_id
+        self._threads = [
+            Every("lease renewal", lease / 3, self.renew),
+            Every("reaper", max(lease / 4, 0.2), self.reap),
+        ]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def renew(self) -> None:
+        from configurable_agents.queue import leases
+        from configurable_agents.queue.tasks import WorkerState
+        from configurable_agents.storage.database import session_scope
+
+        active = WorkerState.active_runs()
+        if not active:
+            return
+        with session_scope(self.database.session_factory) as session:
+            leases.renew(
+                session,
+                worker_id=self.worker_id,
+                run_ids=active,
+                lease_seconds=self.settings.run_lease_seconds,
+            )
+
+    def reap(self) -> None:
+        from configurable_agents.queue import leases
+        from configurable_agents.queue.dispatch import enqueue
+        from configurable_agents.queue.huey_app import RESUME_PRIORITY
+
+        reaped = leases.reap(
+            self.database.session_factory,
+            lease_seconds=self.settings.run_lease_seconds,
+            max_attempts=self.settings.run_max_attempts,
+        )
+        for run_id in reaped.requeued:
+            enqueue(self.settings, run_id, priority=RESUME_PRIORITY)
+
+    def stop(self) -> None:
+        """Stop the threads, then expire the leases of runs still executing here."""
+        from configurable_agents.queue import leases
+        from configurable_agents.queue.tasks import WorkerState
+        from configurable_agents.storage.database import session_scope
+
+        for thread in self._threads:
+            thread.stop()
+        left = WorkerState.active_runs()
+        if not left:
+            return
+        try:
+            with session_scope(self.database.session_factory) as session:
+                leases.release(session, worker_id=self.worker_id, run_ids=left)
+            log.warning("left %d unfinished run(s) to the other workers: %s", len(left), left)
+        except Exception as error:
+            log.warning("could not release the leases of %s: %s", left, error)
+
+
 def run_worker() -> int:
     """Entry point of the Procfile's worker process."""
-    from configurable_agents.queue.huey_app import QueueConfigError, get_huey
-
-    settings = start_process("worker")
-    database = open_database(settings, "worker")
-    try:
-        huey = get_huey(settings)
-    except QueueConfigError as error:
-        raise fail("worker", str(error), code=2) from None
-    heartbeat = Heartbeat(settings, database, name=f"worker@{socket.gethostname()}")
-    heartbeat.start()
     from configurable_agents.engine.runner import open_engine
+    from configurable_agents.queue.huey_app import QueueConfigError, get_queue
     from configurable_agents.queue.tasks import WorkerState
 
-    engine_scope = open_engine(settings, database.session_factory)
-    WorkerState.engine = engine_scope.__enter__()
-    WorkerState.worker_id = heartbeat.agent_id
-    # Short poll delays: an idle SQLite-queue worker otherwise backs off to 10 s.
-    consumer = huey.create_consumer(
-        workers=settings.worker_concurrency,
-        worker_type="thread",
-        initial_delay=0.05,
-        backoff=1.15,
-        max_delay=0.5,
-        periodic=True,
-    )
-    print(
-        f"worker ready: {heartbeat.agent_id} consuming {settings.effective_queue_url} "
-        f"with {settings.worker_concurrency} thread(s)",
-        flush=True,
-    )
+    settings = start_process("worker")
+    if settings.log_level != "DEBUG":
+        # Huey logs two lines per task; the worker logs one per run instead.
+        logging.getLogger("huey").setLevel(logging.WARNING)
+        logging.getLogger("huey.consumer").setLevel(logging.INFO)
+        logging.getLogger("huey.consumer.Scheduler").setLevel(logging.WARNING)
+    database = open_database(settings, "worker")
     try:
-        consumer.run()
+        huey = get_queue(settings).huey
+        connection = getattr(huey.storage, "conn", None)
+        if hasattr(connection, "ping"):  # Redis: fail now, not on every poll
+            connection.ping()
+    except QueueConfigError as error:
+        raise fail("worker", str(error), code=2) from None
+    except Exception as error:  # Redis down, queue file not writable
+        raise fail(
+            "worker", f"cannot open the queue {settings.effective_queue_url}: {error}"
+        ) from None
+    heartbeat = Heartbeat(settings, database, name=f"worker@{socket.gethostname()}")
+    heartbeat.start()
+    keeper = LeaseKeeper(settings, database, heartbeat.agent_id)
+    try:
+        with ExitStack() as stack:
+            with one_at_a_time(database):
+                engine = stack.enter_context(open_engine(settings, database.session_factory))
+            WorkerState.configure(settings, database.session_factory, engine, heartbeat.agent_id)
+            keeper.start()
+            poll = settings.worker_poll_seconds
+            consumer = huey.create_consumer(
+                workers=settings.worker_concurrency,
+                worker_type="thread",
+                # A steady short poll of the SQLite queue (no backoff to 10 s); Redis blocks.
+                initial_delay=poll,
+                backoff=1.0,
+                max_delay=poll,
+                periodic=True,
+                shutdown_timeout=SHUTDOWN_SECONDS,
+            )
+            print(
+                f"worker ready: {heartbeat.agent_id} consuming {settings.effective_queue_url} "
+                f"with {settings.worker_concurrency} thread(s)",
+                flush=True,
+            )
+            try:
+                consumer.run()
+            finally:
+                keeper.stop()
     finally:
-        engine_scope.__exit__(None, None, None)
         heartbeat.stop()
         database.engine.dispose()
+    print(f"worker stopped: {heartbeat.agent_id}", flush=True)
     return 0

@@ -1,7 +1,9 @@
 """Access token: required when the dashboard listens beyond loopback.
 
 Browsers log in once (a cookie holding a hash of the token); API clients send
-`Authorization: Bearer <token>`. /healthz and static files stay open for probes.
+`Authorization: Bearer <token>`. /healthz and static files stay open for probes; webhooks
+(signed with HMAC) and remote agents' heartbeats and leaving (each agent's own token) are
+authenticated by their routes instead.
 """
 
 from __future__ import annotations
@@ -17,6 +19,16 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 router = APIRouter()
 COOKIE = "ca_access"
 OPEN_PATHS = ("/healthz", "/static/", "/login")
+
+
+def is_open(method: str, path: str) -> bool:
+    """Paths that need no token, or authenticate themselves (webhook signatures, a remote
+    agent's own token): each router says which of its requests it checks itself."""
+    from dashboard.routes import agent_api, hooks
+
+    if path.startswith(OPEN_PATHS):
+        return True
+    return hooks.authenticates_itself(method, path) or agent_api.authenticates_itself(method, path)
 
 
 def token_digest(token: str) -> str:
@@ -39,7 +51,7 @@ def install(app: FastAPI, settings) -> None:  # type: ignore[no-untyped-def]
 
     async def check(request: Request, call_next: RequestResponseEndpoint) -> Response:
         path = request.url.path
-        if path.startswith(OPEN_PATHS) or is_authorised(request, token):
+        if is_open(request.method, path) or is_authorised(request, token):
             return await call_next(request)
         if path.startswith("/api/") or path.startswith("/events/"):
             return JSONResponse({"detail": "missing or wrong access token"}, status_code=401)
@@ -51,7 +63,7 @@ def install(app: FastAPI, settings) -> None:  # type: ignore[no-untyped-def]
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
 async def login_page(request: Request, next: str = "/") -> HTMLResponse:
     return request.app.state.templates.TemplateResponse(
-        request, "login.html", {"next": next, "error": ""}
+        request, "login.html", {"next": next, "error": "", "bare": True}
     )
 
 
@@ -64,7 +76,7 @@ async def login(
         return request.app.state.templates.TemplateResponse(
             request,
             "login.html",
-            {"next": next, "error": "That token is not right."},
+            {"next": next, "error": "That token is not right.", "bare": True},
             status_code=401,
         )
     target = next if next.startswith("/") and not next.startswith("//") else "/"

@@ -1,49 +1,96 @@
-"""GET /events/status: the live status stream (SSE), fed by the process's one broadcaster."""
+"""GET /events/status: the live status stream (SSE), fed by the process's one broadcaster.
+
+A page names the topics it shows (``?topics=home,status``; a run page adds ``?run=<id>``).
+Each new snapshot is rendered once per topic for every subscriber (see TopicRenderer), and
+a subscriber is sent a topic only when its content differs from what it was sent last.
+``?format=json`` sends the whole snapshot as JSON in ``status`` events instead (only when
+it changed, as for the other topics).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
+from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
+
+from dashboard.live_topics import DEFAULT_TOPICS, PAGE_TOPICS, RUN_TOPICS, TopicRenderer
 
 router = APIRouter()
 # A comment line now and then keeps proxies and idle connections from timing out.
 KEEPALIVE_SECONDS = 15.0
 
 
-def sse_event(event: str, data: str) -> str:
-    """One SSE event; every line of a multi-line payload gets its own data: field."""
-    lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
-    return f"event: {event}\n{lines}\n"
+def parse_topics(topics: str, run: str | None) -> list[str]:
+    """The requested topics, checked; a run id adds that run's progress topics."""
+    names = [name.strip() for name in topics.split(",") if name.strip()]
+    if not names and not run:
+        names = list(DEFAULT_TOPICS)
+    unknown = [name for name in names if name not in PAGE_TOPICS]
+    if unknown:
+        raise HTTPException(
+            400, f"unknown topic {unknown[0]!r}; topics are {', '.join(sorted(PAGE_TOPICS))}"
+        )
+    if run:
+        names += [name for name in RUN_TOPICS if name not in names]
+    return names
 
 
 @router.get("/events/status", include_in_schema=False)
-async def status_stream(request: Request, format: str = "html") -> StreamingResponse:
+async def status_stream(
+    request: Request, format: str = "html", topics: str = "", run: str | None = None
+) -> StreamingResponse:
     broadcaster = request.app.state.broadcaster
-    templates = request.app.state.templates
+    renderer: TopicRenderer = request.app.state.topic_renderer
+    watchlist = request.app.state.watchlist
+    # JSON clients (the CLI, tests, other programs) get every snapshot whole.
+    names = parse_topics(topics, run) if format != "json" else ["json"]
     queue = broadcaster.subscribe()
+    if run:
+        watchlist.add(run)
 
-    async def stream() -> AsyncIterator[str]:
+    async def stream() -> AsyncIterator[bytes]:
+        sent: dict[str, str] = {}
         try:
-            yield "retry: 2000\n\n"
+            yield b"retry: 2000\n\n"
             while True:
                 try:
-                    snapshot = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_SECONDS)
+                    # asyncio.timeout, not wait_for: no extra task per wake-up, which adds
+                    # up with a thousand subscribers woken at once.
+                    async with asyncio.timeout(KEEPALIVE_SECONDS):
+                        snapshot = await queue.get()
                 except TimeoutError:
-                    yield ": keepalive\n\n"
+                    yield b": keepalive\n\n"
                     continue
-                if format == "json":
-                    yield sse_event("status", json.dumps(snapshot.as_dict()))
-                else:
-                    html = templates.get_template("partials/_status.html").render(
-                        snapshot=snapshot, settings=request.app.state.settings
-                    )
-                    yield sse_event("status", html)
+                chunks = []
+                for name in names:
+                    found = renderer.event(snapshot, name, run)
+                    if found is None:
+                        continue
+                    payload, encoded = found
+                    previous = sent.get(name)
+                    # Same object: the same snapshot's rendering; equal text: nothing changed.
+                    if previous is not payload and previous != payload:
+                        chunks.append(encoded)
+                    sent[name] = payload
+                if chunks:
+                    yield b"".join(chunks)
         finally:
             broadcaster.unsubscribe(queue)
+            if run:
+                watchlist.remove(run)
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+def stream_stats(request: Request) -> dict[str, Any]:
+    """How many browsers listen and how many snapshots were taken (the Settings page shows it)."""
+    broadcaster = request.app.state.broadcaster
+    return {
+        "subscribers": broadcaster.subscriber_count,
+        "snapshots_taken": broadcaster.reads,
+        "tick_seconds": broadcaster.tick_seconds,
+    }

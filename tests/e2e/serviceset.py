@@ -42,7 +42,11 @@ def settings_environment(data_dir: Path, **overrides: str) -> dict[str, str]:
     values: dict[str, str] = {}
     for name, info in Settings.model_fields.items():
         default = info.get_default(call_default_factory=True)
-        values[name.upper()] = str(default.value if isinstance(default, enum.Enum) else default)
+        # None means "derive it" (e.g. WORKSPACE_DIR); the empty value says the same.
+        shown = (
+            "" if default is None else default.value if isinstance(default, enum.Enum) else default
+        )
+        values[name.upper()] = str(shown)
     values.update(
         DATA_DIR=str(data_dir),
         DASHBOARD_PORT=str(free_port()),

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from configurable_agents.storage.models import Run, RunStep, utcnow
@@ -55,7 +55,9 @@ def record(
     """
     if state not in STATES:
         raise ValueError(f"step state must be one of {', '.join(STATES)}, got {state!r}")
-    run = _lock_run(session, run_id)
+    # One statement locks the run row, adds the step to its totals (equal to roll_up's
+    # sums, without a SUM over every step) and reads the run back fresh.
+    run = _lock_run(session, run_id, tokens=prompt_tokens + completion_tokens, cost=cost)
     finished = finished_at or utcnow()
     step = RunStep(
         run=run,
@@ -81,10 +83,6 @@ def record(
         finished_at=finished,
     )
     session.add(step)
-    # The run row is locked and fresh: adding keeps the totals equal to roll_up's sums
-    # without a SUM over every step on each write.
-    run.total_tokens = (run.total_tokens or 0) + prompt_tokens + completion_tokens
-    run.total_cost = (run.total_cost or 0.0) + cost
     session.flush()
     return step
 
@@ -137,14 +135,21 @@ def completed_nodes(session: Session, run_id: str) -> set[str]:
     )
 
 
-def _lock_run(session: Session, run_id: str) -> Run:
-    # FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers.
-    run = session.scalar(
-        select(Run)
+def _lock_run(session: Session, run_id: str, *, tokens: int = 0, cost: float = 0.0) -> Run:
+    # An UPDATE takes the row lock on PostgreSQL (SQLite's BEGIN IMMEDIATE already
+    # serialises writers); RETURNING gives the run as it is now, cancel flag included.
+    # The sequence number is read by a later statement, which sees steps committed by a
+    # parallel branch that held the lock before us.
+    run = session.scalars(
+        update(Run)
         .where(Run.id == run_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+        .values(
+            total_tokens=func.coalesce(Run.total_tokens, 0) + tokens,
+            total_cost=func.coalesce(Run.total_cost, 0.0) + cost,
+        )
+        .returning(Run)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    ).one_or_none()
     if run is None:
         raise RunNotFound(f"no run with id {run_id}")
     return run

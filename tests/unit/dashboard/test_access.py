@@ -59,3 +59,16 @@ def test_login_sets_a_cookie_without_the_token(guarded: TestClient) -> None:
         assert good.status_code == 303
         assert "s3cret-token" not in good.headers["set-cookie"]
         assert client.get("/").status_code == 200
+
+
+def test_webhooks_and_agent_heartbeats_authenticate_themselves(guarded: TestClient) -> None:
+    with guarded as client:
+        # No dashboard token: the route's own check answers, not the access check.
+        hook = client.post("/api/v1/hooks/summarize", json={"inputs": {}})
+        assert hook.status_code == 403 and "webhooks are off" in hook.text
+        beat = client.post("/api/v1/agents/nope/heartbeat", headers={"Authorization": "Bearer x"})
+        assert beat.status_code == 401 and "unknown agent or wrong token" in beat.text
+        register = client.post(
+            "/api/v1/agents/register", json={"name": "a", "url": "http://x.example"}
+        )
+        assert register.status_code == 401 and "access token" in register.text

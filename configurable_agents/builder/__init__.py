@@ -1,0 +1,50 @@
+"""The chat builder's logic: a request in words -> a validated workflow config.
+
+    builder = Builder(settings, Gallery.load(session_factory))
+    turn = builder.turn("Summarize a text, then translate the summary to French", None)
+    for progress in turn: ...          # Progress("planning", ...), ...
+    result = ...                        # the generator's return value: TurnResult
+
+The offline path (``plan``, ``compose``, ``refine``, ``gallery``, ``fill``) needs no
+capable model; ``generate`` asks one for the whole config with a bounded repair loop.
+``service`` stores conversations, saves workflows and starts runs. Nothing here imports
+Gradio.
+"""
+
+from configurable_agents.builder.builder import Builder, ModeInfo, describe_provider
+from configurable_agents.builder.compose import compose
+from configurable_agents.builder.events import (
+    MODE_COMMAND,
+    MODE_EDIT,
+    MODE_LLM,
+    MODE_OFFLINE,
+    MODE_TEMPLATE,
+    Progress,
+    TurnResult,
+)
+from configurable_agents.builder.gallery import Gallery, Template
+from configurable_agents.builder.generate import GenerationFailed, generate
+from configurable_agents.builder.plan import Plan, decompose
+from configurable_agents.builder.refine import RefineError, refine
+
+__all__ = [
+    "MODE_COMMAND",
+    "MODE_EDIT",
+    "MODE_LLM",
+    "MODE_OFFLINE",
+    "MODE_TEMPLATE",
+    "Builder",
+    "Gallery",
+    "GenerationFailed",
+    "ModeInfo",
+    "Plan",
+    "Progress",
+    "RefineError",
+    "Template",
+    "TurnResult",
+    "compose",
+    "decompose",
+    "describe_provider",
+    "generate",
+    "refine",
+]

@@ -1,0 +1,189 @@
+"""Whole-config generation by a capable model, checked and repaired.
+
+The model is asked for the config as JSON under the workflow JSON Schema (constrained
+decoding where the provider supports it: response_format json_schema on OpenAI-compatible
+servers, a grammar on the local model; instructions plus validation elsewhere). The answer
+is validated with the same checks as a YAML file; while it has problems, they go back to
+the model as a list, a bounded number of times. The caller sees each stage as Progress.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from configurable_agents.builder.events import Progress
+from configurable_agents.builder.secrets import secret_paths
+from configurable_agents.config import (
+    ConfigError,
+    WorkflowConfig,
+    config_from_data,
+    config_to_data,
+    workflow_json_schema,
+)
+from configurable_agents.llm import LLMRequest, LLMStructuredOutputError, Provider
+
+MAX_ATTEMPTS = 3
+MAX_TOKENS = 4096
+_SHOWN_PROBLEMS = 12
+
+SYSTEM_PROMPT = """You design workflows for configurable-agents. Answer with one JSON object:
+the complete workflow config, matching the JSON Schema you are given. Rules:
+- schema_version is 1; name is lowercase letters, digits and '-'; add a one-line description.
+- Declare every state field with its type (str, int, float, bool, enum with values, object
+  with fields, list[T], dict[str, T]). Inputs the user must supply are state fields with
+  required: true and a description.
+- Node kinds: llm (prompt, output or outputs), tool (http_request, file_read, file_write,
+  calculator, current_time, json_path), router (routes, default), loop (body,
+  max_iterations, exit, optional while), parallel (branches, join), approval (message),
+  agent (a registered remote agent).
+- Prompts and messages are templates: {field} inserts a state field; nothing else in braces.
+- Edges go from START to the first node, from each llm/tool/approval/agent node to the next
+  node, and to END. Router, loop and parallel nodes choose their next node themselves and
+  have no outgoing edges. A cycle must go through a loop node with max_iterations.
+- A field must be written by an earlier node (or be an input) before a node reads it.
+- Never write API keys or other secrets anywhere. For a provider key use llm.api_key_env
+  with the NAME of an environment variable (for example OPENAI_API_KEY).
+- Leave llm.provider, llm.base_url and llm.api_key_env out unless the user asks for them.
+"""
+
+
+@cache
+def _example() -> str:
+    from configurable_agents.builder.gallery import EXAMPLES_DIR
+    from configurable_agents.config import load_config
+
+    path = EXAMPLES_DIR / "write_review_loop.yaml"
+    if not path.is_file():
+        return ""
+    return json.dumps(config_to_data(load_config(path)))
+
+
+class GenerationFailed(Exception):
+    """The model did not produce a valid config within the attempts; ``problems`` has
+    the last list of problems."""
+
+    def __init__(self, message: str, problems: Sequence[str], attempts: int) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
+        self.attempts = attempts
+
+
+@dataclass
+class Generated:
+    """A valid config and what it took."""
+
+    config: WorkflowConfig
+    attempts: int
+    fixed: list[int] = field(default_factory=list)
+
+
+def first_messages(request: str, current: WorkflowConfig | None) -> list[dict[str, str]]:
+    """The conversation that asks for a new config, or for a change to the current one."""
+    system = SYSTEM_PROMPT
+    example = _example()
+    if example:
+        system += f"\nAn example of a valid config:\n{example}\n"
+    if current is None:
+        user = f"Build a workflow for this request:\n{request}"
+    else:
+        current_json = json.dumps(config_to_data(current))
+        user = (
+            f"This is the current workflow config:\n{current_json}\n\n"
+            f"Change it as asked, keeping everything else, and answer with the whole updated "
+            f"config:\n{request}"
+        )
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def problems_of(data: Any) -> tuple[WorkflowConfig | None, list[str]]:
+    """The config in data and [] when it is valid, else None and one line per problem."""
+    secrets = secret_paths(data)
+    if secrets:
+        return None, [
+            f"{path}: this looks like an API key or other secret; never put secrets in a "
+            "config, use llm.api_key_env with the NAME of an environment variable"
+            for path in secrets
+        ]
+    try:
+        return config_from_data(data, filename="config"), []
+    except ConfigError as error:
+        return None, [f"{issue.path or 'config'}: {issue.message}" for issue in error.issues]
+
+
+def repair_request(problems: Sequence[str]) -> str:
+    """The message that sends the problems back to the model."""
+    shown = list(problems)[:_SHOWN_PROBLEMS]
+    more = len(problems) - len(shown)
+    lines = "\n".join(f"- {problem}" for problem in shown)
+    extra = f"\n(and {more} more)" if more > 0 else ""
+    return (
+        f"That config is not valid:\n{lines}{extra}\n\n"
+        "Fix every problem and answer with the whole corrected config as one JSON object."
+    )
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def generate(
+    provider: Provider,
+    request: str,
+    current: WorkflowConfig | None = None,
+    *,
+    max_attempts: int = MAX_ATTEMPTS,
+    max_tokens: int = MAX_TOKENS,
+) -> Generator[Progress, None, Generated]:
+    """Ask the model for a valid config; yields progress, returns Generated, raises
+    GenerationFailed when every attempt had problems and LLMError when the call failed."""
+    schema = workflow_json_schema()
+    messages = first_messages(request, current)
+    problems: list[str] = []
+    fixed: list[int] = []
+    for attempt in range(1, max_attempts + 1):
+        if attempt == 1:
+            yield Progress(
+                "drafting", f"drafting the config with {provider.name} model {provider.model}"
+            )
+        else:
+            yield Progress(
+                "fixing",
+                f"fixing {_plural(len(problems), 'error')} (attempt {attempt} of {max_attempts})",
+            )
+        llm_request = LLMRequest(
+            messages=messages,
+            json_schema=schema,
+            schema_name="workflow_config",
+            max_tokens=max_tokens,
+            temperature=0.2,
+        )
+        try:
+            response = provider.complete(llm_request)
+            data, answer = response.parsed, response.text
+        except LLMStructuredOutputError as error:
+            # The answer did not match the JSON Schema: its errors go back like any other.
+            data, answer = None, error.last_text
+            problems = list(error.errors) or ["the answer was not a JSON object"]
+        if data is not None:
+            yield Progress("checking", "checking the config")
+            config, problems = problems_of(data)
+            if config is not None:
+                return Generated(config, attempt, fixed)
+        fixed.append(len(problems))
+        yield Progress(
+            "checking", f"found {_plural(len(problems), 'problem')}: " + "; ".join(problems[:3])
+        )
+        messages = [
+            *messages,
+            {"role": "assistant", "content": answer or ""},
+            {"role": "user", "content": repair_request(problems)},
+        ]
+    raise GenerationFailed(
+        f"the model did not produce a valid config in {max_attempts} attempts",
+        problems,
+        max_attempts,
+    )

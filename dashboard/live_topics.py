@@ -1,0 +1,92 @@
+"""The live stream's topics: each one a partial the pages swap in place (hx-ext=sse).
+
+A topic is rendered once per snapshot, whatever the number of subscribers: the renderer
+keeps the latest snapshot's renderings and hands the same string to every stream.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi.templating import Jinja2Templates
+
+from configurable_agents.settings import Settings
+from dashboard.home_view import key_figures
+from dashboard.system_view import facts_from_snapshot
+
+PAGE_TOPICS = frozenset({"status", "home", "active", "agents", "orchestrator"})
+RUN_TOPICS = ("run", "run-steps")
+DEFAULT_TOPICS = ("status", "home")
+
+_TEMPLATES = {
+    "status": "partials/_status.html",
+    "home": "partials/_home_live.html",
+    "active": "partials/_active_runs.html",
+    "agents": "partials/_agents_table.html",
+    "orchestrator": "partials/_orchestrator_live.html",
+    "run": "partials/_run_progress.html",
+}
+
+
+def sse_event(event: str, data: str) -> str:
+    """One SSE event; every line of a multi-line payload gets its own data: field."""
+    lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
+    return f"event: {event}\n{lines}\n"
+
+
+class TopicRenderer:
+    """Renders topics of the latest snapshot, each at most once, as ready-to-send events."""
+
+    def __init__(self, templates: Jinja2Templates, settings: Settings) -> None:
+        self._templates = templates
+        self._settings = settings
+        self._snapshot: Any = None
+        self._cache: dict[tuple[str, str | None], tuple[str, bytes] | None] = {}
+        self.renders = 0  # how many renderings were made (one per topic per snapshot)
+
+    def event(
+        self, snapshot: Any, topic: str, run_id: str | None = None
+    ) -> tuple[str, bytes] | None:
+        """(payload, encoded SSE event) of the topic for this snapshot; None: nothing to send.
+
+        The same objects go to every subscriber: a thousand browsers cost one rendering
+        and one encoding.
+        """
+        if snapshot is not self._snapshot:
+            self._snapshot, self._cache = snapshot, {}
+        key = (topic, run_id if topic in RUN_TOPICS else None)
+        if key not in self._cache:
+            if topic == "json":
+                payload: str | None = json.dumps(snapshot.as_dict(), default=str)
+                name = "status"
+            else:
+                payload, name = self._render(snapshot, topic, run_id), topic
+            self._cache[key] = (
+                None if payload is None else (payload, sse_event(name, payload).encode())
+            )
+            self.renders += 1
+        return self._cache[key]
+
+    def render(self, snapshot: Any, topic: str, run_id: str | None = None) -> str | None:
+        """The topic's payload (HTML, or a trigger value) for this snapshot."""
+        found = self.event(snapshot, topic, run_id)
+        return found[0] if found else None
+
+    def _render(self, snapshot: Any, topic: str, run_id: str | None) -> str | None:
+        context: dict[str, Any] = {"snapshot": snapshot, "settings": self._settings}
+        if topic in RUN_TOPICS:
+            progress = snapshot.run(run_id) if run_id and hasattr(snapshot, "run") else None
+            if progress is None:
+                return None
+            if topic == "run-steps":
+                # A trigger only: the page fetches the steps table when this changes.
+                return f"{progress.state}:{len(progress.steps)}"
+            context["progress"] = progress
+        elif topic == "home":
+            context["figures"] = key_figures(snapshot)
+        elif topic in ("agents", "orchestrator"):
+            facts = facts_from_snapshot(snapshot, self._settings)
+            context.update(facts=facts, agents=facts.agents, per_worker=facts.per_worker)
+        template = self._templates.get_template(_TEMPLATES[topic])
+        return template.render(context)

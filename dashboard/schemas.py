@@ -1,0 +1,266 @@
+"""Pydantic models of the JSON API (/api/v1): what goes in, what comes out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_CONFIG_CHARS = 200_000
+
+
+class ErrorOut(BaseModel):
+    """An error with a message saying what is wrong."""
+
+    detail: str
+
+
+class FieldError(BaseModel):
+    """One invalid field: ``loc`` is its path (``["body", "inputs", "text"]``)."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+    line: int | None = None
+    column: int | None = None
+
+
+class ValidationErrorOut(BaseModel):
+    detail: list[FieldError]
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "No such workflow, version or run"},
+    422: {"model": ValidationErrorOut, "description": "Invalid fields, each with its path"},
+}
+
+
+# --- workflows -----------------------------------------------------------------------------
+
+
+class ConfigIn(BaseModel):
+    """A workflow config as YAML text."""
+
+    config_yaml: str = Field(min_length=1, max_length=MAX_CONFIG_CHARS)
+
+
+class WorkflowIn(ConfigIn):
+    """A new workflow, or a new version of one (``note`` says what changed)."""
+
+    note: str = Field(default="", max_length=2000)
+
+
+class WorkflowCopyIn(BaseModel):
+    """A copy's name (default: ``<name>-copy``)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class IssueOut(BaseModel):
+    message: str
+    line: int | None = None
+    column: int | None = None
+    path: str = ""
+
+
+class EstimateOut(BaseModel):
+    """A rough cost range for one run, in USD."""
+
+    low: float
+    high: float
+    llm_calls_low: int
+    llm_calls_high: int
+    note: str
+
+
+class ValidationOut(BaseModel):
+    valid: bool
+    name: str | None
+    issues: list[IssueOut]
+    estimate: EstimateOut
+
+
+class InputFieldOut(BaseModel):
+    name: str
+    type: str
+    required: bool
+    default: Any = None
+    description: str = ""
+    choices: list[str] = Field(default_factory=list)
+
+
+class VersionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    version: int
+    note: str
+    created_at: datetime
+
+
+class VersionTextOut(VersionOut):
+    config_yaml: str
+
+
+class WorkflowOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    description: str
+    source: str
+    latest_version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class WorkflowDetailOut(WorkflowOut):
+    config_yaml: str
+    inputs: list[InputFieldOut]
+    versions: list[VersionOut]
+
+
+class DeletedOut(BaseModel):
+    deleted: bool
+    runs_kept: int
+
+
+class DiffLineOut(BaseModel):
+    kind: str
+    text: str
+    old: int | None = None
+    new: int | None = None
+
+
+# --- runs ----------------------------------------------------------------------------------
+
+
+class RunIn(BaseModel):
+    """Inputs by name (typed as the workflow declares them) and optionally a version."""
+
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    version: int | None = Field(default=None, ge=1)
+
+
+class RunOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    workflow_id: int | None
+    workflow_name: str
+    state: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any] | None
+    error_type: str | None
+    error_message: str | None
+    trigger: str
+    attempts: int
+    worker_id: str | None
+    cancel_requested: bool
+    total_tokens: int
+    total_cost: float
+    mlflow_run_id: str | None
+    tracking_status: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class RunPageOut(BaseModel):
+    """A page of runs, newest first; pass ``next_cursor`` as ``cursor`` for the next page."""
+
+    items: list[RunOut]
+    next_cursor: str | None
+
+
+class StepOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    seq: int
+    node: str
+    kind: str
+    state: str
+    input: dict[str, Any] | None
+    rendered_prompt: str | None
+    raw_output: str | None
+    output: dict[str, Any] | None
+    provider: str | None
+    model: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    latency_ms: float
+    attempt: int
+    error_type: str | None
+    error_message: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class DecisionIn(BaseModel):
+    """A human decision on a run waiting for approval."""
+
+    approved: bool
+    comment: str = Field(default="", max_length=2000)
+
+
+# --- agents, experiments, metrics, palette -------------------------------------------------
+
+
+class ExperimentIn(BaseModel):
+    """A draft experiment: variants (name -> config overrides) over a dataset of inputs."""
+
+    name: str = Field(min_length=1, max_length=200)
+    workflow_id: int | None = None
+    description: str = Field(default="", max_length=5000)
+    variants: dict[str, dict[str, Any]] = Field(min_length=1)
+    dataset: list[Any] = Field(default_factory=list)
+
+
+class VariantSummaryOut(BaseModel):
+    variant_id: int
+    name: str
+    items: int
+    results: int
+    scored: int
+    mean_score: float | None
+    min_score: float | None
+    max_score: float | None
+    metric_means: dict[str, float]
+
+
+class ExperimentOut(BaseModel):
+    id: int
+    name: str
+    workflow_id: int | None
+    description: str
+    status: str
+    dataset_items: int
+    variants: list[str]
+    created_at: datetime
+    summary: list[VariantSummaryOut] = Field(default_factory=list)
+
+
+class MetricRowOut(BaseModel):
+    bucket: str
+    group: str
+    steps: int
+    tokens: int
+    cost: float
+    latency_ms: float
+
+
+class MetricsOut(BaseModel):
+    range: str
+    group_by: str
+    buckets: list[str]
+    rows: list[MetricRowOut]
+
+
+class PaletteItem(BaseModel):
+    """One entry of the command palette."""
+
+    kind: str  # page, workflow, run, action
+    title: str
+    subtitle: str = ""
+    url: str

@@ -1,0 +1,103 @@
+"""The effective configuration as the Settings page shows it: secrets never appear.
+
+Redacted: the access token (and any setting named like a token, secret or password),
+passwords inside URLs, and the *value* of every environment variable a ``*_ENV`` setting
+names, such as LLM_API_KEY_ENV (only its name and whether it is set are shown).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from dataclasses import dataclass
+from importlib import metadata
+
+from configurable_agents.settings import SECRET_FIELDS, Settings
+
+_SECRET_NAME = re.compile(r"(token|secret|password|passwd)", re.IGNORECASE)
+_URL_PASSWORD = re.compile(
+    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@/\s]+)@"
+)
+REDACTED = "•••••• (set)"
+PACKAGES = (
+    "configurable-agents",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "sqlalchemy",
+    "alembic",
+    "pydantic",
+    "langgraph",
+    "huey",
+    "mlflow",
+    "gradio",
+    "httpx",
+)
+
+
+@dataclass(frozen=True)
+class SettingLine:
+    """One setting as shown: its environment name, shown value, and whether it was redacted."""
+
+    env: str
+    value: str
+    redacted: bool
+    default: bool
+
+
+def redact_url_password(text: str) -> str:
+    """``scheme://user:secret@host`` becomes ``scheme://user:***@host``."""
+    return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+
+
+def effective_settings(settings: Settings) -> list[SettingLine]:
+    """Every setting with its effective value, secrets redacted."""
+    defaults = Settings.model_construct()
+    lines = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        shown = str(value.value if hasattr(value, "value") else value)
+        redacted = False
+        if name.endswith("_env"):
+            # The NAME of a variable holding a secret: show it and whether it is set.
+            if shown:
+                shown += " (set in the environment)" if os.environ.get(shown) else " (not set)"
+        elif name in SECRET_FIELDS or _SECRET_NAME.search(name):
+            redacted = bool(shown)
+            shown = REDACTED if shown else "(not set)"
+        else:
+            cleaned = redact_url_password(shown)
+            redacted = cleaned != shown
+            shown = cleaned
+        lines.append(
+            SettingLine(name.upper(), shown, redacted, value == getattr(defaults, name, None))
+        )
+    for label, value in (
+        ("effective database URL", settings.effective_database_url),
+        ("effective queue URL", settings.effective_queue_url),
+        ("effective MLflow tracking URI", settings.effective_mlflow_tracking_uri),
+    ):
+        cleaned = redact_url_password(value)
+        lines.append(SettingLine(label, cleaned, cleaned != value, False))
+    return lines
+
+
+def api_key_status(settings: Settings) -> str:
+    """Whether the variable LLM_API_KEY_ENV names is set; never its value."""
+    name = settings.llm_api_key_env
+    if not name:
+        return "no API key variable configured (LLM_API_KEY_ENV is empty)"
+    return f"{name} is {'set' if os.environ.get(name) else 'NOT set'} in the environment"
+
+
+def versions() -> list[tuple[str, str]]:
+    """Python and the key packages, from installed metadata (nothing is imported)."""
+    found = [("python", platform.python_version())]
+    for package in PACKAGES:
+        try:
+            found.append((package, metadata.version(package)))
+        except metadata.PackageNotFoundError:
+            found.append((package, "not installed"))
+    found.append(("htmx (vendored)", "2.0.11, sse extension 2.2.4"))
+    return found
