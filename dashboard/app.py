@@ -29,6 +29,9 @@ templates = build_templates()
 log = logging.getLogger("dashboard")
 
 
+STARTUP_PROBE_TIMEOUT = 0.25
+
+
 def create_app(
     settings: Settings, database: Database, *, tick_seconds: float | None = None
 ) -> FastAPI:
@@ -66,7 +69,9 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(services.probe)
+        # A short first probe: a service still starting must not delay the ready line
+        # (the dashboard answers /healthz within 2 s of launch); the loop probes again.
+        await asyncio.to_thread(services.probe, STARTUP_PROBE_TIMEOUT)
         await broadcaster.refresh()
         tasks = [
             asyncio.create_task(tick(broadcaster, seconds), name="status-tick"),

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from configurable_agents.settings import Settings
 from configurable_agents.status.broadcaster import StatusBroadcaster
-from configurable_agents.status.probes import ServiceHealth, probe_services
+from configurable_agents.status.probes import PROBE_TIMEOUT, ServiceHealth, probe_services
 from configurable_agents.status.snapshot import StatusSnapshot, gather_database
 
 log = logging.getLogger(__name__)
@@ -258,9 +258,9 @@ class ServiceWatch:
         self.interval = interval
         self.latest: list[ServiceHealth] = []
 
-    def probe(self) -> list[ServiceHealth]:
+    def probe(self, timeout: float = PROBE_TIMEOUT) -> list[ServiceHealth]:
         # The dashboard knows it is up; probing itself would only add a request per probe.
-        self.latest = probe_services(self._settings, skip=frozenset({"dashboard"}))
+        self.latest = probe_services(self._settings, skip=frozenset({"dashboard"}), timeout=timeout)
         return self.latest
 
     async def run(self) -> None:

@@ -66,9 +66,11 @@ def probe(name: str, url: str, timeout: float = PROBE_TIMEOUT) -> ServiceHealth:
     return ServiceHealth(name, url, healthy, detail, latency)
 
 
-def probe_services(settings: Settings, skip: frozenset[str] = frozenset()) -> list[ServiceHealth]:
+def probe_services(
+    settings: Settings, skip: frozenset[str] = frozenset(), timeout: float = PROBE_TIMEOUT
+) -> list[ServiceHealth]:
     """Probe every web service at once (a down one costs a refused connection, not a wait)."""
     targets = {name: url for name, url in service_urls(settings).items() if name not in skip}
     with ThreadPoolExecutor(max_workers=len(targets) or 1) as pool:
-        futures = {name: pool.submit(probe, name, url) for name, url in targets.items()}
+        futures = {name: pool.submit(probe, name, url, timeout) for name, url in targets.items()}
         return [futures[name].result() for name in targets]
