@@ -83,13 +83,12 @@ class Engine:
         on_step: StepCallback | None = None,
         worker_id: str | None = None,
         lease_seconds: float | None = None,
-        claimed: bool = False,
     ) -> RunOutcome | None:
         """Run (or resume) a stored run to its end, a pause for approval, or a failure.
 
         With a worker id and lease the run must be queued and is claimed atomically (None
-        when another worker got it); ``claimed`` says the caller already claimed it;
-        otherwise it is started or resumed as it stands.
+        when another worker got it); without, it is started or resumed as it stands (the
+        queue's limit-aware claim leaves the attempt count to this call).
         """
         from configurable_agents.storage.repositories import runs
 
@@ -126,7 +125,7 @@ class Engine:
                     is None
                 ):
                     return None
-            elif not claimed:
+            else:
                 runs.mark_running(session, run, worker_id=worker_id)
         try:
             config = _parsed_config(config_text, f"{workflow_name}.yaml")

@@ -90,9 +90,7 @@ def register(huey: Huey) -> dict[str, Any]:
                 if outcome is not Claim.CLAIMED:
                     return None
                 # Claimed above: the engine starts the attempt as the run stands.
-                result = WorkerState.engine.execute(
-                    run_id, worker_id=WorkerState.worker_id, claimed=True
-                )
+                result = WorkerState.engine.execute(run_id, worker_id=WorkerState.worker_id)
             else:
                 # The engine claims the queued run itself (None when it is not queued).
                 result = WorkerState.engine.execute(
