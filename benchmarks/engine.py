@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import statistics
 import sys
 import tempfile
@@ -95,8 +96,11 @@ def raw_langgraph(
     return times
 
 
-def engine_runs(base_url: str, nodes: int, runs_count: int, data_dir: Path) -> list[float]:
-    """Seconds per run through our engine (records steps, checkpoints each step)."""
+def engine_runs(
+    base_url: str, nodes: int, runs_count: int, data_dir: Path, tracking_uri: str | None = None
+) -> list[float]:
+    """Seconds per run through our engine (records steps, checkpoints each step); with a
+    tracking URI each run is also handed to MLflow tracking."""
     from configurable_agents.engine.runner import open_engine
 
     settings = load_settings(
@@ -104,7 +108,8 @@ def engine_runs(base_url: str, nodes: int, runs_count: int, data_dir: Path) -> l
         llm_provider="openai",
         llm_model="fake-model",
         llm_base_url=base_url,
-        tracking_enabled=False,
+        tracking_enabled=tracking_uri is not None,
+        mlflow_tracking_uri=tracking_uri or "",
     )
     engine = create_db_engine(settings.effective_database_url)
     upgrade_to_head(engine, data_dir)
@@ -187,6 +192,11 @@ def main() -> int:
         with SqliteSaver.from_conn_string(str(base / "raw-checkpoints.db")) as saver:
             raw_checkpointed = raw_langgraph(server.base_url, args.nodes, args.runs, saver)
         ours = engine_runs(server.base_url, args.nodes, args.runs, base / "engine")
+        # MLflow down: nothing listens on this port; tracking must not slow the runs.
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            down_uri = f"http://127.0.0.1:{probe.getsockname()[1]}"
+        mlflow_down = engine_runs(server.base_url, args.nodes, args.runs, base / "down", down_uri)
         store = store_step_ms(base / "steps")
 
     per_node = 1000 / args.nodes
@@ -208,6 +218,11 @@ def main() -> int:
             "engine": summary(ours, 1000),
         },
         "store_step_ms_sqlite": summary(store),
+        "mlflow_down_vs_tracking_off": {
+            "tracking_off_run_ms": summary(ours, 1000),
+            "mlflow_down_run_ms": summary(mlflow_down, 1000),
+            "ratio": round(statistics.median(mlflow_down) / statistics.median(ours), 3),
+        },
         "ratio_engine_to_raw": round(ours_node / raw_node, 3),
         "ratio_engine_to_raw_plus_store": round(ours_node / (raw_node + store_median), 3),
         "ratio_engine_to_raw_checkpointed_plus_store": round(
@@ -216,6 +231,8 @@ def main() -> int:
         "goals": {
             "engine_per_node <= 1.3 x raw + store": ours_node <= 1.3 * raw_node + store_median,
             "store_step_ms_sqlite median < 2": store_median < 2.0,
+            "mlflow down within 10% of tracking off": statistics.median(mlflow_down)
+            <= 1.10 * statistics.median(ours),
         },
     }
     out = ROOT / "benchmarks" / "results" / "engine.json"

@@ -131,6 +131,9 @@ def _open_llama(path: Path, n_threads: int, n_ctx: int) -> Llama:
     # tokens/s spinning and 25-48 sleeping. Read by libgomp when llama_cpp loads it, so
     # only before the first import in the process; an explicit setting wins.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # A short spin before sleeping keeps idle-machine speed: measured here, 97 tokens/s
+    # with this against 30 sleeping at once and 93 spinning forever.
+    os.environ.setdefault("GOMP_SPINCOUNT", "30000")
     import llama_cpp
     from llama_cpp import Llama
 
