@@ -36,11 +36,11 @@ from typing import Any  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the cluster helpers live with the queue tests
 
+from tests.databases import temporary_postgres_database  # noqa: E402
 from tests.fakes.openai_server import FakeLLMServer  # noqa: E402
 from tests.integration.queue.cluster import (  # noqa: E402
     Cluster,
     flush_redis,
-    temporary_postgres_database,
     three_node_workflow,
 )
 

@@ -7,8 +7,10 @@ resume from its last completed step, and lets human approval survive restarts.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
@@ -16,6 +18,7 @@ from configurable_agents.settings import Settings
 
 # LangGraph's own tables; Alembic leaves them alone (see migrations/env.py).
 CHECKPOINT_TABLE_PREFIX = "checkpoint"
+_SETUP_LOCK_KEY = 0x43415354  # any constant unique to this purpose
 
 
 def checkpoint_url(settings: Settings) -> str:
@@ -58,5 +61,28 @@ def open_checkpointer(settings: Settings) -> Iterator[BaseCheckpointSaver]:
     kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
     with ConnectionPool(url, kwargs=kwargs, min_size=1, max_size=8, open=True) as pool:
         saver = PostgresSaver(pool)  # type: ignore[arg-type]
-        saver.setup()
+        with _one_setup_at_a_time(pool):
+            saver.setup()
         yield saver
+
+
+@contextmanager
+def _one_setup_at_a_time(pool: Any, timeout: float = 60.0) -> Iterator[None]:
+    """PostgresSaver.setup() fails with a unique violation when two processes create its
+    tables at the same moment (three workers starting on a fresh database).
+
+    The advisory lock is polled on an autocommit connection: a lock waited for inside a
+    statement or transaction would block setup's own CREATE INDEX CONCURRENTLY.
+    """
+    with pool.connection() as connection:
+        deadline = time.monotonic() + timeout
+        while not connection.execute(
+            "SELECT pg_try_advisory_lock(%s) AS got", (_SETUP_LOCK_KEY,)
+        ).fetchone()["got"]:
+            if time.monotonic() > deadline:  # a stuck peer must not stop this process
+                break
+            time.sleep(0.1)
+        try:
+            yield
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK_KEY,))

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from configurable_agents.config.schema import LLMConfig, WorkflowConfig
+from configurable_agents.config.schema import LLMConfig, ModelPrice, WorkflowConfig
 from configurable_agents.settings import Settings
 from configurable_agents.storage.models import RunStep
 from configurable_agents.tracking.mlflow_logger import SpanRecord
@@ -55,12 +55,12 @@ class ProviderCache:
             "timeout": llm.timeout or settings.llm_timeout,
         }
 
-    def get(self, llm: LLMConfig, pricing: Mapping[str, Any] | None = None) -> Any:
-        """The provider for these settings (created once)."""
+    def get(self, llm: LLMConfig, pricing: Mapping[str, ModelPrice] | None = None) -> Any:
+        """The provider for these settings and the workflow's extra prices (created once)."""
         from configurable_agents.llm.factory import get_provider
 
         options = self.resolve(llm)
-        prices = tuple(sorted((pricing or {}).items()))
+        prices = tuple(sorted((model, p.input, p.output) for model, p in (pricing or {}).items()))
         key = (*sorted(options.items()), prices)
         with self._lock:
             provider = self._providers.get(key)
@@ -72,7 +72,7 @@ class ProviderCache:
                     api_key_env=options["api_key_env"],
                     timeout=options["timeout"],
                     n_threads=self.settings.local_model_threads,
-                    pricing=dict(pricing or {}),
+                    pricing={model: p.model_dump() for model, p in (pricing or {}).items()},
                 )
                 self._providers[key] = provider
             return provider

@@ -68,13 +68,13 @@ def run_llm(node: LLMNode, state: dict[str, Any], ctx: RunContext) -> StepResult
 
     config = ctx.config
     llm = config.effective_llm(node)
-    provider = ctx.providers.get(llm, {k: v.model_dump() for k, v in config.pricing.items()})
+    provider = ctx.providers.get(llm, config.pricing)
     prompt = render_template(node.prompt, state)
     messages = []
     if node.system:
         messages.append({"role": "system", "content": render_template(node.system, state)})
     messages.append({"role": "user", "content": prompt})
-    schema = _output_schema(node, ctx)
+    schema = config.structured_output_schema(node)
     response = provider.complete(
         LLMRequest(
             messages=messages,
@@ -108,23 +108,6 @@ def run_llm(node: LLMNode, state: dict[str, Any], ctx: RunContext) -> StepResult
             **({"cost_note": response.cost_note} if response.cost_note else {}),
         },
     )
-
-
-def _output_schema(node: LLMNode, ctx: RunContext) -> dict[str, Any] | None:
-    """Free text for one str field; otherwise a JSON object with the output fields as keys."""
-    state = ctx.config.state
-    fields = node.output_fields
-    if len(fields) == 1 and node.output is not None:
-        spec = state.get(fields[0])
-        if spec is None or spec.type == "str":
-            return None
-    properties = {name: state[name].json_schema() for name in fields if name in state}
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": list(properties),
-        "additionalProperties": False,
-    }
 
 
 def run_tool(node: AnyNode, state: dict[str, Any], ctx: RunContext) -> StepResult:

@@ -259,6 +259,18 @@ class Engine:
         error_message: str | None = None,
     ) -> RunOutcome:
         """Store a final state."""
+        self._store_final(run_id, state, outputs, error_type, error_message)
+        return RunOutcome(run_id, state, outputs, error_type, error_message)
+
+    def _store_final(
+        self,
+        run_id: str,
+        state: str,
+        outputs: dict[str, Any] | None,
+        error_type: str | None,
+        error_message: str | None,
+    ) -> Run:
+        """The run in its final state, as stored (its attributes stay readable)."""
         from configurable_agents.storage.repositories import runs
 
         with session_scope(self.session_factory) as session:
@@ -273,7 +285,7 @@ class Engine:
             )
             if not self.settings.tracking_enabled:
                 run.tracking_status = "off (TRACKING_ENABLED=false)"
-        return RunOutcome(run_id, state, outputs, error_type, error_message)
+        return run
 
     def _pause(self, run_id: str, approval: dict[str, Any]) -> RunOutcome:
         from configurable_agents.storage.repositories import runs
@@ -294,43 +306,33 @@ class Engine:
         outputs: dict[str, Any] | None = None,
         error: tuple[str, str] | None = None,
     ) -> RunOutcome:
-        outcome = self.finish(
-            ctx.run_id,
-            state,
-            outputs=outputs,
-            error_type=error[0] if error else None,
-            error_message=error[1] if error else None,
-        )
+        error_type, error_message = error if error else (None, None)
+        # One transaction stores the end and gives the totals the tracking record needs.
+        run = self._store_final(ctx.run_id, state, outputs, error_type, error_message)
         if self.tracker is not None:
-            self.tracker.submit(self._record(ctx, started, state, outputs))
-        return outcome
+            self.tracker.submit(self._record(ctx, started, run))
+        return RunOutcome(ctx.run_id, state, outputs, error_type, error_message)
 
-    def _record(
-        self, ctx: RunContext, started: int, state: str, outputs: dict[str, Any] | None
-    ) -> RunRecord:
-        with self.session_factory() as session:
-            run = session.get(Run, ctx.run_id)
-            inputs = dict(run.inputs) if run else {}
-            tokens, cost = (run.total_tokens, run.total_cost) if run else (0, 0.0)
+    def _record(self, ctx: RunContext, started: int, run: Run) -> RunRecord:
         llm = ctx.providers.resolve(ctx.config.llm)
         return RunRecord(
             run_id=ctx.run_id,
             workflow_name=ctx.workflow_name,
-            state=state,
+            state=run.state,
             params={
                 "provider": llm["provider"],
                 "model": llm["model"] or "default",
                 "nodes": str(len(ctx.config.nodes)),
             },
             metrics={
-                "total_tokens": float(tokens),
-                "cost_usd": float(cost),
+                "total_tokens": float(run.total_tokens),
+                "cost_usd": float(run.total_cost),
                 "steps": float(len(ctx.spans)),
             },
             start_ns=started,
             end_ns=now_ns(),
-            inputs=inputs,
-            outputs=outputs,
+            inputs=dict(run.inputs),
+            outputs=run.outputs,
             spans=sorted(ctx.spans, key=lambda span: span.start_ns),
         )
 

@@ -11,11 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-
-from sqlalchemy import text
+from contextlib import ExitStack
 
 from configurable_agents import __version__
 from configurable_agents.bootstrap import Database, fail, open_database, start_process
@@ -26,31 +22,6 @@ log = logging.getLogger(__name__)
 # Seconds a stopping worker waits for its running tasks before leaving them to the reaper
 # (honcho kills what is left 5 s after asking).
 SHUTDOWN_SECONDS = 3.0
-_STARTUP_LOCK_KEY = 0x43415354  # any constant unique to this purpose
-
-
-@contextmanager
-def one_at_a_time(database: Database, timeout: float = 60.0) -> Iterator[None]:
-    """Serialise worker start-ups on PostgreSQL: LangGraph's PostgresSaver.setup() fails
-    with a unique violation when two processes create its tables at the same moment.
-
-    The lock is polled from an autocommit connection: a session waiting inside a statement
-    or a transaction would block the CREATE INDEX CONCURRENTLY of that very setup.
-    """
-    if database.engine.dialect.name != "postgresql":
-        yield
-        return
-    key = {"key": _STARTUP_LOCK_KEY}
-    with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        deadline = time.monotonic() + timeout
-        while not connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), key):
-            if time.monotonic() > deadline:  # a stuck peer must not stop this worker
-                break
-            time.sleep(0.1)
-        try:
-            yield
-        finally:
-            connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)
 
 
 class Heartbeat:
@@ -203,8 +174,7 @@ def run_worker() -> int:
     keeper = LeaseKeeper(settings, database, heartbeat.agent_id)
     try:
         with ExitStack() as stack:
-            with one_at_a_time(database):
-                engine = stack.enter_context(open_engine(settings, database.session_factory))
+            engine = stack.enter_context(open_engine(settings, database.session_factory))
             WorkerState.configure(settings, database.session_factory, engine, heartbeat.agent_id)
             keeper.start()
             poll = settings.worker_poll_seconds

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 
 from configurable_agents.settings import Settings
 from configurable_agents.status.probes import ServiceHealth, probe_services
+from configurable_agents.storage.states import RunState
 
 
 @dataclass
@@ -75,7 +76,6 @@ _WORKERS = text(
     "SELECT last_heartbeat, ttl_seconds FROM agents "
     "WHERE kind = 'worker' AND deregistered_at IS NULL AND last_heartbeat >= :since"
 )
-RUN_STATES = ("queued", "running", "awaiting_approval", "completed", "failed", "cancelled")
 
 
 def _as_utc(value: Any) -> datetime:
@@ -100,12 +100,12 @@ def gather_database(engine: Engine, url: str) -> tuple[DatabaseStatus, dict[str,
         if status.at_head:
             now = datetime.now(UTC)
             with engine.connect() as connection:
-                counts = dict.fromkeys(RUN_STATES, 0)
+                counts = dict.fromkeys(RunState.ALL, 0)
                 counts.update({state: int(n) for state, n in connection.execute(_RUNS_BY_STATE)})
                 since = now - timedelta(hours=1)
                 workers = connection.execute(_WORKERS, {"since": since}).all()
             facts["runs_by_state"] = counts
-            facts["queue_depth"] = counts["queued"]
+            facts["queue_depth"] = counts[RunState.QUEUED]
             facts["workers_alive"] = sum(
                 1 for beat, ttl in workers if (now - _as_utc(beat)).total_seconds() <= float(ttl)
             )

@@ -26,6 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from configurable_agents.storage.states import RunState
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -113,20 +115,6 @@ class WorkflowVersion(Base):
 
 
 # --- runs ----------------------------------------------------------------------------------
-
-
-class RunState:
-    """Run states; stored as short strings."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    AWAITING_APPROVAL = "awaiting_approval"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    ALL = (QUEUED, RUNNING, AWAITING_APPROVAL, COMPLETED, FAILED, CANCELLED)
-    FINISHED = (COMPLETED, FAILED, CANCELLED)
 
 
 class Run(Base):

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -259,22 +259,3 @@ def kill_leftovers(workers: Iterable[WorkerProcess]) -> None:
         with contextlib.suppress(ProcessLookupError):
             if worker.process.poll() is None:
                 os.kill(worker.pid, signal.SIGKILL)
-
-
-@contextlib.contextmanager
-def temporary_postgres_database(admin_url: str) -> Iterator[str]:
-    """A fresh PostgreSQL database next to ``admin_url``'s, dropped afterwards."""
-    import uuid
-
-    from sqlalchemy import create_engine, text
-
-    name = f"ca_queue_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()

@@ -294,3 +294,23 @@ edges:
     assert fake_llm_server.requests[1].last_user_text == "New idea about owls, unlike: first idea"
     with database.session_factory() as session:
         assert memory.get_value(session, "remembering", "last_idea") == "second idea"
+
+
+def test_workflow_prices_set_the_step_cost(
+    engine: Engine, store_run: StoreRun, database: Database, fake_llm_server: FakeLLMServer
+) -> None:
+    priced = LINEAR.replace(
+        "name: linear", "name: priced\npricing:\n  fake-model: {input: 1.0, output: 2.0}"
+    )
+    fake_llm_server.push(
+        Reply(text="outline", prompt_tokens=1000, completion_tokens=500),
+        Reply(text="article", prompt_tokens=1000, completion_tokens=500),
+    )
+
+    outcome = engine.execute(store_run(priced, {"topic": "owls"}))
+
+    assert outcome is not None and outcome.state == RunState.COMPLETED, outcome.error_message
+    with database.session_factory() as session:
+        run = session.get(Run, outcome.run_id)
+    # Dollars per million tokens: 1000 in at $1 plus 500 out at $2, twice.
+    assert run is not None and run.total_cost == pytest.approx(0.004)
