@@ -287,11 +287,11 @@ def serve(port: int, tick: float) -> None:
 
     @app.get("/bench/stats")
     async def stats() -> dict[str, Any]:
-        broadcaster = app.state.broadcaster
+        tick = app.state.tick
         return {
-            "snapshots": broadcaster.reads,
+            "snapshots": tick.reads,
             "statements": statements[0],
-            "subscribers": broadcaster.subscriber_count,
+            "subscribers": tick.subscriber_count,
             "renders": app.state.topic_renderer.renders,
             "time": time.time(),
         }

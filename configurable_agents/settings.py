@@ -62,6 +62,14 @@ class Settings(BaseSettings):
     dashboard_access_token: str = ""
     # Seconds between two status snapshots of the live status stream.
     status_tick_seconds: float = Field(default=1.0, gt=0)
+    # Seconds between two readings of CPU, memory, disk and the set's processes (psutil).
+    resources_interval_seconds: float = Field(default=5.0, gt=0)
+    # Past these the dashboard warns: machine CPU and memory in use, percent.
+    resources_cpu_warn_percent: float = Field(default=90.0, gt=0, le=100)
+    resources_memory_warn_percent: float = Field(default=90.0, gt=0, le=100)
+    # Free disk under DATA_DIR below this many MB, or one process of the set above this RSS.
+    resources_disk_free_warn_mb: int = Field(default=1024, ge=0)
+    resources_process_rss_warn_mb: int = Field(default=2048, ge=1)
 
     chat_host: str = "127.0.0.1"
     chat_port: Port = 7860

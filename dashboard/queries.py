@@ -1,6 +1,8 @@
-"""Read queries the dashboard's pages need beyond what the repositories offer.
+"""Read queries the dashboard needs beyond what the repositories offer.
 
-Every function takes a Session and returns plain data; none writes.
+The only module of the dashboard that writes SQL: pages, the live tick and the command
+modules call these. Every function takes a Session and returns rows or plain data; none
+writes.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from configurable_agents.storage.models import Run, RunState, RunStep, Workflow
+from configurable_agents.storage.models import Run, RunStep, Workflow, WorkflowVersion
+from configurable_agents.storage.repositories import agents, workflows
+from configurable_agents.storage.states import RunState
+from dashboard.live.snapshot import AgentLine
 
 
 class BadCursor(ValueError):
@@ -197,6 +202,100 @@ def workflow_run_counts(session: Session, workflow_ids: Sequence[int]) -> dict[i
         .group_by(Run.workflow_id)
     )
     return {workflow_id: number for workflow_id, number in rows}
+
+
+def stored_version(
+    session: Session, workflow_id: int, version: int | None = None
+) -> WorkflowVersion:
+    """A live workflow's version by number, or its latest; the NotFound errors otherwise."""
+    workflows.require(session, workflow_id)
+    if version is not None:
+        return workflows.require_version(session, workflow_id, version)
+    latest = workflows.get_version(session, workflow_id)
+    if latest is None:
+        raise workflows.WorkflowVersionNotFound(f"workflow {workflow_id} has no version")
+    return latest
+
+
+def live_templates(session: Session) -> list[Workflow]:
+    """The example gallery: the seeded examples that are still there."""
+    return list(
+        session.scalars(
+            select(Workflow)
+            .where(Workflow.source == "example", Workflow.deleted_at.is_(None))
+            .order_by(Workflow.name)
+        )
+    )
+
+
+# --- the live tick -------------------------------------------------------------------------
+
+
+def runs_finished_since(session: Session, since: datetime, limit: int = 20) -> Sequence[Run]:
+    """Runs finished since then, the latest first."""
+    return session.scalars(
+        select(Run).where(Run.finished_at >= since).order_by(Run.finished_at.desc()).limit(limit)
+    ).all()
+
+
+def runs_by_ids(session: Session, run_ids: Sequence[str]) -> Sequence[Run]:
+    """The runs with these ids (those that exist)."""
+    if not run_ids:
+        return []
+    return session.scalars(select(Run).where(Run.id.in_(list(run_ids)))).all()
+
+
+def step_marks(session: Session, run_ids: Sequence[str]) -> list[tuple[str, int, str, str]]:
+    """(run id, seq, node, state) of every step of these runs, in order."""
+    if not run_ids:
+        return []
+    rows = session.execute(
+        select(RunStep.run_id, RunStep.seq, RunStep.node, RunStep.state)
+        .where(RunStep.run_id.in_(list(run_ids)))
+        .order_by(RunStep.run_id, RunStep.seq)
+    )
+    return [(run_id, seq, node, state) for run_id, seq, node, state in rows]
+
+
+def version_texts(session: Session, version_ids: Sequence[int]) -> dict[int, str]:
+    """The config text of each of these workflow versions."""
+    if not version_ids:
+        return {}
+    rows = session.execute(
+        select(WorkflowVersion.id, WorkflowVersion.config_yaml).where(
+            WorkflowVersion.id.in_(list(version_ids))
+        )
+    )
+    return {version_id: text for version_id, text in rows}
+
+
+def agent_lines(session: Session, now: datetime | None = None) -> list[AgentLine]:
+    """Every agent with its liveness now, most recent heartbeat first."""
+    return [
+        AgentLine(
+            id=status.agent.id,
+            name=status.agent.name,
+            kind=status.agent.kind,
+            host=status.agent.host,
+            liveness=status.liveness,
+            runs_in_progress=status.agent.runs_in_progress,
+            concurrency=status.agent.concurrency,
+            last_heartbeat=status.agent.last_heartbeat,
+            version=status.agent.version,
+        )
+        for status in agents.list_with_liveness(session, now=now, limit=200)
+    ]
+
+
+def local_worker_pids(session: Session, host: str, now: datetime | None = None) -> list[int]:
+    """The pids of the workers alive on this host (each registered its own pid)."""
+    return [
+        status.agent.pid
+        for status in agents.list_with_liveness(
+            session, kind="worker", include_dead=False, now=now, limit=200
+        )
+        if status.agent.host == host and status.agent.pid is not None
+    ]
 
 
 # --- metrics -------------------------------------------------------------------------------

@@ -34,6 +34,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "No such workflow, version or run"},
     422: {"model": ValidationErrorOut, "description": "Invalid fields, each with its path"},
 }
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorOut, "description": "Name taken or state does not allow it"}
+}
 
 
 # --- workflows -----------------------------------------------------------------------------

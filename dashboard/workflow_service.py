@@ -1,17 +1,17 @@
-"""What the workflow pages and the API do, as functions over a Session (no web objects)."""
+"""Workflow commands (create, save a version, copy, delete) over a Session, for the pages' forms and the API alike; and the version diff they show."""
 
 from __future__ import annotations
 
 import difflib
 import json
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from configurable_agents.storage.models import Workflow, WorkflowVersion
-from configurable_agents.storage.repositories import runs, workflows
+from configurable_agents.storage.repositories import workflows
+from dashboard.queries import workflow_run_counts
 from dashboard.workflow_lang import Checked, Issue, check
 
 
@@ -115,24 +115,9 @@ def copy_workflow(
 
 def delete_workflow(session: Session, workflow: Workflow) -> int:
     """Soft-delete a workflow; returns how many runs it keeps."""
-    from dashboard.queries import workflow_run_counts
-
     kept = workflow_run_counts(session, [workflow.id]).get(workflow.id, 0)
     workflows.soft_delete(session, workflow)
     return kept
-
-
-def list_templates(session: Session) -> list[Workflow]:
-    """The example gallery: the seeded examples that are still there."""
-    from sqlalchemy import select
-
-    return list(
-        session.scalars(
-            select(Workflow)
-            .where(Workflow.source == "example", Workflow.deleted_at.is_(None))
-            .order_by(Workflow.name)
-        )
-    )
 
 
 @dataclass(frozen=True)
@@ -170,49 +155,6 @@ def diff_versions(old_text: str, new_text: str, context: int = 3) -> list[DiffLi
             for index in range(j1, j2):
                 lines.append(DiffLine("add", new_lines[index], None, index + 1))
     return lines
-
-
-@dataclass
-class WorkflowDetail:
-    """Everything the workflow page shows."""
-
-    workflow: Workflow
-    version: WorkflowVersion
-    versions: list[WorkflowVersion]
-    checked: Checked
-    runs: list[Any] = field(default_factory=list)
-    run_count: int = 0
-
-
-def stored_version(
-    session: Session, workflow_id: int, version: int | None = None
-) -> WorkflowVersion:
-    """A live workflow's version by number, or its latest; the NotFound errors otherwise."""
-    workflows.require(session, workflow_id)
-    if version is not None:
-        return workflows.require_version(session, workflow_id, version)
-    latest = workflows.get_version(session, workflow_id)
-    if latest is None:
-        raise workflows.WorkflowVersionNotFound(f"workflow {workflow_id} has no version")
-    return latest
-
-
-def workflow_detail(
-    session: Session, workflow_id: int, version: int | None = None
-) -> WorkflowDetail:
-    """The workflow, the chosen version (latest by default), its config checked, recent runs."""
-    from dashboard.queries import workflow_run_counts
-
-    workflow = workflows.require(session, workflow_id)
-    chosen = stored_version(session, workflow_id, version)
-    return WorkflowDetail(
-        workflow=workflow,
-        version=chosen,
-        versions=list(workflows.list_versions(session, workflow_id)),
-        checked=check(chosen.config_yaml),
-        runs=list(runs.list_runs(session, workflow_id=workflow_id, limit=10)),
-        run_count=workflow_run_counts(session, [workflow_id]).get(workflow_id, 0),
-    )
 
 
 STARTER_CONFIG = """\

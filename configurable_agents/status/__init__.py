@@ -1,1 +1,1 @@
-"""Service health probes, one status snapshot of the set, one broadcaster for SSE."""
+"""Service health probes, one status snapshot of the set, and system resources (psutil)."""

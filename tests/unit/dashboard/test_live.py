@@ -10,12 +10,13 @@ from sqlalchemy import event
 
 from configurable_agents.bootstrap import Database
 from configurable_agents.settings import Settings
-from configurable_agents.status.broadcaster import StatusBroadcaster
 from configurable_agents.storage.database import session_scope
 from configurable_agents.storage.repositories import steps
 from dashboard.app import templates
-from dashboard.live import LiveSnapshot, NodeOrderCache, ServiceWatch, Watchlist, gather_live
-from dashboard.live_topics import TopicRenderer
+from dashboard.live.snapshot import LiveSnapshot
+from dashboard.live.tick import NodeOrderCache, StatusTick, Watchlist, gather_live
+from dashboard.live.topics import TopicRenderer
+from dashboard.live.watches import ServiceWatch
 from tests.unit.dashboard.conftest import store_run, store_workflow
 
 
@@ -53,16 +54,16 @@ def test_the_reads_per_snapshot_do_not_grow_with_subscribers(
     dashboard_settings: Settings, dashboard_database: Database
 ) -> None:
     store_run(dashboard_database, store_workflow(dashboard_database), state="running")
-    broadcaster = StatusBroadcaster(lambda: snapshot_of(dashboard_settings, dashboard_database))
+    tick = StatusTick(lambda: snapshot_of(dashboard_settings, dashboard_database))
     statements = count_statements(dashboard_database)
 
     async def statements_per_refresh(subscribers: int) -> int:
-        queues = [broadcaster.subscribe() for _ in range(subscribers)]
-        await broadcaster.refresh()  # warm the node-order cache
+        queues = [tick.subscribe() for _ in range(subscribers)]
+        await tick.refresh()  # warm the node-order cache
         before = len(statements)
-        await broadcaster.refresh()
+        await tick.refresh()
         for queue in queues:
-            broadcaster.unsubscribe(queue)
+            tick.unsubscribe(queue)
         return len(statements) - before
 
     alone = asyncio.run(statements_per_refresh(1))
@@ -83,16 +84,16 @@ def test_nothing_is_published_until_something_changes(
     dashboard_settings: Settings, dashboard_database: Database
 ) -> None:
     workflow_id = store_workflow(dashboard_database)
-    broadcaster = StatusBroadcaster(lambda: snapshot_of(dashboard_settings, dashboard_database))
+    tick = StatusTick(lambda: snapshot_of(dashboard_settings, dashboard_database))
 
     async def scenario() -> tuple[bool, bool, bool]:
-        await broadcaster.refresh()
-        queue = broadcaster.subscribe()
+        await tick.refresh()
+        queue = tick.subscribe()
         queue.get_nowait()  # the latest snapshot, given at once on subscribing
-        await broadcaster.refresh()
+        await tick.refresh()
         quiet = queue.empty()
         store_run(dashboard_database, workflow_id, state="running")
-        await broadcaster.refresh()
+        await tick.refresh()
         told = not queue.empty()
         snapshot = queue.get_nowait()
         return quiet, told, [run.state for run in snapshot.active] == ["running"]

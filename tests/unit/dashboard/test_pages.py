@@ -104,7 +104,7 @@ def test_home_with_workflows_but_no_run_suggests_running_one(
     client: TestClient, dashboard_database: Database
 ) -> None:
     store_workflow(dashboard_database)
-    client.app.state.broadcaster.latest = None  # the next page view takes a fresh snapshot
+    client.app.state.tick.latest = None  # the next page view takes a fresh snapshot
     page = client.get("/").text
     assert "Run an example" in page and "Create your first workflow" not in page
 
@@ -121,7 +121,7 @@ def test_home_key_figures_are_at_most_five_worst_first(
         error_type="LLMTimeout",
         error_message="the model did not answer in 60 s",
     )
-    client.app.state.broadcaster.latest = None
+    client.app.state.tick.latest = None
     page = client.get("/").text
 
     figures = re.findall(r'data-figure="([^"]+)" data-tier="([^"]+)"', page)

@@ -124,7 +124,7 @@ def test_a_script_in_a_workflow_name_is_shown_as_text(
         page = client.get(path).text
         assert XSS not in page, path
         assert escaped in page, path
-    client.app.state.broadcaster.latest = None
+    client.app.state.tick.latest = None
     home = client.get("/").text
     assert XSS not in home and escaped in home  # the recent-errors list
 
@@ -182,13 +182,13 @@ def test_settings_page_never_shows_a_secret(
     app = create_app(secret_settings, dashboard_database)
     client = TestClient(app)
     # No lifespan: the snapshot would try the example database URL.
-    app.state.broadcaster.latest = None
+    app.state.tick.latest = None
     headers = {"Authorization": "Bearer tok-en-that-must-not-show"}
     from datetime import UTC, datetime
 
     from configurable_agents.status.snapshot import DatabaseStatus, StatusSnapshot
 
-    app.state.broadcaster.latest = StatusSnapshot(
+    app.state.tick.latest = StatusSnapshot(
         taken_at=datetime.now(UTC), database=DatabaseStatus(url="hidden", reachable=True)
     )
     page = client.get("/settings", headers=headers).text

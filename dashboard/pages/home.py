@@ -1,11 +1,20 @@
-"""What Home shows: at most five key figures, each tiered critical, warning or info."""
+"""Home: the state of the set at a glance (key figures, running now, recent errors,
+system resources), live; and its JSON twins, the status snapshot and the figures."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from dashboard.render import format_cost
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from configurable_agents.storage.states import RunState
+from dashboard.deps import latest_snapshot
+from dashboard.live.snapshot import LiveSnapshot
+from dashboard.render import format_cost, page
+
+router = APIRouter()
 
 CRITICAL, WARNING, INFO = "critical", "warning", "info"
 TIER_ORDER = {CRITICAL: 0, WARNING: 1, INFO: 2}
@@ -23,13 +32,13 @@ class Figure:
     href: str = ""
 
 
-def key_figures(snapshot: Any) -> list[Figure]:
+def key_figures(snapshot: LiveSnapshot | None) -> list[Figure]:
     """Runs in the last 24 h, cost today, workers, queue depth, service health: worst first."""
     if snapshot is None:
         return []
     figures: list[Figure] = []
     runs_24h: dict[str, int] = getattr(snapshot, "runs_24h", {}) or {}
-    failed = runs_24h.get("failed", 0)
+    failed = runs_24h.get(RunState.FAILED, 0)
     total = sum(runs_24h.values())
     breakdown = ", ".join(f"{n} {state.replace('_', ' ')}" for state, n in runs_24h.items() if n)
     figures.append(
@@ -94,3 +103,29 @@ def key_figures(snapshot: Any) -> list[Figure]:
         )
     )
     return sorted(figures, key=lambda figure: TIER_ORDER[figure.tier])[:5]
+
+
+def home_context(snapshot: LiveSnapshot) -> dict[str, Any]:
+    """What Home shows, from the latest snapshot."""
+    return {"snapshot": snapshot, "figures": key_figures(snapshot), "resources": snapshot.resources}
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def home(request: Request) -> HTMLResponse:
+    return page(request, "home.html", home_context(await latest_snapshot(request)))
+
+
+@router.get("/api/v1/status", tags=["status"])
+async def api_status(request: Request) -> dict[str, Any]:
+    """The latest status snapshot of the set (same data as the live stream)."""
+    return (await latest_snapshot(request)).as_dict()
+
+
+@router.get("/api/v1/home", tags=["status"])
+async def api_home(request: Request) -> dict[str, Any]:
+    """What Home shows: its key figures (worst first) and the status snapshot."""
+    context = home_context(await latest_snapshot(request))
+    return {
+        "figures": [asdict(figure) for figure in context["figures"]],
+        "status": context["snapshot"].as_dict(),
+    }

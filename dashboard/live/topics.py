@@ -12,8 +12,9 @@ from typing import Any
 from fastapi.templating import Jinja2Templates
 
 from configurable_agents.settings import Settings
-from dashboard.home_view import key_figures
-from dashboard.system_view import facts_from_snapshot
+from dashboard.live.snapshot import LiveSnapshot
+from dashboard.pages.home import key_figures
+from dashboard.pages.orchestrator import facts_from_snapshot
 
 PAGE_TOPICS = frozenset({"status", "home", "active", "agents", "orchestrator"})
 RUN_TOPICS = ("run", "run-steps")
@@ -41,12 +42,12 @@ class TopicRenderer:
     def __init__(self, templates: Jinja2Templates, settings: Settings) -> None:
         self._templates = templates
         self._settings = settings
-        self._snapshot: Any = None
+        self._snapshot: LiveSnapshot | None = None
         self._cache: dict[tuple[str, str | None], tuple[str, bytes] | None] = {}
         self.renders = 0  # how many renderings were made (one per topic per snapshot)
 
     def event(
-        self, snapshot: Any, topic: str, run_id: str | None = None
+        self, snapshot: LiveSnapshot, topic: str, run_id: str | None = None
     ) -> tuple[str, bytes] | None:
         """(payload, encoded SSE event) of the topic for this snapshot; None: nothing to send.
 
@@ -68,15 +69,15 @@ class TopicRenderer:
             self.renders += 1
         return self._cache[key]
 
-    def render(self, snapshot: Any, topic: str, run_id: str | None = None) -> str | None:
+    def render(self, snapshot: LiveSnapshot, topic: str, run_id: str | None = None) -> str | None:
         """The topic's payload (HTML, or a trigger value) for this snapshot."""
         found = self.event(snapshot, topic, run_id)
         return found[0] if found else None
 
-    def _render(self, snapshot: Any, topic: str, run_id: str | None) -> str | None:
+    def _render(self, snapshot: LiveSnapshot, topic: str, run_id: str | None) -> str | None:
         context: dict[str, Any] = {"snapshot": snapshot, "settings": self._settings}
         if topic in RUN_TOPICS:
-            progress = snapshot.run(run_id) if run_id and hasattr(snapshot, "run") else None
+            progress = snapshot.run(run_id) if run_id else None
             if progress is None:
                 return None
             if topic == "run-steps":
@@ -85,8 +86,14 @@ class TopicRenderer:
             context["progress"] = progress
         elif topic == "home":
             context["figures"] = key_figures(snapshot)
+            context["resources"] = snapshot.resources
         elif topic in ("agents", "orchestrator"):
             facts = facts_from_snapshot(snapshot, self._settings)
-            context.update(facts=facts, agents=facts.agents, per_worker=facts.per_worker)
+            context.update(
+                facts=facts,
+                agents=facts.agents,
+                per_worker=facts.per_worker,
+                resources=snapshot.resources,
+            )
         template = self._templates.get_template(_TEMPLATES[topic])
         return template.render(context)

@@ -1,4 +1,5 @@
-"""The effective configuration as the Settings page shows it: secrets never appear.
+"""Settings: the effective configuration, health of every service, versions; secrets
+never appear, in the page or in its JSON twin.
 
 Redacted: the access token (and any setting named like a token, secret or password),
 passwords inside URLs, and the *value* of every environment variable a ``*_ENV`` setting
@@ -10,10 +11,20 @@ from __future__ import annotations
 import os
 import platform
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import metadata
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
 
 from configurable_agents.settings import SECRET_FIELDS, Settings
+from dashboard.deps import latest_snapshot, settings_of
+from dashboard.live.snapshot import LiveSnapshot
+from dashboard.live.stream import stream_stats
+from dashboard.render import page
+
+router = APIRouter()
 
 _SECRET_NAME = re.compile(r"(token|secret|password|passwd)", re.IGNORECASE)
 _URL_PASSWORD = re.compile(
@@ -101,3 +112,42 @@ def versions() -> list[tuple[str, str]]:
             found.append((package, "not installed"))
     found.append(("htmx (vendored)", "2.0.11, sse extension 2.2.4"))
     return found
+
+
+def settings_context(
+    settings: Settings, snapshot: LiveSnapshot, stream: dict[str, Any]
+) -> dict[str, Any]:
+    """What the Settings page shows: settings redacted, the API key's state, versions,
+    the latest status and the live stream's counters."""
+    return {
+        "lines": effective_settings(settings),
+        "api_key": api_key_status(settings),
+        "versions": versions(),
+        "snapshot": snapshot,
+        "stream": stream,
+    }
+
+
+async def context_of(request: Request) -> dict[str, Any]:
+    """The page's context for this request."""
+    return settings_context(
+        settings_of(request), await latest_snapshot(request), stream_stats(request)
+    )
+
+
+@router.get("/settings", response_class=HTMLResponse, include_in_schema=False)
+async def settings_page(request: Request) -> HTMLResponse:
+    return page(request, "settings.html", await context_of(request))
+
+
+@router.get("/api/v1/settings", tags=["dashboard"])
+async def api_settings(request: Request) -> dict[str, Any]:
+    """The effective settings (secrets redacted), versions and the live stream's counters."""
+    context = await context_of(request)
+    return {
+        "settings": [asdict(line) for line in context["lines"]],
+        "api_key": context["api_key"],
+        "versions": dict(context["versions"]),
+        "services": [service.as_dict() for service in context["snapshot"].services],
+        "stream": context["stream"],
+    }

@@ -1,4 +1,4 @@
-"""GET /events/status: the live status stream (SSE), fed by the process's one broadcaster.
+"""GET /events/status: the live status stream (SSE), fed by the process's one status tick.
 
 A page names the topics it shows (``?topics=home,status``; a run page adds ``?run=<id>``).
 Each new snapshot is rendered once per topic for every subscriber (see TopicRenderer), and
@@ -16,7 +16,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
-from dashboard.live_topics import DEFAULT_TOPICS, PAGE_TOPICS, RUN_TOPICS, TopicRenderer
+from dashboard.live.tick import StatusTick
+from dashboard.live.topics import DEFAULT_TOPICS, PAGE_TOPICS, RUN_TOPICS, TopicRenderer
 
 router = APIRouter()
 # A comment line now and then keeps proxies and idle connections from timing out.
@@ -42,12 +43,12 @@ def parse_topics(topics: str, run: str | None) -> list[str]:
 async def status_stream(
     request: Request, format: str = "html", topics: str = "", run: str | None = None
 ) -> StreamingResponse:
-    broadcaster = request.app.state.broadcaster
+    tick: StatusTick = request.app.state.tick
     renderer: TopicRenderer = request.app.state.topic_renderer
     watchlist = request.app.state.watchlist
     # JSON clients (the CLI, tests, other programs) get every snapshot whole.
     names = parse_topics(topics, run) if format != "json" else ["json"]
-    queue = broadcaster.subscribe()
+    queue = tick.subscribe()
     if run:
         watchlist.add(run)
 
@@ -78,7 +79,7 @@ async def status_stream(
                 if chunks:
                     yield b"".join(chunks)
         finally:
-            broadcaster.unsubscribe(queue)
+            tick.unsubscribe(queue)
             if run:
                 watchlist.remove(run)
 
@@ -88,9 +89,9 @@ async def status_stream(
 
 def stream_stats(request: Request) -> dict[str, Any]:
     """How many browsers listen and how many snapshots were taken (the Settings page shows it)."""
-    broadcaster = request.app.state.broadcaster
+    tick: StatusTick = request.app.state.tick
     return {
-        "subscribers": broadcaster.subscriber_count,
-        "snapshots_taken": broadcaster.reads,
-        "tick_seconds": broadcaster.tick_seconds,
+        "subscribers": tick.subscriber_count,
+        "snapshots_taken": tick.reads,
+        "tick_seconds": tick.seconds,
     }

@@ -1,0 +1,186 @@
+"""The dashboard's one exception handler: each error to its HTTP status, in one table.
+
+Routes raise; they do not catch to pick a status. A browser gets the error page with a
+plain message, /api/v1 (or a JSON client) gets ``{"detail": ...}``: a message, or for
+invalid fields the list FastAPI gives for body validation (``loc``, ``msg``, ``type``,
+and ``line``/``column`` for config problems). A form page that can show the problem
+beside its fields (the editor, a run form) catches that error itself to draw the form
+again; everything else reaches this handler.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from configurable_agents.queue.errors import DispatchError
+from configurable_agents.storage.repositories import (
+    agents,
+    experiments,
+    runs,
+    steps,
+    workflows,
+)
+from dashboard import run_service, workflow_service
+from dashboard.queries import BadCursor
+from dashboard.render import page
+
+log = logging.getLogger("dashboard")
+_PATH_PART = re.compile(r"[^.\[\]]+|\[\d+\]")
+
+
+class InvalidQueryError(ValueError):
+    """A query parameter a page or the API cannot use; names the parameter."""
+
+    def __init__(self, param: str, message: str) -> None:
+        self.param = param
+        super().__init__(message)
+
+
+# The status of each error a route may let through (the first matching class wins).
+STATUS: tuple[tuple[tuple[type[Exception], ...], int], ...] = (
+    (
+        (
+            workflows.WorkflowNotFound,
+            workflows.WorkflowVersionNotFound,
+            runs.RunNotFound,
+            steps.StepNotFound,
+            experiments.ExperimentNotFound,
+            experiments.VariantNotFound,
+            agents.AgentNotFound,
+        ),
+        404,
+    ),
+    (
+        (
+            workflow_service.NameTaken,
+            workflows.WorkflowNameTaken,
+            experiments.ExperimentNameTaken,
+        ),
+        409,
+    ),
+    ((workflow_service.InvalidConfig, run_service.InvalidInputs), 422),
+    ((BadCursor,), 400),
+)
+
+
+def wants_json(request: Request) -> bool:
+    """The API and JSON clients get JSON; a browser gets a page."""
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
+        "accept", ""
+    )
+
+
+def error_response(request: Request, status: int, message: str) -> HTMLResponse | JSONResponse:
+    """A friendly error: JSON for the API, a page for a browser."""
+    if wants_json(request):
+        return JSONResponse({"detail": message}, status_code=status)
+    return page(request, "error.html", {"status": status, "message": message}, status_code=status)
+
+
+def path_parts(path: str) -> list[str | int]:
+    """``nodes[0].prompt`` -> ``["nodes", 0, "prompt"]``."""
+    return [
+        int(token[1:-1]) if token.startswith("[") else token
+        for token in _PATH_PART.findall(path or "")
+    ]
+
+
+def field_errors(exc: Exception) -> list[dict[str, Any]] | None:
+    """The per-field list for an error about fields (None for any other error)."""
+    if isinstance(exc, workflow_service.InvalidConfig):
+        return [
+            {
+                "loc": ["body", "config_yaml", *path_parts(issue.path)],
+                "msg": issue.message,
+                "type": "config",
+                "line": issue.line,
+                "column": issue.column,
+            }
+            for issue in exc.issues
+        ]
+    if isinstance(exc, run_service.InvalidInputs):
+        return [
+            {"loc": ["body", "inputs", name], "msg": message, "type": "value_error"}
+            for name, message in exc.errors.items()
+        ]
+    if isinstance(exc, InvalidQueryError):
+        return [{"loc": ["query", exc.param], "msg": str(exc), "type": "value_error"}]
+    return None
+
+
+def status_of(exc: Exception) -> int:
+    """The HTTP status of an error (500 for one no table entry names)."""
+    if isinstance(exc, DispatchError):
+        return exc.status
+    for kinds, status in STATUS:
+        if isinstance(exc, kinds):
+            return status
+    return 500
+
+
+async def handle(request: Request, exc: Exception) -> Response:
+    """Answer an error raised by a route with its status and a plain message."""
+    if isinstance(exc, InvalidQueryError):
+        # The API reports a bad parameter as FastAPI does (422 with its loc); a page, 400.
+        if wants_json(request):
+            return JSONResponse({"detail": field_errors(exc)}, status_code=422)
+        return error_response(request, 400, str(exc))
+    status = status_of(exc)
+    if status == 500:
+        # Never a traceback on a page: the log has it, the user gets a plain message.
+        log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+        return error_response(
+            request, 500, "Something went wrong on our side; the log has the details."
+        )
+    fields = field_errors(exc)
+    if fields is not None and wants_json(request):
+        return JSONResponse({"detail": fields}, status_code=status)
+    message = str(exc.args[0]) if exc.args else str(exc) or "not found"
+    return error_response(request, status, message)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (404 for an unknown URL, 405, ...) in the same two shapes."""
+    assert isinstance(exc, StarletteHTTPException)
+    return error_response(request, exc.status_code, str(exc.detail))
+
+
+async def invalid_request(request: Request, exc: Exception) -> Response:
+    """A request FastAPI could not validate: each field's problem with its path."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "loc": list(error.get("loc", ())),
+            "msg": str(error.get("msg", "")),
+            "type": str(error.get("type", "")),
+            **{key: error[key] for key in ("line", "column") if key in error},
+        }
+        for error in exc.errors()
+    ]
+    if wants_json(request):
+        return JSONResponse({"detail": errors}, status_code=422)
+    lines = "; ".join(
+        f"{'.'.join(str(part) for part in e['loc'][1:]) or 'request'}: {e['msg']}" for e in errors
+    )
+    return error_response(request, 422, f"Some fields are not right: {lines}")
+
+
+def install(app: FastAPI) -> None:
+    """Install the handlers on the app (the app factory calls this once)."""
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    # Each known error by its class: Starlette answers these in the app's own middleware.
+    known: list[type[Exception]] = [DispatchError, InvalidQueryError]
+    for kinds, _ in STATUS:
+        known.extend(kinds)
+    for kind in known:
+        app.add_exception_handler(kind, handle)
+    # Anything else is a bug: logged, and a plain 500 instead of a traceback.
+    app.add_exception_handler(Exception, handle)
