@@ -134,6 +134,14 @@ def format_cost(value: float | None) -> str:
     return f"${value:,.2f}"
 
 
+def format_bytes(value: int | None) -> str:
+    """Bytes as MB below a gigabyte, GB above: 512 MB, 3.4 GB."""
+    value = value or 0
+    if value < 1024**3:
+        return f"{value / 1024**2:,.0f} MB"
+    return f"{value / 1024**3:,.1f} GB"
+
+
 def _tojson_pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
@@ -145,6 +153,7 @@ def build_templates() -> Jinja2Templates:
     env.filters["ago"] = _ago
     env.filters["when"] = _when
     env.filters["cost"] = format_cost
+    env.filters["bytes"] = format_bytes
     env.filters["pretty"] = _tojson_pretty
     env.globals["duration"] = _duration
     env.globals["navigation"] = NAVIGATION

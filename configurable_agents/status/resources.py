@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,50 @@ class Resources:
     disk_free_bytes: int
     disk_total_bytes: int
     processes: tuple[ProcessUsage, ...] = ()
-    warnings: tuple[str, ...] = field(default=())
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+    @property
+    def cpu_high(self) -> bool:
+        """CPU at or past its threshold."""
+        return self.cpu_percent >= self.thresholds.cpu_percent
+
+    @property
+    def memory_high(self) -> bool:
+        """Memory in use at or past its threshold."""
+        return self.memory_percent >= self.thresholds.memory_percent
+
+    @property
+    def disk_low(self) -> bool:
+        """Free disk under DATA_DIR below its threshold."""
+        return self.disk_free_bytes < self.thresholds.disk_free_bytes
+
+    def process_high(self, usage: ProcessUsage) -> bool:
+        """One process holding at least the RSS threshold."""
+        return usage.rss_bytes >= self.thresholds.process_rss_bytes
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """One sentence per reading past its threshold (empty: all is well)."""
+        limits = self.thresholds
+        found = []
+        if self.cpu_high:
+            found.append(f"CPU at {self.cpu_percent:.0f}% (warning at {limits.cpu_percent:.0f}%)")
+        if self.memory_high:
+            found.append(
+                f"memory at {self.memory_percent:.0f}% (warning at {limits.memory_percent:.0f}%)"
+            )
+        if self.disk_low:
+            found.append(
+                f"only {self.disk_free_bytes // MB} MB free under {self.disk_path} "
+                f"(warning below {limits.disk_free_bytes // MB} MB)"
+            )
+        found += [
+            f"{usage.name} holds {usage.rss_bytes // MB} MB "
+            f"(warning at {limits.process_rss_bytes // MB} MB)"
+            for usage in self.processes
+            if self.process_high(usage)
+        ]
+        return tuple(found)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the status API and the live stream send this)."""
@@ -86,6 +129,7 @@ class Resources:
                 {"name": p.name, "pid": p.pid, "rss_bytes": p.rss_bytes} for p in self.processes
             ],
             "warnings": list(self.warnings),
+            "thresholds": asdict(self.thresholds),
         }
 
     def fingerprint(self) -> tuple[Any, ...]:
@@ -160,7 +204,6 @@ def collect_resources(
     CPU is psutil's figure since its previous call, so a caller reading every few seconds
     gets the mean over that interval without waiting here.
     """
-    limits = thresholds or Thresholds()
     memory = psutil.virtual_memory()
     folder = existing_folder(data_dir)
     disk = psutil.disk_usage(str(folder))
@@ -172,24 +215,6 @@ def collect_resources(
                 label = name if len(pids) == 1 else f"{name} {pid}"
                 usages.append(ProcessUsage(label, pid, rss))
     cpu = psutil.cpu_percent(interval=None)
-    warnings = []
-    if cpu >= limits.cpu_percent:
-        warnings.append(f"CPU at {cpu:.0f}% (warning at {limits.cpu_percent:.0f}%)")
-    if memory.percent >= limits.memory_percent:
-        warnings.append(
-            f"memory at {memory.percent:.0f}% (warning at {limits.memory_percent:.0f}%)"
-        )
-    if disk.free < limits.disk_free_bytes:
-        warnings.append(
-            f"only {disk.free // MB} MB free under {folder} "
-            f"(warning below {limits.disk_free_bytes // MB} MB)"
-        )
-    for usage in usages:
-        if usage.rss_bytes >= limits.process_rss_bytes:
-            warnings.append(
-                f"{usage.name} holds {usage.rss_bytes // MB} MB "
-                f"(warning at {limits.process_rss_bytes // MB} MB)"
-            )
     return Resources(
         taken_at=datetime.now(UTC),
         cpu_percent=cpu,
@@ -200,5 +225,5 @@ def collect_resources(
         disk_free_bytes=disk.free,
         disk_total_bytes=disk.total,
         processes=tuple(usages),
-        warnings=tuple(warnings),
+        thresholds=thresholds or Thresholds(),
     )

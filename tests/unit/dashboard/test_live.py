@@ -16,7 +16,7 @@ from dashboard.app import templates
 from dashboard.live.snapshot import LiveSnapshot
 from dashboard.live.tick import NodeOrderCache, StatusTick, Watchlist, gather_live
 from dashboard.live.topics import TopicRenderer
-from dashboard.live.watches import ServiceWatch
+from dashboard.live.watches import ResourceWatch, ServiceWatch
 from tests.unit.dashboard.conftest import store_run, store_workflow
 
 
@@ -131,3 +131,43 @@ def test_run_progress_updates_in_place_as_steps_finish(
             if "state-completed" in progress and trigger == "running:1":
                 break
     assert 'class="seg state-completed" data-node="summarize"' in progress
+
+
+def test_the_tick_publishes_system_resources(
+    dashboard_settings: Settings, dashboard_database: Database
+) -> None:
+    resources = ResourceWatch(dashboard_settings, dashboard_database.session_factory)
+    services = ServiceWatch(dashboard_settings, 1.0)
+    tick = StatusTick(
+        lambda: gather_live(
+            dashboard_settings,
+            dashboard_database.session_factory,
+            Watchlist(),
+            NodeOrderCache(),
+            services,
+            resources,
+        )
+    )
+
+    async def published() -> LiveSnapshot:
+        queue = tick.subscribe()
+        resources.read()
+        await tick.refresh()
+        return queue.get_nowait()
+
+    snapshot = asyncio.run(published())
+    assert snapshot.resources is resources.latest is not None
+    assert [usage.name for usage in snapshot.resources.processes] == ["dashboard"]
+    data = snapshot.as_dict()["resources"]
+    assert data["disk_path"] and data["memory_total_bytes"] > 0
+    home = TopicRenderer(templates, dashboard_settings).render(snapshot, "home") or ""
+    assert 'data-resource="cpu"' in home and 'data-process="dashboard"' in home
+
+
+def test_home_and_orchestrator_show_resources_live(client: TestClient) -> None:
+    for path in ("/", "/orchestrator"):
+        html = client.get(path).text
+        assert 'data-panel="resources"' in html and 'data-resource="disk"' in html, path
+    with client.stream("GET", "/events/status?topics=orchestrator") as stream:
+        name, data = next(sse_events(stream.iter_lines()))
+    assert name == "orchestrator" and 'data-resource="memory"' in data
