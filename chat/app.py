@@ -5,10 +5,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+import gradio as gr
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from chat.theme import CSS_PATH, dashboard_theme
+from chat.ui import build_ui
 from configurable_agents.bootstrap import Database
 from configurable_agents.settings import Settings
 from configurable_agents.status.health import health_report
@@ -16,10 +19,6 @@ from configurable_agents.status.health import health_report
 
 def create_app(settings: Settings, database: Database) -> FastAPI:
     """FastAPI app with the Gradio UI mounted at the root."""
-    import gradio as gr
-
-    from chat.theme import CSS_PATH, dashboard_theme
-    from chat.ui import build_ui
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -10,6 +10,7 @@ from configurable_agents.web_process import WebProcess, serve
 
 
 def _build(settings: Settings, database: Database) -> Any:
+    # Lazy: chat.app loads Gradio (seconds); the port is bound and checked before this runs.
     from chat.app import create_app
 
     return create_app(settings, database)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from configurable_agents.storage.repositories import runs, workflows
 from dashboard.render import NAVIGATION
 from dashboard.schemas import PaletteItem
 
@@ -13,8 +14,6 @@ MAX_WORKFLOWS = 500
 
 def palette_items(session: Session) -> list[PaletteItem]:
     """Everything the palette can find, in the order shown for an empty query."""
-    from configurable_agents.storage.repositories import runs, workflows
-
     items = [
         PaletteItem(kind="page", title=item.label, subtitle=section, url=item.path)
         for section, entries in NAVIGATION

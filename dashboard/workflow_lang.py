@@ -11,7 +11,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from configurable_agents.config import END, START
+import yaml
+
+from configurable_agents.config import END, START, config_to_data, transitions, workflow_json_schema
+from configurable_agents.config import input_fields as language_inputs
+from configurable_agents.config.inputs import input_problems
+from configurable_agents.config.loader import check_text
+from configurable_agents.llm.pricing import PriceTable
 
 __all__ = ["END", "START"]
 
@@ -110,9 +116,6 @@ def check(text: str, *, filename: str = "workflow.yaml") -> Checked:
     """Validate a config text; every problem found comes back with its line and column."""
     # check_text reads the text itself: load_config() would treat a one-line text ending
     # in .yaml as a path on this machine, which user input must never reach.
-    from configurable_agents.config import config_to_data
-    from configurable_agents.config.loader import check_text
-
     if not text.strip():
         return Checked(ok=False, issues=[Issue("the config is empty", 1, 1)])
     config, issues = check_text(text, filename)
@@ -126,8 +129,6 @@ def check(text: str, *, filename: str = "workflow.yaml") -> Checked:
 
 def _loose_data(text: str) -> dict[str, Any]:
     """Whatever plain YAML reading gets from an invalid text (for names and a rough graph)."""
-    import yaml
-
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError:
@@ -140,8 +141,6 @@ def _loose_data(text: str) -> dict[str, Any]:
 
 def input_fields(checked: Checked) -> list[InputField]:
     """The typed inputs a run of this workflow takes (none when the config is invalid)."""
-    from configurable_agents.config import input_fields as language_inputs
-
     if checked.config is None:
         return []
     return as_input_fields(language_inputs(checked.config))
@@ -179,8 +178,6 @@ def coerce_inputs(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The values as the workflow's types (text is parsed, defaults filled in) and one
     message per wrong input, by input name: the same rules the engine applies."""
-    from configurable_agents.config.inputs import input_problems
-
     if checked.config is None:
         return {}, {"config": "this workflow version does not validate; fix it first"}
     fields = {spec.name: spec for spec in input_fields(checked)}
@@ -203,8 +200,6 @@ def coerce_inputs(
 def graph_of(checked: Checked) -> Graph:
     """The workflow's nodes and every transition (edges, routes, loop, branches, reject)."""
     if checked.config is not None:
-        from configurable_agents.config import transitions
-
         config = checked.config
         nodes = [GraphNode(START, "start")]
         nodes += [GraphNode(node.id, node.kind) for node in config.nodes]
@@ -260,8 +255,6 @@ def _unique_nodes(nodes: list[GraphNode]) -> list[GraphNode]:
 
 def json_schema() -> dict[str, Any]:
     """The config's JSON Schema."""
-    from configurable_agents.config import workflow_json_schema
-
     return workflow_json_schema()
 
 
@@ -288,8 +281,6 @@ def estimate_cost(checked: Checked, *, provider: str = "local", model: str = "")
     """A rough cost range for one run: each LLM node once with a short answer (low), up to
     every LLM node at its loop bound with a full answer (high). ``provider`` and ``model``
     are the settings' defaults for nodes that name none."""
-    from configurable_agents.llm.pricing import PriceTable
-
     config = checked.config
     if config is None:
         return CostEstimate(0.0, 0.0, 0, 0, "fix the config to get an estimate")

@@ -18,7 +18,14 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from configurable_agents.queue.errors import DispatchError
-from configurable_agents.queue.remote import agent_json
+from configurable_agents.queue.remote import (
+    agent_json,
+    dispatch_to_agent,
+    form_fields,
+    register_remote_agent,
+)
+from configurable_agents.storage.database import session_scope
+from configurable_agents.storage.repositories import agents
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 PATH_PREFIX = "/api/v1/agents/"
@@ -73,8 +80,6 @@ def _session_factory(request: Request) -> Any:
 async def register(request: Request, body: RegisterIn) -> Response:
     """Fetch the agent's input schema from ``<url>/schema`` and register it; the answer
     holds its token, shown only this once."""
-    from configurable_agents.queue.remote import register_remote_agent
-
     try:
         registered = await run_in_threadpool(
             register_remote_agent,
@@ -94,8 +99,6 @@ async def register(request: Request, body: RegisterIn) -> Response:
 
 def _authenticated(request: Request, agent_id: str) -> Any:
     """The agent when the bearer token is its own; None otherwise."""
-    from configurable_agents.storage.repositories import agents
-
     with request.app.state.database.session_factory() as session:
         return agents.verify_token(session, agent_id, _token(request))
 
@@ -106,9 +109,6 @@ _UNAUTHORISED = {"detail": "unknown agent or wrong token (send Authorization: Be
 @router.post("/{agent_id}/heartbeat")
 def heartbeat(request: Request, agent_id: str, body: HeartbeatIn | None = None) -> Response:
     """Mark the agent alive for another TTL."""
-    from configurable_agents.storage.database import session_scope
-    from configurable_agents.storage.repositories import agents
-
     if _authenticated(request, agent_id) is None:
         return JSONResponse(_UNAUTHORISED, status_code=401)
     with session_scope(_session_factory(request)) as session:
@@ -122,9 +122,6 @@ def heartbeat(request: Request, agent_id: str, body: HeartbeatIn | None = None) 
 @router.delete("/{agent_id}", status_code=204)
 def leave(request: Request, agent_id: str) -> Response:
     """The agent stops: it is dead from now on and gets no more runs."""
-    from configurable_agents.storage.database import session_scope
-    from configurable_agents.storage.repositories import agents
-
     if _authenticated(request, agent_id) is None:
         return JSONResponse(_UNAUTHORISED, status_code=401)
     with session_scope(_session_factory(request)) as session:
@@ -135,8 +132,6 @@ def leave(request: Request, agent_id: str) -> Response:
 @router.get("/remote")
 def list_remote(request: Request, include_dead: bool = False) -> Response:
     """Registered remote agents with alive/stale/dead and their input schemas."""
-    from configurable_agents.storage.repositories import agents
-
     with _session_factory(request)() as session:
         statuses = agents.list_with_liveness(session, kind=agents.REMOTE, include_dead=include_dead)
         out = [agent_json(status.agent, status.liveness) for status in statuses]
@@ -146,8 +141,6 @@ def list_remote(request: Request, include_dead: bool = False) -> Response:
 @router.get("/remote/{name}/form")
 def form(request: Request, name: str) -> Response:
     """The typed inputs of an alive agent, as a run form needs them."""
-    from configurable_agents.queue.remote import form_fields
-
     try:
         with _session_factory(request)() as session:
             fields = form_fields(session, name)
@@ -172,8 +165,6 @@ def form(request: Request, name: str) -> Response:
 @router.post("/{name}/runs", status_code=202)
 def dispatch(request: Request, name: str, body: DispatchIn) -> Response:
     """Queue a run that hands the inputs to the alive agent ``name``."""
-    from configurable_agents.queue.remote import dispatch_to_agent
-
     try:
         run = dispatch_to_agent(
             request.app.state.settings, _session_factory(request), name, body.inputs, trigger="api"

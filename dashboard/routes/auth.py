@@ -16,6 +16,8 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
+from dashboard.routes import agent_api, hooks
+
 router = APIRouter()
 COOKIE = "ca_access"
 OPEN_PATHS = ("/healthz", "/static/", "/login")
@@ -24,8 +26,6 @@ OPEN_PATHS = ("/healthz", "/static/", "/login")
 def is_open(method: str, path: str) -> bool:
     """Paths that need no token, or authenticate themselves (webhook signatures, a remote
     agent's own token): each router says which of its requests it checks itself."""
-    from dashboard.routes import agent_api, hooks
-
     if path.startswith(OPEN_PATHS):
         return True
     return hooks.authenticates_itself(method, path) or agent_api.authenticates_itself(method, path)

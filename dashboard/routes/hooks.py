@@ -13,6 +13,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from configurable_agents.queue.triggers import handle_webhook, too_large
+
 router = APIRouter(prefix="/api/v1", tags=["triggers"])
 PATH_PREFIX = "/api/v1/hooks/"
 
@@ -34,8 +36,6 @@ def authenticates_itself(method: str, path: str) -> bool:
 )
 async def receive_webhook(request: Request, workflow: str) -> JSONResponse:
     """Start a run of ``workflow`` from a signed delivery (once per X-Delivery-Id)."""
-    from configurable_agents.queue.triggers import handle_webhook, too_large
-
     settings = request.app.state.settings
     session_factory = request.app.state.database.session_factory
     limit = settings.webhook_max_bytes

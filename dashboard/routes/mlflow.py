@@ -9,6 +9,7 @@ When MLflow is down the page says so and the rest of the dashboard is unaffected
 
 from __future__ import annotations
 
+import httpx
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
@@ -83,8 +84,6 @@ async def mlflow_root() -> RedirectResponse:
     PREFIX + "/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 )
 async def mlflow_proxy(request: Request, path: str) -> Response:
-    import httpx
-
     if request.method not in SAFE_METHODS and not same_origin(request):
         return Response("cross-site request refused", status_code=403)
     settings = settings_of(request)
