@@ -202,3 +202,14 @@ def test_live_status_reconnects_after_a_dashboard_restart(
     # The stream broke and was refused while the dashboard was down (the SSE extension logs
     # the EventSource's error events): expected here, not a page error.
     page.allowed_errors = ("net::ERR_", "[object Event]")
+
+
+def test_home_shows_system_resources(page: Any, dashboard: Dashboard) -> None:
+    page.goto(dashboard.url + "/")
+    panel = page.locator('[data-panel="resources"]')
+    panel.wait_for()
+    # The dashboard's own process is always in the set it reports.
+    assert panel.locator('[data-process="dashboard"]').is_visible()
+    for name in ("cpu", "memory", "disk"):
+        assert re.search(r"\d", panel.locator(f'[data-resource="{name}"] .value').inner_text())
+    screenshot(page, "home-resources")
