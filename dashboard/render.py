@@ -17,6 +17,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from configurable_agents.storage.states import RunState
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -157,6 +159,7 @@ def build_templates() -> Jinja2Templates:
     env.filters["pretty"] = _tojson_pretty
     env.globals["duration"] = _duration
     env.globals["navigation"] = NAVIGATION
+    env.globals["RunState"] = RunState  # templates name run states as the code does
     return templates
 
 
