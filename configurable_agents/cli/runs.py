@@ -58,11 +58,12 @@ def register(add: AddCommand) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Validate, store the workflow (a new version when it changed), run it, show progress."""
+    from configurable_agents.config import ConfigError, load_config
+    from configurable_agents.config.inputs import input_problems
+
     path: str = args.file
     as_json: bool = args.json
     queue: bool = args.queue
-    from configurable_agents.config import ConfigError, load_config
-    from configurable_agents.config.inputs import input_problems
 
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -120,13 +121,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """Resume an interrupted run from its last checkpoint in this process."""
-    run_id: str = args.run_id
-    from configurable_agents.storage.models import RunState
+    from configurable_agents.storage.models import Run, RunState
 
+    run_id: str = args.run_id
     settings, database = open_migrated_database("resume")
     with database.session_factory() as session:
-        from configurable_agents.storage.models import Run
-
         run = session.get(Run, run_id)
         if run is None:
             print(f"error: no run with id {run_id}", file=sys.stderr)
@@ -139,9 +138,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cmd_approve(args: argparse.Namespace) -> int:
     """Record a decision (approve, or --reject) and continue the run in this process."""
-    run_id: str = args.run_id
     from configurable_agents.queue.dispatch import Decision, DispatchError, decide_approval
 
+    run_id: str = args.run_id
     settings, database = open_migrated_database("approve")
     try:
         decide_approval(
@@ -272,9 +271,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     """Show a run with every step, as tables or as JSON."""
-    run_id: str = args.run_id
     from configurable_agents.storage.models import Run
 
+    run_id: str = args.run_id
     _, database = open_migrated_database("show")
     with database.session_factory() as session:
         if session.get(Run, run_id) is None:
