@@ -1,79 +1,74 @@
-"""The workflow commands of the CLI: validate, run, resume, approve, graph, runs, show.
+"""`configurable-agents run`, `resume`, `approve`, `runs` and `show`: start, continue and
+look at runs.
 
-Exit codes: 0 completed (or valid), 1 the run failed or was cancelled, 2 the config or the
-inputs are invalid, 3 the run waits for a human approval.
+Exit codes: 0 completed, 1 the run failed or was cancelled, 2 the config or the inputs are
+invalid (or no such run), 3 the run waits for a human approval.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from configurable_agents.bootstrap import Database
+from configurable_agents.cli._shared import AddCommand, open_migrated_database, parse_inputs
+
+if TYPE_CHECKING:
+    from configurable_agents.bootstrap import Database
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_AWAITING = 0, 1, 2, 3
 
 
-def _database(process: str) -> tuple[Any, Database]:
-    """Settings and a database migrated to head (the CLI works without `honcho start`)."""
-    import logging
-
-    from configurable_agents.bootstrap import open_database, start_process
-    from configurable_agents.storage.migrations import upgrade_to_head
-
-    settings = start_process(process)
-    # Migration chatter is for the release step; here only the run matters.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    database = open_database(settings, process, wait_for_schema=False)
-    upgrade_to_head(database.engine, settings.ensure_data_dir())
-    return settings, database
-
-
-def parse_inputs(pairs: list[str]) -> dict[str, str]:
-    """`k=v` pairs; `k=@path` reads the value from a file."""
-    values: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--input {pair!r}: expected NAME=VALUE")
-        if value.startswith("@"):
-            value = Path(value[1:]).read_text(encoding="utf-8")
-        values[key.strip()] = value
-    return values
-
-
-def cmd_validate(path: str) -> int:
-    from configurable_agents.config.cli_validate import validate_file
-
-    return validate_file(path)
-
-
-def cmd_graph(path: str) -> int:
-    from configurable_agents.config import ConfigError, load_config, to_mermaid
-
-    try:
-        config = load_config(Path(path))
-    except ConfigError as error:
-        print(str(error), file=sys.stderr)
-        return EXIT_INVALID
-    except OSError as error:
-        print(f"{path}: {error.strerror}", file=sys.stderr)
-        return EXIT_INVALID
-    print(to_mermaid(config))
-    return EXIT_OK
+def register(add: AddCommand) -> None:
+    """Add `run`, `resume`, `approve`, `runs` and `show` to the parser."""
+    run = add(
+        "run",
+        cmd_run,
+        "run a workflow file with live progress (exit 0 done, 1 failed, 2 invalid, 3 awaiting approval)",
+    )
+    run.add_argument("file")
+    run.add_argument(
+        "--input",
+        "-i",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an input (NAME=@file reads a file)",
+    )
+    run.add_argument("--json", action="store_true", help="print the run and its steps as JSON")
+    run.add_argument("--queue", action="store_true", help="hand the run to the workers instead")
+    resume = add("resume", cmd_resume, "resume an interrupted run from its last completed step")
+    resume.add_argument("run_id")
+    resume.add_argument("--json", action="store_true")
+    approve = add(
+        "approve", cmd_approve, "approve (or --reject) a run waiting for approval, and continue it"
+    )
+    approve.add_argument("run_id")
+    approve.add_argument("--reject", action="store_true")
+    approve.add_argument("--comment", default="", help="feedback for the workflow")
+    runs = add("runs", cmd_runs, "list recent runs")
+    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--json", action="store_true")
+    show = add("show", cmd_show, "show a run with every step")
+    show.add_argument("run_id")
+    show.add_argument("--json", action="store_true")
 
 
-def cmd_run(path: str, pairs: list[str], *, as_json: bool, queue: bool) -> int:
+def cmd_run(args: argparse.Namespace) -> int:
     """Validate, store the workflow (a new version when it changed), run it, show progress."""
     from configurable_agents.config import ConfigError, load_config
     from configurable_agents.config.inputs import input_problems
 
+    path: str = args.file
+    as_json: bool = args.json
+    queue: bool = args.queue
+
     try:
         text = Path(path).read_text(encoding="utf-8")
         config = load_config(text, filename=path)
-        inputs = parse_inputs(pairs)
+        inputs = parse_inputs(args.input)
     except ConfigError as error:
         print(str(error), file=sys.stderr)
         return EXIT_INVALID
@@ -86,7 +81,7 @@ def cmd_run(path: str, pairs: list[str], *, as_json: bool, queue: bool) -> int:
             print(f"error: {problem}", file=sys.stderr)
         return EXIT_INVALID
 
-    settings, database = _database("run")
+    settings, database = open_migrated_database("run")
     from configurable_agents.queue.dispatch import DispatchError, check_room, enqueue_new
     from configurable_agents.storage.database import session_scope
     from configurable_agents.storage.repositories import runs, workflows
@@ -124,14 +119,13 @@ def cmd_run(path: str, pairs: list[str], *, as_json: bool, queue: bool) -> int:
     return _execute(settings, database, run.id, [node.id for node in config.nodes], as_json=as_json)
 
 
-def cmd_resume(run_id: str, *, as_json: bool) -> int:
+def cmd_resume(args: argparse.Namespace) -> int:
     """Resume an interrupted run from its last checkpoint in this process."""
-    from configurable_agents.storage.models import RunState
+    from configurable_agents.storage.models import Run, RunState
 
-    settings, database = _database("resume")
+    run_id: str = args.run_id
+    settings, database = open_migrated_database("resume")
     with database.session_factory() as session:
-        from configurable_agents.storage.models import Run
-
         run = session.get(Run, run_id)
         if run is None:
             print(f"error: no run with id {run_id}", file=sys.stderr)
@@ -139,20 +133,21 @@ def cmd_resume(run_id: str, *, as_json: bool) -> int:
         if run.state in RunState.FINISHED:
             print(f"run {run_id} is already {run.state}", file=sys.stderr)
             return EXIT_OK if run.state == RunState.COMPLETED else EXIT_FAILED
-    return _execute(settings, database, run_id, [], as_json=as_json)
+    return _execute(settings, database, run_id, [], as_json=args.json)
 
 
-def cmd_approve(run_id: str, *, approved: bool, comment: str) -> int:
-    """Record a decision and continue the run in this process."""
+def cmd_approve(args: argparse.Namespace) -> int:
+    """Record a decision (approve, or --reject) and continue the run in this process."""
     from configurable_agents.queue.dispatch import Decision, DispatchError, decide_approval
 
-    settings, database = _database("approve")
+    run_id: str = args.run_id
+    settings, database = open_migrated_database("approve")
     try:
         decide_approval(
             settings,
             database.session_factory,
             run_id,
-            Decision(approved, comment),
+            Decision(not args.reject, args.comment),
             enqueue_run=False,
         )
     except DispatchError as error:
@@ -171,7 +166,7 @@ def _execute(
         if as_json:
             outcome = engine.execute(run_id)
         else:
-            from configurable_agents.cli_progress import RunProgress
+            from configurable_agents.cli.progress import RunProgress
 
             with RunProgress(run_id, nodes) as progress:
                 outcome = engine.execute(run_id, on_step=progress.step_finished)
@@ -230,12 +225,13 @@ def _run_json(database: Database, run_id: str) -> dict[str, Any]:
         }
 
 
-def cmd_runs(limit: int, *, as_json: bool) -> int:
+def cmd_runs(args: argparse.Namespace) -> int:
+    """List the most recent runs (--limit), as a table or as JSON."""
     from configurable_agents.storage.repositories import runs
 
-    _, database = _database("runs")
+    _, database = open_migrated_database("runs")
     with database.session_factory() as session:
-        rows = runs.list_runs(session, limit=limit)
+        rows = runs.list_runs(session, limit=args.limit)
         data = [
             {
                 "run_id": run.id,
@@ -247,7 +243,7 @@ def cmd_runs(limit: int, *, as_json: bool) -> int:
             }
             for run in rows
         ]
-    if as_json:
+    if args.json:
         print(json.dumps(data, indent=2))
         return EXIT_OK
     from rich.console import Console
@@ -273,16 +269,18 @@ def cmd_runs(limit: int, *, as_json: bool) -> int:
     return EXIT_OK
 
 
-def cmd_show(run_id: str, *, as_json: bool) -> int:
+def cmd_show(args: argparse.Namespace) -> int:
+    """Show a run with every step, as tables or as JSON."""
     from configurable_agents.storage.models import Run
 
-    _, database = _database("show")
+    run_id: str = args.run_id
+    _, database = open_migrated_database("show")
     with database.session_factory() as session:
         if session.get(Run, run_id) is None:
             print(f"error: no run with id {run_id}", file=sys.stderr)
             return EXIT_INVALID
     data = _run_json(database, run_id)
-    if as_json:
+    if args.json:
         print(json.dumps(data, indent=2, default=str))
         return EXIT_OK
     from rich.console import Console

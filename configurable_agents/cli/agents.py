@@ -6,18 +6,56 @@ Exit codes: 0 done, 1 the agent is not usable (dead, unknown, unreachable), 2 ba
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from datetime import datetime
 from typing import Any
 
+from configurable_agents.cli._shared import AddCommand, open_migrated_database, parse_inputs
+
 EXIT_OK, EXIT_UNAVAILABLE, EXIT_INVALID = 0, 1, 2
 
 
-def _database(process: str) -> tuple[Any, Any]:
-    from configurable_agents.run_commands import _database as open_migrated
+def register(add: AddCommand) -> None:
+    """Add `agents` and its actions `register`, `dispatch`, `remove` to the parser."""
+    agents = add(
+        "agents",
+        cmd_agents,
+        "list workers and remote agents (alive/stale/dead); register, dispatch to, remove one",
+    )
+    agents.add_argument("--json", action="store_true", help="print as JSON")
+    agents.add_argument("--all", action="store_true", help="include dead agents")
+    agent_actions = agents.add_subparsers(dest="agents_action", metavar="ACTION")
+    register_action = agent_actions.add_parser(
+        "register", help="register a remote agent (its input schema is fetched from URL/schema)"
+    )
+    register_action.add_argument("name")
+    register_action.add_argument("url")
+    register_action.add_argument(
+        "--ttl", type=float, default=60.0, help="seconds between heartbeats it promises"
+    )
+    register_action.add_argument("--json", action="store_true", help="print id and token as JSON")
+    dispatch_action = agent_actions.add_parser("dispatch", help="queue a run for a remote agent")
+    dispatch_action.add_argument("name")
+    dispatch_action.add_argument(
+        "--input", "-i", action="append", default=[], metavar="NAME=VALUE", help="an input"
+    )
+    dispatch_action.add_argument("--json", action="store_true", help="print the run id as JSON")
+    remove_action = agent_actions.add_parser("remove", help="retire a registered remote agent")
+    remove_action.add_argument("agent_id")
 
-    return open_migrated(process)
+
+def cmd_agents(args: argparse.Namespace) -> int:
+    """Run the chosen action; without one, list the agents."""
+    action = getattr(args, "agents_action", None)
+    if action == "register":
+        return cmd_register(args.name, args.url, ttl=args.ttl, as_json=args.json)
+    if action == "dispatch":
+        return cmd_dispatch(args.name, args.input, as_json=args.json)
+    if action == "remove":
+        return cmd_remove(args.agent_id)
+    return cmd_list(as_json=args.json, include_dead=args.all)
 
 
 def agent_rows(session: Any, *, include_dead: bool) -> list[dict[str, Any]]:
@@ -30,7 +68,8 @@ def agent_rows(session: Any, *, include_dead: bool) -> list[dict[str, Any]]:
 
 
 def cmd_list(*, as_json: bool, include_dead: bool) -> int:
-    _, database = _database("agents")
+    """List workers and remote agents with their liveness (dead ones only with --all)."""
+    _, database = open_migrated_database("agents")
     with database.session_factory() as session:
         rows = agent_rows(session, include_dead=include_dead)
     if as_json:
@@ -62,9 +101,10 @@ def cmd_list(*, as_json: bool, include_dead: bool) -> int:
 
 
 def cmd_register(name: str, url: str, *, ttl: float, as_json: bool) -> int:
+    """Register a remote agent and print its id and its token (shown only once)."""
     from configurable_agents.queue.remote import RegistrationError, register_remote_agent
 
-    _, database = _database("agents")
+    _, database = open_migrated_database("agents")
     try:
         registered = register_remote_agent(
             database.session_factory, name=name, url=url, ttl_seconds=ttl
@@ -86,16 +126,16 @@ def cmd_register(name: str, url: str, *, ttl: float, as_json: bool) -> int:
 
 
 def cmd_dispatch(name: str, pairs: list[str], *, as_json: bool) -> int:
+    """Queue a run for the named remote agent."""
     from configurable_agents.queue.errors import DispatchError, InvalidInputsError
     from configurable_agents.queue.remote import dispatch_to_agent
-    from configurable_agents.run_commands import parse_inputs
 
     try:
         values = parse_inputs(pairs)
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INVALID
-    settings, database = _database("agents")
+    settings, database = open_migrated_database("agents")
     try:
         run = dispatch_to_agent(settings, database.session_factory, name, values, trigger="cli")
     except InvalidInputsError as error:
@@ -113,12 +153,13 @@ def cmd_dispatch(name: str, pairs: list[str], *, as_json: bool) -> int:
 
 
 def cmd_remove(agent_id: str) -> int:
+    """Retire a registered remote agent."""
     from configurable_agents.queue.errors import DispatchError
     from configurable_agents.queue.remote import require_agent
     from configurable_agents.storage.database import session_scope
     from configurable_agents.storage.repositories import agents
 
-    _, database = _database("agents")
+    _, database = open_migrated_database("agents")
     try:
         with session_scope(database.session_factory) as session:
             agent = require_agent(session, agent_id)

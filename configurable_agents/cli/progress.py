@@ -1,4 +1,4 @@
-"""Live progress of a run in the terminal (rich): one row per finished step."""
+"""The live view of a run in the terminal (rich): a bar and one row per finished step."""
 
 from __future__ import annotations
 

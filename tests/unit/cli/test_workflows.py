@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from configurable_agents.config.cli_validate import validate_file
+from configurable_agents.cli.workflows import validate_file
 from tests.unit.config.samples import BASE, PARALLEL, variant
 
 

@@ -1,0 +1,45 @@
+"""What several command groups share: the command types, a migrated database, inputs."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from configurable_agents.bootstrap import Database
+
+Command = Callable[[argparse.Namespace], int]
+"""A command: the parsed arguments in, the process's exit code out."""
+
+AddCommand = Callable[[str, Command, str], argparse.ArgumentParser]
+"""Adds a sub-command (name, command, help text) and returns its parser for the flags."""
+
+
+def open_migrated_database(process: str) -> tuple[Any, Database]:
+    """Settings and a database migrated to head (the CLI works without `honcho start`)."""
+    import logging
+
+    from configurable_agents.bootstrap import open_database, start_process
+    from configurable_agents.storage.migrations import upgrade_to_head
+
+    settings = start_process(process)
+    # Migration chatter is for the release step; here only the command's own output matters.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    database = open_database(settings, process, wait_for_schema=False)
+    upgrade_to_head(database.engine, settings.ensure_data_dir())
+    return settings, database
+
+
+def parse_inputs(pairs: list[str]) -> dict[str, str]:
+    """`k=v` pairs; `k=@path` reads the value from a file."""
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--input {pair!r}: expected NAME=VALUE")
+        if value.startswith("@"):
+            value = Path(value[1:]).read_text(encoding="utf-8")
+        values[key.strip()] = value
+    return values
