@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,13 +28,13 @@ REPO = Path(__file__).resolve().parents[1]
 # standard library's queue module.
 sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != REPO / "benchmarks"]
 
+import httpx  # noqa: E402
 import psutil  # noqa: E402
 
 from tests.e2e.serviceset import (  # noqa: E402
     BIN,
     START_SECONDS,
     ServiceSet,
-    answers_ok,
     health_urls,
     honcho_command,
     kill_all,
@@ -52,6 +53,9 @@ SINGLE_SERVICES = {
     "mlflow": ("mlflow",),
     "worker": ("release", "worker"),
 }
+# How often readiness is checked, and how long one health request may wait for its answer.
+POLL_SECONDS = 0.05
+PROBE_TIMEOUT_SECONDS = 2.0
 GOALS = {
     "cli_seconds": 0.5,
     "set_over_slowest_single": 1.15,
@@ -96,22 +100,47 @@ class Launch:
         self.set.remember()
 
     def wait_ready(self, services: Sequence[str]) -> dict[str, float]:
-        """Seconds from launch until each service is ready (web: health 200; worker: its line)."""
+        """Seconds from launch until each service is ready (web: health 200; worker: its line).
+
+        Each web service has its own probe thread: one probe waiting on a service that has
+        bound its port but does not answer yet must not delay noticing another.
+        """
         urls = health_urls(self.settings_env, [s for s in services if s != "worker"])
         ready: dict[str, float] = {}
+        stop = threading.Event()
+        probes = [
+            threading.Thread(target=self._probe, args=(name, url, ready, stop), daemon=True)
+            for name, url in urls.items()
+        ]
+        for probe in probes:
+            probe.start()
         deadline = self.started + START_SECONDS
-        while len(ready) < len(services):
-            for name, url in urls.items():
-                if name not in ready and answers_ok(url):
-                    ready[name] = time.perf_counter() - self.started
-            waiting_for_worker = "worker" in services and "worker" not in ready
-            if waiting_for_worker and WORKER_READY.search(self.set.output()):
-                ready["worker"] = time.perf_counter() - self.started
-            if self.popen.poll() is not None or time.perf_counter() > deadline:
-                raise RuntimeError(f"{services} not ready:\n{self.set.output()}")
-            time.sleep(0.05)
+        try:
+            while len(ready) < len(services):
+                waiting_for_worker = "worker" in services and "worker" not in ready
+                if waiting_for_worker and WORKER_READY.search(self.set.output()):
+                    ready["worker"] = time.perf_counter() - self.started
+                if self.popen.poll() is not None or time.perf_counter() > deadline:
+                    raise RuntimeError(f"{services} not ready:\n{self.set.output()}")
+                time.sleep(POLL_SECONDS)
+        finally:
+            stop.set()
+            for probe in probes:
+                probe.join()
         self.set.remember()
         return ready
+
+    def _probe(self, name: str, url: str, ready: dict[str, float], stop: threading.Event) -> None:
+        """Poll one health URL until it answers 200, then record the seconds since launch."""
+        # One client for all polls: a new httpx client per request costs about 20 ms of CPU
+        # (its SSL context), which on two cores took CPU from the very set being measured.
+        with httpx.Client(timeout=PROBE_TIMEOUT_SECONDS) as client:
+            while not stop.is_set():
+                with contextlib.suppress(httpx.HTTPError):
+                    if client.get(url).status_code == 200:
+                        ready[name] = time.perf_counter() - self.started
+                        return
+                stop.wait(POLL_SECONDS)
 
     def stop(self) -> None:
         stopped = self.set.stop()
@@ -139,7 +168,11 @@ def measure_start(
 
 
 def group_by_process(tree: list[psutil.Process]) -> dict[int, str]:
-    """pid -> Procfile process name for the set's tree (honcho's own processes: "honcho")."""
+    """pid -> Procfile process name for the set's tree.
+
+    "honcho" is honcho itself only; a process under honcho that runs no Procfile line (a
+    line that exec'd another program) is "unattributed" rather than added to honcho's share.
+    """
     by_command = {
         command.removeprefix("exec "): name for name, command in procfile_commands().items()
     }
@@ -152,7 +185,11 @@ def group_by_process(tree: list[psutil.Process]) -> dict[int, str]:
             if command.removeprefix("exec ") in by_command and process.pid not in owner:
                 for member in [process, *process.children(recursive=True)]:
                     owner[member.pid] = by_command[command.removeprefix("exec ")]
-    return {process.pid: owner.get(process.pid, "honcho") for process in tree}
+    root = tree[0].pid if tree else None
+    return {
+        process.pid: owner.get(process.pid, "honcho" if process.pid == root else "unattributed")
+        for process in tree
+    }
 
 
 def memory_by_process(service_set: ServiceSet) -> dict[str, dict[str, int]]:
