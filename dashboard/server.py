@@ -35,6 +35,9 @@ PROCESS = WebProcess(
     reload_dirs=("dashboard",),
     build=_build,
     check=check_access_rule,
+    # Importing and building the dashboard is the slow part of its start; /healthz only
+    # needs the database, so it answers first (within 2 s of launch inside the set).
+    health_first=True,
 )
 
 

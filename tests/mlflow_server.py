@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,19 +12,22 @@ from pathlib import Path
 
 import httpx
 
-from configurable_agents.settings import load_settings
-from configurable_agents.tracking.server import mlflow_server_command, mlflow_server_environment
-
 
 @contextmanager
 def running_mlflow(data_dir: Path, port: int, timeout: float = 90.0) -> Iterator[str]:
-    """Start `mlflow server` on a port with its store in data_dir; yield its URL."""
-    settings = load_settings(data_dir=data_dir, mlflow_port=port)
-    settings.ensure_data_dir()
+    """Start the Procfile's MLflow process on a port with its store in data_dir; yield its URL."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "DATA_DIR": str(data_dir),
+        "MLFLOW_HOST": "127.0.0.1",
+        "MLFLOW_PORT": str(port),
+        "MLFLOW_BACKEND_STORE_URI": "",
+    }
     log = (data_dir / "mlflow.log").open("wb")
     process = subprocess.Popen(
-        mlflow_server_command(settings),
-        env=mlflow_server_environment(),
+        [sys.executable, "-m", "configurable_agents", "mlflow-server"],
+        env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
