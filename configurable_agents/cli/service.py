@@ -18,9 +18,9 @@ def register(add: AddCommand) -> None:
 
 def cmd_mlflow_server(args: argparse.Namespace) -> int:
     """Run the set's MLflow tracking server until stopped."""
-    from configurable_agents.tracking.server import exec_mlflow_server
+    from configurable_agents.tracking.server import run_mlflow_server
 
-    return exec_mlflow_server()
+    return run_mlflow_server()
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

@@ -123,8 +123,3 @@ def run_mlflow_server() -> int:
     server = TrackingServer.from_settings(settings)
     print(f"mlflow starting at {settings.mlflow_url} (store {server.store_uri})", flush=True)
     return serve(server)
-
-
-# The CLI's name from when this process exec'd `mlflow server`; the cli package may import
-# run_mlflow_server instead, then this goes.
-exec_mlflow_server = run_mlflow_server
