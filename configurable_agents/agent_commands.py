@@ -86,7 +86,8 @@ def cmd_register(name: str, url: str, *, ttl: float, as_json: bool) -> int:
 
 
 def cmd_dispatch(name: str, pairs: list[str], *, as_json: bool) -> int:
-    from configurable_agents.queue.errors import DispatchError, InvalidInputsError
+    from configurable_agents.config.errors import InvalidInputsError
+    from configurable_agents.queue.errors import REFUSALS
     from configurable_agents.queue.remote import dispatch_to_agent
     from configurable_agents.run_commands import parse_inputs
 
@@ -102,7 +103,7 @@ def cmd_dispatch(name: str, pairs: list[str], *, as_json: bool) -> int:
         for problem in error.problems:
             print(f"error: {problem}", file=sys.stderr)
         return EXIT_INVALID
-    except DispatchError as error:
+    except REFUSALS as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     if as_json:
@@ -113,7 +114,7 @@ def cmd_dispatch(name: str, pairs: list[str], *, as_json: bool) -> int:
 
 
 def cmd_remove(agent_id: str) -> int:
-    from configurable_agents.queue.errors import DispatchError
+    from configurable_agents.queue.errors import REFUSALS
     from configurable_agents.queue.remote import require_agent
     from configurable_agents.storage.database import session_scope
     from configurable_agents.storage.repositories import agents
@@ -123,7 +124,7 @@ def cmd_remove(agent_id: str) -> int:
         with session_scope(database.session_factory) as session:
             agent = require_agent(session, agent_id)
             agents.deregister(session, agent.id)
-    except DispatchError as error:
+    except REFUSALS as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INVALID
     print(f"remote agent {agent.name} ({agent_id}) retired")

@@ -144,7 +144,8 @@ def cmd_resume(run_id: str, *, as_json: bool) -> int:
 
 def cmd_approve(run_id: str, *, approved: bool, comment: str) -> int:
     """Record a decision and continue the run in this process."""
-    from configurable_agents.queue.dispatch import Decision, DispatchError, decide_approval
+    from configurable_agents.queue.dispatch import Decision, decide_approval
+    from configurable_agents.queue.errors import REFUSALS
 
     settings, database = _database("approve")
     try:
@@ -155,7 +156,7 @@ def cmd_approve(run_id: str, *, approved: bool, comment: str) -> int:
             Decision(approved, comment),
             enqueue_run=False,
         )
-    except DispatchError as error:
+    except REFUSALS as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INVALID
     return _execute(settings, database, run_id, [], as_json=False)

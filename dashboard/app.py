@@ -141,7 +141,7 @@ def create_app(
 
 def install_error_handlers(app: FastAPI) -> None:
     """Friendly errors: JSON for the API, a page for a browser, never a traceback."""
-    from configurable_agents.queue.dispatch import DispatchError
+    from configurable_agents.queue.errors import REFUSALS, http_status
     from dashboard.queries import BadCursor
 
     @app.exception_handler(StarletteHTTPException)
@@ -167,9 +167,11 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         return error_response(request, 422, f"Some fields are not right: {lines}")
 
-    @app.exception_handler(DispatchError)
-    async def dispatch_error(request: Request, exc: DispatchError) -> Response:
-        return error_response(request, exc.status, str(exc))
+    async def dispatch_error(request: Request, exc: Exception) -> Response:
+        return error_response(request, http_status(exc), str(exc))
+
+    for refusal in REFUSALS:
+        app.add_exception_handler(refusal, dispatch_error)
 
     @app.exception_handler(BadCursor)
     async def bad_cursor(request: Request, exc: BadCursor) -> Response:
@@ -202,13 +204,13 @@ def _not_found_errors() -> tuple[type[Exception], ...]:
     )
 
     return (
-        workflows.WorkflowNotFound,
-        workflows.WorkflowVersionNotFound,
-        runs.RunNotFound,
-        steps.StepNotFound,
-        experiments.ExperimentNotFound,
-        experiments.VariantNotFound,
-        agents.AgentNotFound,
+        workflows.WorkflowNotFoundError,
+        workflows.WorkflowVersionNotFoundError,
+        runs.RunNotFoundError,
+        steps.StepNotFoundError,
+        experiments.ExperimentNotFoundError,
+        experiments.VariantNotFoundError,
+        agents.AgentNotFoundError,
     )
 
 

@@ -99,7 +99,9 @@ def copy_workflow(
     """A new workflow whose first version is the latest config of ``workflow``, renamed."""
     latest = workflows.get_version(session, workflow.id)
     if latest is None:
-        raise workflows.WorkflowVersionNotFound(f"workflow {workflow.name} has no version to copy")
+        raise workflows.WorkflowVersionNotFoundError(
+            f"workflow {workflow.name} has no version to copy"
+        )
     name = new_name or unique_name(session, f"{workflow.name}-copy")
     if workflows.get_by_name(session, name) is not None:
         raise NameTaken(f"a workflow named {name!r} already exists")
@@ -193,7 +195,7 @@ def stored_version(
         return workflows.require_version(session, workflow_id, version)
     latest = workflows.get_version(session, workflow_id)
     if latest is None:
-        raise workflows.WorkflowVersionNotFound(f"workflow {workflow_id} has no version")
+        raise workflows.WorkflowVersionNotFoundError(f"workflow {workflow_id} has no version")
     return latest
 
 

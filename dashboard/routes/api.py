@@ -406,7 +406,7 @@ def create_experiment(session: DB, body: ExperimentIn) -> Any:
             workflow_id=body.workflow_id,
             description=body.description,
         )
-    except experiments.ExperimentNameTaken as error:
+    except experiments.ExperimentNameTakenError as error:
         raise conflict(str(error)) from None
     session.commit()
     return _experiment_out(session, experiment, True)

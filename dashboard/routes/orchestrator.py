@@ -10,7 +10,8 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from configurable_agents.queue.errors import DispatchError, InvalidInputsError
+from configurable_agents.config.errors import InvalidInputsError
+from configurable_agents.queue.errors import DispatchError
 from dashboard.deps import db_session, session_factory_of, settings_of
 from dashboard.render import page, redirect
 from dashboard.system_view import facts_from_session

@@ -9,7 +9,8 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from configurable_agents.queue.errors import DispatchError, InvalidInputsError
+from configurable_agents.config.errors import InvalidInputsError
+from configurable_agents.queue.errors import REFUSALS, http_status
 from configurable_agents.storage.repositories import workflows
 from dashboard import run_service, workflow_service
 from dashboard.deps import db_session, hx_target, session_factory_of, settings_of
@@ -180,8 +181,8 @@ async def run_workflow(request: Request, workflow_id: int) -> Response:
         return await run_in_threadpool(
             _run_form_with_errors, request, workflow_id, version, values, errors, ""
         )
-    except DispatchError as error:
-        if error.status == 404:
+    except REFUSALS as error:
+        if http_status(error) == 404:
             raise
         # Queue full or unreachable, a version that no longer validates: say it at the form.
         return await run_in_threadpool(
