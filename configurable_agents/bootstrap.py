@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from configurable_agents.settings import Settings, load_settings_or_exit
+from configurable_agents.storage.errors import DatabaseUnreachableError, SchemaBehindError
 
 # Nothing in the set may call out at start: analytics, telemetry and hub look-ups off.
 OFFLINE_ENVIRONMENT = {
@@ -65,12 +66,11 @@ class Database:
 def open_database(settings: Settings, process: str, *, wait_for_schema: bool = True) -> Database:
     """Connect (bounded retries), then wait a bounded time for the schema to reach head."""
     from configurable_agents.storage.database import (
-        DatabaseUnreachable,
         create_db_engine,
         make_session_factory,
         wait_until_reachable,
     )
-    from configurable_agents.storage.migrations import SchemaBehind, wait_for_head
+    from configurable_agents.storage.migrations import wait_for_head
 
     settings.ensure_data_dir()
     engine = create_db_engine(
@@ -80,9 +80,9 @@ def open_database(settings: Settings, process: str, *, wait_for_schema: bool = T
         wait_until_reachable(engine, settings.database_connect_timeout)
         if wait_for_schema:
             wait_for_head(engine, settings.release_wait_seconds)
-    except DatabaseUnreachable as error:
+    except DatabaseUnreachableError as error:
         raise fail(process, f"{error}. Start the database or fix DATABASE_URL.") from None
-    except SchemaBehind as error:
+    except SchemaBehindError as error:
         raise fail(process, str(error)) from None
     return Database(engine=engine, session_factory=make_session_factory(engine))
 

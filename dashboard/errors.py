@@ -19,15 +19,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from configurable_agents.config.errors import ConfigError, ConfigLayerError, InvalidInputsError
 from configurable_agents.queue.errors import DispatchError
-from configurable_agents.storage.repositories import (
-    agents,
-    experiments,
-    runs,
-    steps,
-    workflows,
-)
-from dashboard import run_service, workflow_service
+from configurable_agents.storage.errors import ConflictError, NotFoundError
 from dashboard.queries import BadCursor
 from dashboard.render import page
 
@@ -43,29 +37,12 @@ class InvalidQueryError(ValueError):
         super().__init__(message)
 
 
-# The status of each error a route may let through (the first matching class wins).
+# The status of each kind of error a route may let through (the first matching class wins).
+# Each layer's tree has one base per kind of mistake, so the table names bases only.
 STATUS: tuple[tuple[tuple[type[Exception], ...], int], ...] = (
-    (
-        (
-            workflows.WorkflowNotFound,
-            workflows.WorkflowVersionNotFound,
-            runs.RunNotFound,
-            steps.StepNotFound,
-            experiments.ExperimentNotFound,
-            experiments.VariantNotFound,
-            agents.AgentNotFound,
-        ),
-        404,
-    ),
-    (
-        (
-            workflow_service.NameTaken,
-            workflows.WorkflowNameTaken,
-            experiments.ExperimentNameTaken,
-        ),
-        409,
-    ),
-    ((workflow_service.InvalidConfig, run_service.InvalidInputs), 422),
+    ((NotFoundError,), 404),
+    ((ConflictError,), 409),
+    ((ConfigLayerError,), 422),
     ((BadCursor,), 400),
 )
 
@@ -94,7 +71,7 @@ def path_parts(path: str) -> list[str | int]:
 
 def field_errors(exc: Exception) -> list[dict[str, Any]] | None:
     """The per-field list for an error about fields (None for any other error)."""
-    if isinstance(exc, workflow_service.InvalidConfig):
+    if isinstance(exc, ConfigError):
         return [
             {
                 "loc": ["body", "config_yaml", *path_parts(issue.path)],
@@ -105,7 +82,7 @@ def field_errors(exc: Exception) -> list[dict[str, Any]] | None:
             }
             for issue in exc.issues
         ]
-    if isinstance(exc, run_service.InvalidInputs):
+    if isinstance(exc, InvalidInputsError):
         return [
             {"loc": ["body", "inputs", name], "msg": message, "type": "value_error"}
             for name, message in exc.errors.items()

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from configurable_agents.storage.errors import WorkflowVersionNotFoundError
 from configurable_agents.storage.models import Run, RunStep, Workflow, WorkflowVersion
 from configurable_agents.storage.repositories import agents, workflows
 from configurable_agents.storage.states import RunState
@@ -213,7 +214,7 @@ def stored_version(
         return workflows.require_version(session, workflow_id, version)
     latest = workflows.get_version(session, workflow_id)
     if latest is None:
-        raise workflows.WorkflowVersionNotFound(f"workflow {workflow_id} has no version")
+        raise WorkflowVersionNotFoundError(f"workflow {workflow_id} has no version")
     return latest
 
 

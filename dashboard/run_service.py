@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from configurable_agents.config.errors import InvalidInputsError
 from configurable_agents.queue.dispatch import (
     Decision,
     cancel_run,
@@ -22,14 +23,6 @@ from configurable_agents.storage.database import session_scope
 from configurable_agents.storage.models import Run
 from dashboard.queries import stored_version
 from dashboard.workflow_lang import Checked, check, coerce_inputs
-
-
-class InvalidInputs(ValueError):
-    """Run inputs that do not fit the workflow's typed fields; ``errors`` by field name."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(f"{name}: {message}" for name, message in errors.items()))
 
 
 def checked_version(session: Session, workflow_id: int, version: int | None = None) -> Checked:
@@ -52,7 +45,7 @@ def start(
         checked = checked_version(session, workflow_id, version)
     inputs, errors = coerce_inputs(checked, values)
     if errors:
-        raise InvalidInputs(errors)
+        raise InvalidInputsError([f"input '{name}': {message}" for name, message in errors.items()])
     return start_run(
         settings,
         session_factory,

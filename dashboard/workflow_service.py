@@ -9,35 +9,26 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from configurable_agents.config.errors import ConfigError, ConfigIssue
+from configurable_agents.storage.errors import WorkflowNameTakenError, WorkflowVersionNotFoundError
 from configurable_agents.storage.models import Workflow, WorkflowVersion
 from configurable_agents.storage.repositories import workflows
 from dashboard.queries import workflow_run_counts
 from dashboard.workflow_lang import Checked, Issue, check
 
-
-class InvalidConfig(ValueError):
-    """The config text does not validate; ``issues`` say where and why."""
-
-    def __init__(self, issues: list[Issue]) -> None:
-        self.issues = issues
-        first = issues[0] if issues else Issue("invalid config")
-        where = f"line {first.line}: " if first.line else ""
-        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
-        super().__init__(f"{where}{first.message}{more}")
-
-
-class NameTaken(ValueError):
-    """Another live workflow already has that name."""
-
-
 _TOP_LEVEL_NAME = re.compile(r"^name:[^\n]*$", re.MULTILINE)
 
 
+def as_config_issues(issues: list[Issue], filename: str) -> list[ConfigIssue]:
+    """The editor's issues as the config layer's, so one error type carries them."""
+    return [ConfigIssue(filename, i.line, i.column, i.path, i.message) for i in issues]
+
+
 def validated(text: str, filename: str = "workflow.yaml") -> Checked:
-    """The checked config, or InvalidConfig with every issue."""
+    """The checked config, or ConfigError with every issue."""
     checked = check(text, filename=filename)
     if not checked.ok:
-        raise InvalidConfig(checked.issues)
+        raise ConfigError(as_config_issues(checked.issues, filename))
     return checked
 
 
@@ -47,7 +38,7 @@ def create_workflow(
     """Store a new workflow from a valid config; its name comes from the config."""
     checked = validated(text)
     if workflows.get_by_name(session, checked.name) is not None:
-        raise NameTaken(
+        raise WorkflowNameTakenError(
             f"a workflow named {checked.name!r} already exists; change `name:` or edit that one"
         )
     return workflows.create(
@@ -68,7 +59,7 @@ def save_version(
     if checked.name != workflow.name:
         other = workflows.get_by_name(session, checked.name)
         if other is not None and other.id != workflow.id:
-            raise NameTaken(f"a workflow named {checked.name!r} already exists")
+            raise WorkflowNameTakenError(f"a workflow named {checked.name!r} already exists")
         workflow.name = checked.name
     return workflows.add_version(
         session, workflow, text, description=checked.description, note=note
@@ -99,10 +90,10 @@ def copy_workflow(
     """A new workflow whose first version is the latest config of ``workflow``, renamed."""
     latest = workflows.get_version(session, workflow.id)
     if latest is None:
-        raise workflows.WorkflowVersionNotFound(f"workflow {workflow.name} has no version to copy")
+        raise WorkflowVersionNotFoundError(f"workflow {workflow.name} has no version to copy")
     name = new_name or unique_name(session, f"{workflow.name}-copy")
     if workflows.get_by_name(session, name) is not None:
-        raise NameTaken(f"a workflow named {name!r} already exists")
+        raise WorkflowNameTakenError(f"a workflow named {name!r} already exists")
     return workflows.create(
         session,
         name=name,

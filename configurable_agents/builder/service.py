@@ -23,7 +23,7 @@ from configurable_agents.builder.events import MODE_COMMAND, Progress, TurnResul
 from configurable_agents.builder.secrets import redact, secret_paths
 from configurable_agents.config import (
     ConfigError,
-    InputError,
+    InvalidInputsError,
     WorkflowConfig,
     coerce_inputs,
     config_to_data,
@@ -33,6 +33,7 @@ from configurable_agents.config import (
 )
 from configurable_agents.settings import Settings
 from configurable_agents.storage.database import session_scope
+from configurable_agents.storage.errors import ChatSessionNotFoundError
 from configurable_agents.storage.repositories import chat as chats
 from configurable_agents.storage.repositories import workflows
 
@@ -156,12 +157,12 @@ class ChatService:
         with self.session_factory() as session:
             try:
                 chats.get(session, session_id)
-            except chats.ChatSessionNotFound:
+            except ChatSessionNotFoundError:
                 return False
             return True
 
     def view(self, session_id: str) -> ChatView:
-        """A conversation with its messages; raises ChatSessionNotFound."""
+        """A conversation with its messages; raises ChatSessionNotFoundError."""
         with self.session_factory() as session:
             chat = chats.load(session, session_id)
             view = ChatView(
@@ -428,7 +429,8 @@ class ChatService:
 
     def run(self, session_id: str, inputs_text: str) -> ChatTurn:
         """Save if needed, check the inputs against the workflow, and queue a run."""
-        from configurable_agents.queue.dispatch import DispatchError, start_run
+        from configurable_agents.queue.dispatch import start_run
+        from configurable_agents.queue.errors import REFUSALS
 
         view = self.view(session_id)
         config = view.config
@@ -444,7 +446,7 @@ class ChatService:
             )
         try:
             inputs = coerce_inputs(config, values)
-        except InputError as error:
+        except InvalidInputsError as error:
             return self._fail(
                 session_id, "The run inputs do not fit: " + "; ".join(error.problems) + "."
             )
@@ -460,7 +462,7 @@ class ChatService:
                 inputs=inputs,
                 trigger="chat",
             )
-        except DispatchError as error:
+        except REFUSALS as error:
             return self._fail(session_id, f"The run could not start: {error}.")
         except Exception as error:  # the queue is down: say so instead of a traceback
             return self._fail(

@@ -127,7 +127,8 @@ def cmd_register(name: str, url: str, *, ttl: float, as_json: bool) -> int:
 
 def cmd_dispatch(name: str, pairs: list[str], *, as_json: bool) -> int:
     """Queue a run for the named remote agent."""
-    from configurable_agents.queue.errors import DispatchError, InvalidInputsError
+    from configurable_agents.config.errors import InvalidInputsError
+    from configurable_agents.queue.errors import REFUSALS
     from configurable_agents.queue.remote import dispatch_to_agent
 
     try:
@@ -142,7 +143,7 @@ def cmd_dispatch(name: str, pairs: list[str], *, as_json: bool) -> int:
         for problem in error.problems:
             print(f"error: {problem}", file=sys.stderr)
         return EXIT_INVALID
-    except DispatchError as error:
+    except REFUSALS as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     if as_json:
@@ -154,7 +155,7 @@ def cmd_dispatch(name: str, pairs: list[str], *, as_json: bool) -> int:
 
 def cmd_remove(agent_id: str) -> int:
     """Retire a registered remote agent."""
-    from configurable_agents.queue.errors import DispatchError
+    from configurable_agents.queue.errors import REFUSALS
     from configurable_agents.queue.remote import require_agent
     from configurable_agents.storage.database import session_scope
     from configurable_agents.storage.repositories import agents
@@ -164,7 +165,7 @@ def cmd_remove(agent_id: str) -> int:
         with session_scope(database.session_factory) as session:
             agent = require_agent(session, agent_id)
             agents.deregister(session, agent.id)
-    except DispatchError as error:
+    except REFUSALS as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INVALID
     print(f"remote agent {agent.name} ({agent_id}) retired")

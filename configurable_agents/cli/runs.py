@@ -82,7 +82,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_INVALID
 
     settings, database = open_migrated_database("run")
-    from configurable_agents.queue.dispatch import DispatchError, check_room, enqueue_new
+    from configurable_agents.queue.dispatch import check_room, enqueue_new
+    from configurable_agents.queue.errors import REFUSALS
     from configurable_agents.storage.database import session_scope
     from configurable_agents.storage.repositories import runs, workflows
 
@@ -107,7 +108,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         if queue:
             enqueue_new(settings, database.session_factory, run)
-    except DispatchError as error:
+    except REFUSALS as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
     if queue:
@@ -138,7 +139,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cmd_approve(args: argparse.Namespace) -> int:
     """Record a decision (approve, or --reject) and continue the run in this process."""
-    from configurable_agents.queue.dispatch import Decision, DispatchError, decide_approval
+    from configurable_agents.queue.dispatch import Decision, decide_approval
+    from configurable_agents.queue.errors import REFUSALS
 
     run_id: str = args.run_id
     settings, database = open_migrated_database("approve")
@@ -150,7 +152,7 @@ def cmd_approve(args: argparse.Namespace) -> int:
             Decision(not args.reject, args.comment),
             enqueue_run=False,
         )
-    except DispatchError as error:
+    except REFUSALS as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INVALID
     return _execute(settings, database, run_id, [], as_json=False)

@@ -6,10 +6,17 @@ config = load_config(Path("examples/summarize.yaml"))
 
 from configurable_agents.config.conditions import Condition
 from configurable_agents.config.dump import config_to_data, config_to_yaml
-from configurable_agents.config.errors import ConfigError, ConfigIssue
+from configurable_agents.config.errors import (
+    ConfigError,
+    ConfigIssue,
+    ConfigLayerError,
+    ExpressionError,
+    InvalidInputsError,
+    JsonPathError,
+    TemplateError,
+)
 from configurable_agents.config.graph import Transition, transitions
 from configurable_agents.config.inputs import (
-    InputError,
     InputField,
     coerce_inputs,
     initial_state,
@@ -63,13 +70,16 @@ __all__ = [
     "Condition",
     "ConfigError",
     "ConfigIssue",
+    "ConfigLayerError",
     "CurrentTimeNode",
     "Edge",
+    "ExpressionError",
     "FileReadNode",
     "FileWriteNode",
     "HttpRequestNode",
-    "InputError",
     "InputField",
+    "InvalidInputsError",
+    "JsonPathError",
     "JsonPathNode",
     "LLMConfig",
     "LLMNode",
@@ -81,6 +91,7 @@ __all__ = [
     "RouterNode",
     "Schedule",
     "StateField",
+    "TemplateError",
     "Transition",
     "TypeSpec",
     "WorkflowConfig",

@@ -1,4 +1,15 @@
-"""One exception for every way a config can be wrong, carrying each issue with its place."""
+"""Every error the config layer raises, one name per mistake.
+
+    ConfigLayerError (also ValueError)
+    ├── ConfigError          a workflow config is invalid; ``issues`` carry file, line, path
+    ├── InvalidInputsError   run inputs do not fit the workflow; one message per input
+    ├── TemplateError        a prompt template is malformed or reads a missing field
+    ├── ExpressionError      a calculator expression is not allowed or cannot be computed
+    └── JsonPathError        a JSON path is malformed or finds nothing
+
+The engine raises these while it runs a workflow too (a template reading a field the
+state lacks): they always describe something the workflow's text gets wrong.
+"""
 
 from __future__ import annotations
 
@@ -53,7 +64,11 @@ def sort_issues(issues: Iterable[ConfigIssue]) -> list[ConfigIssue]:
     return sorted(unique, key=lambda issue: (issue.line or 0, issue.column or 0, issue.path))
 
 
-class ConfigError(ValueError):
+class ConfigLayerError(ValueError):
+    """Something a workflow's config, inputs, templates or expressions get wrong."""
+
+
+class ConfigError(ConfigLayerError):
     """A config is invalid; ``issues`` lists every problem found, in file order."""
 
     def __init__(self, issues: Iterable[ConfigIssue]) -> None:
@@ -66,3 +81,52 @@ class ConfigError(ValueError):
     def __reduce__(self) -> tuple[type[ConfigError], tuple[list[ConfigIssue]]]:
         # Picklable, so it survives being passed between processes.
         return (ConfigError, (self.issues,))
+
+
+# An input problem names its input like this (see config.inputs.input_problems).
+_INPUT_NAME = re.compile(r"input '([^']+)'")
+
+
+class InvalidInputsError(ConfigLayerError):
+    """Run inputs do not fit the workflow (or a remote agent's schema).
+
+    ``problems`` has one line per wrong input; ``errors`` the same keyed by input name
+    (``"inputs"`` for a problem that names no input), as a form shows them.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """The first problem of each input, by input name."""
+        errors: dict[str, str] = {}
+        for problem in self.problems:
+            match = _INPUT_NAME.search(problem)
+            errors.setdefault(match.group(1) if match else "inputs", problem)
+        return errors
+
+    def __reduce__(self) -> tuple[type[InvalidInputsError], tuple[list[str]]]:
+        return (InvalidInputsError, (self.problems,))
+
+
+class TemplateError(ConfigLayerError):
+    """A template is malformed or reads a field the state does not have.
+
+    ``position`` is the 1-based character in the template where the problem starts;
+    ``reason`` says what is wrong.
+    """
+
+    def __init__(self, position: int, reason: str) -> None:
+        super().__init__(f"at character {position}: {reason}")
+        self.position = position
+        self.reason = reason
+
+
+class ExpressionError(ConfigLayerError):
+    """An expression is not allowed, or cannot be computed from the state."""
+
+
+class JsonPathError(ConfigLayerError):
+    """A path is malformed, or the data has nothing at it."""

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from configurable_agents.config.conditions import get_path
+from configurable_agents.config.errors import ExpressionError
 
 MAX_LENGTH = 500
 # Results beyond this many bits are refused: 9 ** 9 ** 9 would take minutes.
@@ -32,10 +33,6 @@ _BINARY: dict[type, Callable[[Any, Any], Any]] = {
     ast.Pow: operator.pow,
 }
 _UNARY: dict[type, Callable[[Any], Any]] = {ast.UAdd: operator.pos, ast.USub: operator.neg}
-
-
-class ExpressionError(ValueError):
-    """An expression is not allowed, or cannot be computed from the state."""
 
 
 def _dotted(node: ast.expr) -> str | None:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from configurable_agents.config.errors import InvalidInputsError
 from configurable_agents.config.schema import AnyNode, StateField, WorkflowConfig
 
 
@@ -26,14 +27,6 @@ class InputField:
     description: str
     values: list[str] | None
     json_schema: dict[str, Any]
-
-
-class InputError(ValueError):
-    """Run inputs do not fit the workflow; ``problems`` has one line per wrong input."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(problems))
 
 
 def written_fields(nodes: Iterable[AnyNode]) -> set[str]:
@@ -99,10 +92,10 @@ def input_problems(
 
 
 def coerce_inputs(config: WorkflowConfig, values: Mapping[str, Any]) -> dict[str, Any]:
-    """The inputs as their declared types with defaults filled in; raises InputError."""
+    """The inputs as their declared types with defaults filled in; raises InvalidInputsError."""
     result, problems = input_problems(config, values)
     if problems:
-        raise InputError(problems)
+        raise InvalidInputsError(problems)
     return result
 
 

@@ -11,14 +11,12 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from configurable_agents.config.errors import JsonPathError
+
 Step = tuple[str, Any]  # ("key", name) | ("index", n) | ("all", None)
 
 _KEY = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*)")
 _BRACKET = re.compile(r"\[(?:(-?\d+)|\*|'([^']*)'|\"([^\"]*)\")\]")
-
-
-class JsonPathError(ValueError):
-    """A path is malformed, or the data has nothing at it."""
 
 
 @lru_cache(maxsize=256)

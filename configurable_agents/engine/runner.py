@@ -19,7 +19,8 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from sqlalchemy.orm import Session, sessionmaker
 
-from configurable_agents.config.inputs import InputError, initial_state
+from configurable_agents.config.errors import InvalidInputsError
+from configurable_agents.config.inputs import initial_state
 from configurable_agents.config.schema import WorkflowConfig
 from configurable_agents.engine.compiler import CURRENT_RUN, compile_workflow
 from configurable_agents.engine.context import (
@@ -156,8 +157,10 @@ class Engine:
                 RunState.FAILED,
                 error=(error.error_type, f"node {error.node}: {error.message}"),
             )
-        except InputError as error:
-            return self._end(ctx, started, RunState.FAILED, error=("InputError", str(error)))
+        except InvalidInputsError as error:
+            return self._end(
+                ctx, started, RunState.FAILED, error=("InvalidInputsError", str(error))
+            )
         except Exception as error:
             log.exception("run %s failed in the engine", run_id)
             return self._end(

@@ -17,20 +17,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from configurable_agents.config.errors import TemplateError
+
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
-
-
-class TemplateError(ValueError):
-    """A template is malformed or reads a field the state does not have.
-
-    ``position`` is the 1-based character in the template where the problem starts;
-    ``reason`` says what is wrong.
-    """
-
-    def __init__(self, position: int, reason: str) -> None:
-        super().__init__(f"at character {position}: {reason}")
-        self.position = position
-        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -13,25 +13,26 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from configurable_agents.config.errors import InvalidInputsError
 from configurable_agents.queue.errors import (
     DispatchError,
-    InvalidInputsError,
-    InvalidRunState,
+    QueueConfigError,
     QueueFullError,
     QueueUnavailableError,
-    RunNotFoundError,
 )
 from configurable_agents.settings import Settings
+from configurable_agents.storage.errors import (
+    IllegalTransitionError,
+    WorkflowNotFoundError,
+    WorkflowVersionNotFoundError,
+)
 from configurable_agents.storage.models import Run, RunState, Workflow, WorkflowVersion
 
 __all__ = [
     "Decision",
     "DispatchError",
-    "InvalidInputsError",
-    "InvalidRunState",
     "QueueFullError",
     "QueueUnavailableError",
-    "RunNotFoundError",
     "cancel_run",
     "check_room",
     "decide_approval",
@@ -62,8 +63,9 @@ def start_run(
 ) -> Run:
     """Check the inputs against the workflow's typed state, store a queued run, enqueue it.
 
-    Raises RunNotFoundError (404), InvalidInputsError (422), QueueFullError (429) or
-    QueueUnavailableError (503).
+    Raises WorkflowNotFoundError or WorkflowVersionNotFoundError (404), ConfigError when
+    the stored version no longer validates, InvalidInputsError (422), QueueFullError (429)
+    or QueueUnavailableError (503).
     """
     from configurable_agents.storage.database import session_scope
     from configurable_agents.storage.repositories import workflows
@@ -71,10 +73,10 @@ def start_run(
     with session_scope(session_factory) as session:
         workflow = workflows.get(session, workflow_id)
         if workflow is None:
-            raise RunNotFoundError(f"no workflow with id {workflow_id}")
+            raise WorkflowNotFoundError(f"no workflow with id {workflow_id}")
         stored = workflows.get_version(session, workflow_id, version)
         if stored is None:
-            raise RunNotFoundError(f"workflow {workflow.name} has no version {version}")
+            raise WorkflowVersionNotFoundError(f"workflow {workflow.name} has no version {version}")
         run = create_checked_run(session, settings, workflow, stored, inputs, trigger)
     enqueue_new(settings, session_factory, run)
     return run
@@ -105,17 +107,12 @@ def create_checked_run(
 
 
 def check_inputs(version: WorkflowVersion, inputs: dict[str, Any]) -> None:
-    """Raise InvalidInputsError listing every input that does not fit the version's state."""
-    from configurable_agents.config.errors import ConfigError
+    """Raise InvalidInputsError listing every input that does not fit the version's state
+    (ConfigError when the stored version no longer validates)."""
     from configurable_agents.config.inputs import input_problems
     from configurable_agents.queue.configs import config_of
 
-    try:
-        config = config_of(version)
-    except ConfigError as error:
-        raise InvalidRunState(
-            f"version {version.version} of this workflow no longer validates: {error}"
-        ) from None
+    config = config_of(version)
     _, problems = input_problems(config, inputs)
     if problems:
         raise InvalidInputsError(problems)
@@ -134,7 +131,7 @@ def check_room(settings: Settings, session_factory: sessionmaker[Session]) -> No
 
 def enqueue(settings: Settings, run_id: str, *, priority: int | None = None) -> None:
     """Hand a stored run to the workers; QueueUnavailableError when the queue is down."""
-    from configurable_agents.queue.huey_app import QueueConfigError, get_queue
+    from configurable_agents.queue.huey_app import get_queue
 
     try:
         queue = get_queue(settings)
@@ -181,10 +178,7 @@ def cancel_run(session_factory: sessionmaker[Session], run_id: str) -> Run:
     from configurable_agents.storage.repositories import runs
 
     with session_scope(session_factory) as session:
-        try:
-            return runs.request_cancel(session, _require(session, run_id))
-        except runs.RunStateConflict as error:
-            raise InvalidRunState(str(error)) from None
+        return runs.request_cancel(session, runs.require(session, run_id))
 
 
 def retry_run(
@@ -200,9 +194,9 @@ def retry_run(
     from configurable_agents.storage.repositories import runs
 
     with session_scope(session_factory) as session:
-        old = _require(session, run_id)
+        old = runs.require(session, run_id)
         if old.state not in (RunState.FAILED, RunState.CANCELLED):
-            raise InvalidRunState(
+            raise IllegalTransitionError(
                 f"only failed or cancelled runs can be retried; {run_id} is {old.state}"
             )
         check_queue_depth(session, settings)
@@ -218,13 +212,6 @@ def retry_run(
     return run
 
 
-def _require(session: Session, run_id: str) -> Run:
-    run = session.get(Run, run_id)
-    if run is None:
-        raise RunNotFoundError(f"no run with id {run_id}")
-    return run
-
-
 def decide_approval(
     settings: Settings,
     session_factory: sessionmaker[Session],
@@ -237,15 +224,15 @@ def decide_approval(
     execute it, as `configurable-agents approve` does). The paused run held no worker."""
     from configurable_agents.queue.huey_app import RESUME_PRIORITY
     from configurable_agents.storage.database import session_scope
-    from configurable_agents.storage.repositories import steps
+    from configurable_agents.storage.repositories import runs, steps
 
     with session_scope(session_factory) as session:
-        run = _require(session, run_id)
+        run = runs.require(session, run_id)
         if run.state != RunState.AWAITING_APPROVAL:
-            raise InvalidRunState(f"run {run_id} is {run.state}, not awaiting approval")
+            raise IllegalTransitionError(f"run {run_id} is {run.state}, not awaiting approval")
         waiting = steps.latest_waiting_step(session, run_id)
         if waiting is None:
-            raise InvalidRunState(f"run {run_id} has no step waiting for approval")
+            raise IllegalTransitionError(f"run {run_id} has no step waiting for approval")
         waiting.output = {"decision": {"approved": decision.approved, "comment": decision.comment}}
         run.state = RunState.QUEUED
     if enqueue_run:

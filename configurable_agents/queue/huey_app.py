@@ -13,15 +13,12 @@ from urllib.parse import urlparse
 
 from huey import Huey
 
+from configurable_agents.queue.errors import QueueConfigError
 from configurable_agents.settings import Settings
 
 QUEUE_NAME = "configurable-agents"
 # Resumed runs (a worker died, an approval was given) go before new ones.
 RESUME_PRIORITY = 10
-
-
-class QueueConfigError(ValueError):
-    """QUEUE_URL names a storage we do not support."""
 
 
 def build_huey(queue_url: str) -> Huey:

@@ -17,9 +17,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from configurable_agents.config.errors import InvalidInputsError
 from configurable_agents.config.inputs import InputField
-from configurable_agents.queue.errors import DispatchError, InvalidInputsError, RunNotFoundError
+from configurable_agents.queue.errors import AgentUnavailableError, RegistrationError
 from configurable_agents.settings import Settings
+from configurable_agents.storage.errors import AgentNotFoundError
 from configurable_agents.storage.models import Agent, Run
 
 WORKFLOW_PREFIX = "agent-"
@@ -27,18 +29,6 @@ OUTPUT_FIELD = "result"
 # Seconds one call of a dispatched run may take (the agent node's timeout).
 DISPATCH_TIMEOUT = 300.0
 _SCALARS = {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}
-
-
-class AgentUnavailableError(DispatchError):
-    """The remote agent is not registered or not alive."""
-
-    status = 409
-
-
-class RegistrationError(DispatchError):
-    """The agent cannot be registered (bad URL, schema not reachable or invalid)."""
-
-    status = 422
 
 
 @dataclass(frozen=True)
@@ -278,10 +268,10 @@ def _type_of(schema: dict[str, Any], prop: str) -> str:
 
 
 def require_agent(session: Session, agent_id: str) -> Agent:
-    """A registered remote agent by id, or RunNotFoundError (404)."""
+    """A registered remote agent by id, or AgentNotFoundError (404)."""
     from configurable_agents.storage.repositories import agents
 
     agent = agents.get(session, agent_id)
     if agent is None or agent.kind != agents.REMOTE:
-        raise RunNotFoundError(f"no remote agent with id {agent_id}")
+        raise AgentNotFoundError(f"no remote agent with id {agent_id}")
     return agent

@@ -86,7 +86,7 @@ def tick(
     """Start one run for each due schedule tick that no worker started yet."""
     from configurable_agents.config.errors import ConfigError
     from configurable_agents.queue.configs import config_of
-    from configurable_agents.queue.errors import DispatchError
+    from configurable_agents.queue.errors import REFUSALS
     from configurable_agents.queue.triggers import start_triggered_run
 
     now = now or datetime.now(UTC)
@@ -110,7 +110,7 @@ def tick(
                     inputs=dict(due.schedule.inputs),
                     detail=due.schedule.description or f"cron {due.schedule.cron}",
                 )
-            except DispatchError as error:
+            except REFUSALS as error:
                 log.warning("tick %s of %s: no run started: %s", due.key, name, error)
                 results.append(TickResult(name, due.key, None, False, str(error)))
                 continue

@@ -28,8 +28,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from configurable_agents.queue.errors import DispatchError, RunNotFoundError
+from configurable_agents.queue.errors import REFUSALS, http_status
 from configurable_agents.settings import Settings
+from configurable_agents.storage.errors import (
+    NotFoundError,
+    WorkflowNotFoundError,
+    WorkflowVersionNotFoundError,
+)
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADERS = ("x-signature-256", "x-hub-signature-256")
@@ -68,13 +73,13 @@ def start_triggered_run(
     with session_scope(session_factory) as session:
         workflow = workflows.get_by_name(session, workflow_name)
         if workflow is None:
-            raise RunNotFoundError(f"no workflow named {workflow_name!r}")
+            raise WorkflowNotFoundError(f"no workflow named {workflow_name!r}")
         earlier = triggers.get_accepted(session, workflow_name=workflow.name, kind=kind, key=key)
         if earlier is not None:
             return Triggered(earlier.run_id, True, earlier.id)
         version = workflows.get_version(session, workflow.id)
         if version is None:
-            raise RunNotFoundError(f"workflow {workflow_name!r} has no version")
+            raise WorkflowVersionNotFoundError(f"workflow {workflow_name!r} has no version")
         recorded = triggers.record(
             session, workflow_name=workflow.name, kind=kind, key=key, detail=detail
         )
@@ -171,10 +176,10 @@ def handle_webhook(
             inputs=inputs,
             detail=f"delivery {key}",
         )
-    except RunNotFoundError as error:
+    except NotFoundError as error:
         return WebhookAnswer(404, {"detail": str(error)})
-    except DispatchError as error:
-        return refuse(error.status, str(error))
+    except REFUSALS as error:
+        return refuse(http_status(error), str(error))
     if started.duplicate:
         return WebhookAnswer(200, {"run_id": started.run_id, "duplicate": True, "delivery": key})
     return WebhookAnswer(

@@ -10,16 +10,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import OperationalError
 
+from configurable_agents.storage.errors import DatabaseUnreachableError
+
 if TYPE_CHECKING:
     # The ORM costs ~60 ms to import; `configurable-agents status` does without it.
     from sqlalchemy.orm import Session, sessionmaker
 
 # Seconds a SQLite writer waits for another writer before "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-
-
-class DatabaseUnreachable(Exception):
-    """The database could not be reached; the message says where and why."""
 
 
 def redact_url(url: str) -> str:
@@ -96,7 +94,7 @@ def ping(engine: Engine) -> None:
 
 
 def wait_until_reachable(engine: Engine, timeout: float) -> None:
-    """Retry connecting for up to ``timeout`` seconds, then raise DatabaseUnreachable."""
+    """Retry connecting for up to ``timeout`` seconds, then raise DatabaseUnreachableError."""
     deadline = time.monotonic() + timeout
     delay = 0.2
     while True:
@@ -106,7 +104,7 @@ def wait_until_reachable(engine: Engine, timeout: float) -> None:
         except OperationalError as error:
             if time.monotonic() + delay > deadline:
                 reason = str(error.orig or error).strip().splitlines()[0]
-                raise DatabaseUnreachable(
+                raise DatabaseUnreachableError(
                     f"database unreachable at {redact_url(str(engine.url))}: {reason}"
                 ) from None
             time.sleep(delay)

@@ -15,16 +15,13 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from configurable_agents.storage.database import is_sqlite
+from configurable_agents.storage.errors import SchemaBehindError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 # Any constant works; it names this application's lock among PostgreSQL advisory locks.
 _ADVISORY_LOCK_KEY = zlib.crc32(b"configurable-agents:migrate")
 _REVISION_LINE = re.compile(r"^revision(?:: str)? = ['\"]([^'\"]+)['\"]", re.MULTILINE)
 _DOWN_REVISION_LINE = re.compile(r"^down_revision(?:: [^=]+)? = ['\"]([^'\"]+)['\"]", re.MULTILINE)
-
-
-class SchemaBehind(Exception):
-    """The database schema is not at head and the release step did not fix it in time."""
 
 
 @dataclass(frozen=True)
@@ -135,7 +132,7 @@ def wait_for_head(engine: Engine, timeout: float, poll: float = 0.2) -> SchemaSt
         if state.at_head:
             return state
         if time.monotonic() >= deadline:
-            raise SchemaBehind(
+            raise SchemaBehindError(
                 f"database schema is at {state.current or 'empty'}, the code needs {state.head}; "
                 "run `configurable-agents migrate` (or start the set with `honcho start`, "
                 "whose release step migrates)"

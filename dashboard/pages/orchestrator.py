@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from configurable_agents.queue.errors import DispatchError
+from configurable_agents.queue.errors import REFUSALS
 from configurable_agents.queue.remote import form_fields
 from configurable_agents.settings import Settings
 from configurable_agents.status.resources import Resources
@@ -100,7 +100,7 @@ def remote_forms(session: Session, agents: list[AgentLine]) -> list[dict[str, An
             continue
         try:
             fields = as_input_fields(form_fields(session, agent.name))
-        except (DispatchError, ValueError) as error:
+        except (*REFUSALS, ValueError) as error:
             # Died between the two reads, or its schema gives no valid form: say so.
             forms.append({"agent": agent, "fields": [], "problem": str(error)})
             continue

@@ -76,7 +76,7 @@ class RunDetail:
 
 
 def run_context(session: Session, run_id: str) -> RunDetail:
-    """The run, its steps in order and its workflow version (RunNotFound when missing)."""
+    """The run, its steps in order and its workflow version (RunNotFoundError when missing)."""
     run = runs.require(session, run_id)
     version = (
         session.get(WorkflowVersion, run.workflow_version_id)

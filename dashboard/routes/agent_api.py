@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from configurable_agents.queue.errors import DispatchError
+from configurable_agents.queue.errors import REFUSALS, http_status
 from configurable_agents.queue.remote import (
     agent_json,
     dispatch_to_agent,
@@ -59,12 +59,12 @@ class DispatchIn(BaseModel):
     inputs: dict[str, Any] = {}
 
 
-def _error(error: DispatchError) -> JSONResponse:
+def _error(error: Exception) -> JSONResponse:
     body: dict[str, Any] = {"detail": str(error)}
     problems = getattr(error, "problems", None)
     if problems:
         body["problems"] = problems
-    return JSONResponse(body, status_code=error.status)
+    return JSONResponse(body, status_code=http_status(error))
 
 
 def _token(request: Request) -> str:
@@ -90,7 +90,7 @@ async def register(request: Request, body: RegisterIn) -> Response:
             concurrency=body.concurrency,
             version=body.version,
         )
-    except DispatchError as error:
+    except REFUSALS as error:
         return _error(error)
     out = agent_json(registered.agent, "alive")
     out["token"] = registered.token
@@ -144,7 +144,7 @@ def form(request: Request, name: str) -> Response:
     try:
         with _session_factory(request)() as session:
             fields = form_fields(session, name)
-    except DispatchError as error:
+    except REFUSALS as error:
         return _error(error)
     return JSONResponse(
         [
@@ -169,7 +169,7 @@ def dispatch(request: Request, name: str, body: DispatchIn) -> Response:
         run = dispatch_to_agent(
             request.app.state.settings, _session_factory(request), name, body.inputs, trigger="api"
         )
-    except DispatchError as error:
+    except REFUSALS as error:
         return _error(error)
     return JSONResponse(
         {"run_id": run.id, "state": run.state, "agent": name, "workflow": run.workflow_name},

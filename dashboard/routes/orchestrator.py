@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from configurable_agents.queue.errors import InvalidInputsError
+from configurable_agents.config.errors import InvalidInputsError
 from configurable_agents.queue.remote import dispatch_to_agent as dispatch
 from configurable_agents.storage.database import session_scope
 from dashboard.deps import session_factory_of, settings_of

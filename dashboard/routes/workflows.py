@@ -14,8 +14,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from configurable_agents.queue.errors import DispatchError, InvalidInputsError
+from configurable_agents.config.errors import ConfigError, InvalidInputsError
+from configurable_agents.queue.errors import REFUSALS, http_status
 from configurable_agents.storage.database import session_scope
+from configurable_agents.storage.errors import WorkflowNameTakenError
 from configurable_agents.storage.models import Workflow
 from configurable_agents.storage.repositories import workflows
 from dashboard import queries, run_service, workflow_service
@@ -67,7 +69,7 @@ def editor_again(
     request: Request, text: str, error: Exception, workflow: Workflow | None = None
 ) -> HTMLResponse:
     """The editor again with the text as sent: 422 with its issues, or 409 for a taken name."""
-    if isinstance(error, workflow_service.InvalidConfig):
+    if isinstance(error, ConfigError):
         context = editor_context(
             request, text, workflow=workflow, issues=error.issues, error="Fix the problems below."
         )
@@ -76,7 +78,7 @@ def editor_again(
     return page(request, "workflows/editor.html", context, status_code=409)
 
 
-FORM_FAILURES = (workflow_service.InvalidConfig, workflow_service.NameTaken)
+FORM_FAILURES = (ConfigError, WorkflowNameTakenError)
 
 
 @router.get("/workflows/new", response_class=HTMLResponse, include_in_schema=False)
@@ -146,12 +148,10 @@ async def run_workflow(request: Request, workflow_id: int) -> Response:
             values,
             version=version,
         )
-    except run_service.InvalidInputs as error:
-        errors, message = error.errors, ""
     except InvalidInputsError as error:
         errors, message = errors_by_input(error.problems), ""
-    except DispatchError as error:
-        if error.status == 404:
+    except REFUSALS as error:
+        if http_status(error) == 404:
             raise
         # Queue full or unreachable, a version that no longer validates: say it at the form.
         errors, message = {}, str(error)

@@ -12,6 +12,7 @@ from typing import Any, Literal, NamedTuple
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from configurable_agents.storage.errors import AgentNotFoundError
 from configurable_agents.storage.models import Agent, utcnow
 
 Liveness = Literal["alive", "stale", "dead"]
@@ -19,10 +20,6 @@ Liveness = Literal["alive", "stale", "dead"]
 DEAD_AFTER_TTLS = 3
 REMOTE = "remote"
 WORKER = "worker"
-
-
-class AgentNotFound(LookupError):
-    """No agent with that id."""
 
 
 class AgentStatus(NamedTuple):
@@ -177,10 +174,10 @@ def get(session: Session, agent_id: str) -> Agent | None:
 
 
 def require(session: Session, agent_id: str) -> Agent:
-    """An agent by id, or AgentNotFound."""
+    """An agent by id, or AgentNotFoundError."""
     agent = get(session, agent_id)
     if agent is None:
-        raise AgentNotFound(f"no agent with id {agent_id}")
+        raise AgentNotFoundError(f"no agent with id {agent_id}")
     return agent
 
 

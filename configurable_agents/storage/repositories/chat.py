@@ -8,13 +8,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from configurable_agents.storage.errors import ChatSessionNotFoundError
 from configurable_agents.storage.models import ChatMessage, ChatSession, utcnow
 
 ROLES = ("user", "assistant", "system")
-
-
-class ChatSessionNotFound(LookupError):
-    """No chat session with that id."""
 
 
 def create_session(
@@ -32,10 +29,10 @@ def create_session(
 
 
 def get(session: Session, chat_id: str) -> ChatSession:
-    """A conversation by id (messages load on access), or ChatSessionNotFound."""
+    """A conversation by id (messages load on access), or ChatSessionNotFoundError."""
     chat = session.get(ChatSession, chat_id)
     if chat is None:
-        raise ChatSessionNotFound(f"no chat session with id {chat_id}")
+        raise ChatSessionNotFoundError(f"no chat session with id {chat_id}")
     return chat
 
 
@@ -47,7 +44,7 @@ def load(session: Session, chat_id: str) -> ChatSession:
         .options(selectinload(ChatSession.messages))
     )
     if chat is None:
-        raise ChatSessionNotFound(f"no chat session with id {chat_id}")
+        raise ChatSessionNotFoundError(f"no chat session with id {chat_id}")
     return chat
 
 

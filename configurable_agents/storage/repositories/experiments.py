@@ -10,6 +10,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from configurable_agents.storage.errors import (
+    ExperimentNameTakenError,
+    ExperimentNotFoundError,
+    VariantNotFoundError,
+)
 from configurable_agents.storage.models import (
     Experiment,
     ExperimentResult,
@@ -18,18 +23,6 @@ from configurable_agents.storage.models import (
 )
 
 STATUSES = ("draft", "running", "completed", "failed")
-
-
-class ExperimentNotFound(LookupError):
-    """No experiment with that id or name."""
-
-
-class VariantNotFound(LookupError):
-    """The experiment has no variant with that name or id."""
-
-
-class ExperimentNameTaken(ValueError):
-    """An experiment already has that name."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +56,7 @@ def create(
     if not isinstance(dataset, list):
         raise ValueError(f"experiment {name!r}: the dataset must be a list of input items")
     if get_by_name(session, name) is not None:
-        raise ExperimentNameTaken(f"an experiment named {name!r} already exists")
+        raise ExperimentNameTakenError(f"an experiment named {name!r} already exists")
     experiment = Experiment(
         name=name, workflow_id=workflow_id, description=description, dataset=dataset
     )
@@ -77,10 +70,10 @@ def create(
 
 
 def get(session: Session, experiment_id: int) -> Experiment:
-    """An experiment by id, or ExperimentNotFound."""
+    """An experiment by id, or ExperimentNotFoundError."""
     experiment = session.get(Experiment, experiment_id)
     if experiment is None:
-        raise ExperimentNotFound(f"no experiment with id {experiment_id}")
+        raise ExperimentNotFoundError(f"no experiment with id {experiment_id}")
     return experiment
 
 
@@ -111,14 +104,14 @@ def set_status(session: Session, experiment: Experiment, status: str) -> Experim
 
 
 def variant(session: Session, experiment: Experiment, name: str) -> ExperimentVariant:
-    """A variant of the experiment by name, or VariantNotFound."""
+    """A variant of the experiment by name, or VariantNotFoundError."""
     found = session.scalar(
         select(ExperimentVariant).where(
             ExperimentVariant.experiment_id == experiment.id, ExperimentVariant.name == name
         )
     )
     if found is None:
-        raise VariantNotFound(f"experiment {experiment.name!r} has no variant {name!r}")
+        raise VariantNotFoundError(f"experiment {experiment.name!r} has no variant {name!r}")
     return found
 
 

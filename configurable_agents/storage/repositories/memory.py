@@ -9,14 +9,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
+from configurable_agents.storage.errors import InvalidValueError
 from configurable_agents.storage.models import MemoryEntry, utcnow
 from configurable_agents.storage.repositories._dialect import insert
 
 DEFAULT_NAMESPACE = "default"
-
-
-class MemoryValueError(TypeError):
-    """The value cannot be stored as JSON; the message names the key."""
 
 
 def get(
@@ -56,7 +53,7 @@ def set_value(
     try:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as error:
-        raise MemoryValueError(
+        raise InvalidValueError(
             f"memory {workflow_name}/{namespace}/{key}: value is not JSON ({error})"
         ) from None
     now = utcnow()

@@ -9,15 +9,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from configurable_agents.storage.errors import IllegalTransitionError, RunNotFoundError
 from configurable_agents.storage.models import Run, RunState, utcnow
-
-
-class RunNotFound(LookupError):
-    """No run with that id."""
-
-
-class RunStateConflict(ValueError):
-    """The run is in a state that does not allow the change; the message says which."""
 
 
 def create(
@@ -51,7 +44,7 @@ def get(session: Session, run_id: str) -> Run | None:
 def require(session: Session, run_id: str) -> Run:
     run = get(session, run_id)
     if run is None:
-        raise RunNotFound(f"no run with id {run_id}")
+        raise RunNotFoundError(f"no run with id {run_id}")
     return run
 
 
@@ -132,7 +125,7 @@ def count_by_state(session: Session, *, since: datetime | None = None) -> dict[s
 def request_cancel(session: Session, run: Run) -> Run:
     """Cancel a queued or waiting run now; flag a running one to stop before its next step."""
     if run.state in RunState.FINISHED:
-        raise RunStateConflict(f"run {run.id} is already {run.state}")
+        raise IllegalTransitionError(f"run {run.id} is already {run.state}")
     if run.state == RunState.RUNNING:
         run.cancel_requested = True
         session.flush()
@@ -146,7 +139,7 @@ def is_cancel_requested(session: Session, run_id: str) -> bool:
         select(Run.cancel_requested).where(Run.id == run_id)
     ).scalar_one_or_none()
     if flag is None:
-        raise RunNotFound(f"no run with id {run_id}")
+        raise RunNotFoundError(f"no run with id {run_id}")
     return flag
 
 
@@ -213,7 +206,7 @@ def retry(session: Session, run: Run, *, now: datetime | None = None) -> Run:
         run.state in (RunState.FAILED, RunState.CANCELLED)
         or (run.state == RunState.RUNNING and lease_expired)
     ):
-        raise RunStateConflict(f"run {run.id} is {run.state} and cannot be retried now")
+        raise IllegalTransitionError(f"run {run.id} is {run.state} and cannot be retried now")
     run.state = RunState.QUEUED
     run.worker_id = None
     run.lease_expires_at = None

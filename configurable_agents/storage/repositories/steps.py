@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from configurable_agents.storage.errors import RunNotFoundError, StepNotFoundError
 from configurable_agents.storage.models import Run, RunStep, utcnow
-from configurable_agents.storage.repositories.runs import RunNotFound
 
 COMPLETED = "completed"
 FAILED = "failed"
@@ -18,10 +18,6 @@ SKIPPED = "skipped"
 # An approval step waits for a person; it becomes completed once decided.
 AWAITING_APPROVAL = "awaiting_approval"
 STATES = (COMPLETED, FAILED, SKIPPED, AWAITING_APPROVAL)
-
-
-class StepNotFound(LookupError):
-    """No step with that run and sequence number."""
 
 
 def record(
@@ -119,10 +115,10 @@ def list_for_run(
 
 
 def get(session: Session, run_id: str, seq: int) -> RunStep:
-    """One step of a run by its sequence number, or StepNotFound."""
+    """One step of a run by its sequence number, or StepNotFoundError."""
     step = session.scalar(select(RunStep).where(RunStep.run_id == run_id, RunStep.seq == seq))
     if step is None:
-        raise StepNotFound(f"run {run_id} has no step {seq}")
+        raise StepNotFoundError(f"run {run_id} has no step {seq}")
     return step
 
 
@@ -151,7 +147,7 @@ def _lock_run(session: Session, run_id: str, *, tokens: int = 0, cost: float = 0
         .execution_options(populate_existing=True, synchronize_session=False)
     ).one_or_none()
     if run is None:
-        raise RunNotFound(f"no run with id {run_id}")
+        raise RunNotFoundError(f"no run with id {run_id}")
     return run
 
 

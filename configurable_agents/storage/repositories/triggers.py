@@ -8,16 +8,13 @@ from typing import NamedTuple
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from configurable_agents.storage.errors import TriggerEventNotFoundError
 from configurable_agents.storage.models import TriggerEvent, utcnow
 from configurable_agents.storage.repositories._dialect import insert
 
 ACCEPTED = "accepted"
 REJECTED = "rejected"
 KINDS = ("webhook", "schedule")
-
-
-class TriggerEventNotFound(LookupError):
-    """No trigger event with that id."""
 
 
 class Recorded(NamedTuple):
@@ -65,7 +62,9 @@ def record(
         return Recorded(get(session, new_id), duplicate=False)
     existing = get_accepted(session, workflow_name=workflow_name, kind=kind, key=key)
     if existing is None:  # the conflict above says it exists; never expected
-        raise TriggerEventNotFound(f"accepted {kind} event {key!r} of {workflow_name} vanished")
+        raise TriggerEventNotFoundError(
+            f"accepted {kind} event {key!r} of {workflow_name} vanished"
+        )
     return Recorded(existing, duplicate=True)
 
 
@@ -93,10 +92,10 @@ def attach_run(session: Session, event: TriggerEvent, run_id: str) -> TriggerEve
 
 
 def get(session: Session, event_id: int) -> TriggerEvent:
-    """An event by id, or TriggerEventNotFound."""
+    """An event by id, or TriggerEventNotFoundError."""
     event = session.get(TriggerEvent, event_id)
     if event is None:
-        raise TriggerEventNotFound(f"no trigger event with id {event_id}")
+        raise TriggerEventNotFoundError(f"no trigger event with id {event_id}")
     return event
 
 

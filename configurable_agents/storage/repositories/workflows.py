@@ -7,19 +7,12 @@ from collections.abc import Sequence
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from configurable_agents.storage.errors import (
+    WorkflowNameTakenError,
+    WorkflowNotFoundError,
+    WorkflowVersionNotFoundError,
+)
 from configurable_agents.storage.models import Workflow, WorkflowVersion, utcnow
-
-
-class WorkflowNotFound(LookupError):
-    """No (live) workflow with that id or name."""
-
-
-class WorkflowVersionNotFound(LookupError):
-    """The workflow has no version with that number."""
-
-
-class WorkflowNameTaken(ValueError):
-    """A live workflow already has that name."""
 
 
 def create(
@@ -31,9 +24,9 @@ def create(
     source: str = "user",
     note: str = "",
 ) -> Workflow:
-    """Create a workflow with its first version; WorkflowNameTaken when the name is in use."""
+    """Create a workflow with its first version; WorkflowNameTakenError when the name is in use."""
     if get_by_name(session, name) is not None:
-        raise WorkflowNameTaken(f"a workflow named {name!r} already exists")
+        raise WorkflowNameTakenError(f"a workflow named {name!r} already exists")
     workflow = Workflow(name=name, description=description, source=source, latest_version=1)
     workflow.versions.append(WorkflowVersion(version=1, config_yaml=config_yaml, note=note))
     session.add(workflow)
@@ -108,10 +101,10 @@ def get_by_name(session: Session, name: str) -> Workflow | None:
 
 
 def require(session: Session, workflow_id: int) -> Workflow:
-    """A live workflow by id, or WorkflowNotFound."""
+    """A live workflow by id, or WorkflowNotFoundError."""
     workflow = get(session, workflow_id)
     if workflow is None:
-        raise WorkflowNotFound(f"no workflow with id {workflow_id}")
+        raise WorkflowNotFoundError(f"no workflow with id {workflow_id}")
     return workflow
 
 
@@ -171,25 +164,25 @@ def soft_delete(session: Session, workflow: Workflow) -> None:
 
 
 def require_by_name(session: Session, name: str) -> Workflow:
-    """A live workflow by name, or WorkflowNotFound."""
+    """A live workflow by name, or WorkflowNotFoundError."""
     workflow = get_by_name(session, name)
     if workflow is None:
-        raise WorkflowNotFound(f"no workflow named {name!r}")
+        raise WorkflowNotFoundError(f"no workflow named {name!r}")
     return workflow
 
 
 def require_version(session: Session, workflow_id: int, version: int) -> WorkflowVersion:
-    """A version by its number, or WorkflowVersionNotFound."""
+    """A version by its number, or WorkflowVersionNotFoundError."""
     found = get_version(session, workflow_id, version)
     if found is None:
-        raise WorkflowVersionNotFound(f"workflow {workflow_id} has no version {version}")
+        raise WorkflowVersionNotFoundError(f"workflow {workflow_id} has no version {version}")
     return found
 
 
 def versions_for_diff(
     session: Session, workflow_id: int, old: int, new: int
 ) -> tuple[WorkflowVersion, WorkflowVersion]:
-    """Both versions a diff compares, by number; WorkflowVersionNotFound names a missing one."""
+    """Both versions a diff compares, by number; WorkflowVersionNotFoundError names a missing one."""
     return require_version(session, workflow_id, old), require_version(session, workflow_id, new)
 
 

@@ -9,11 +9,11 @@ import pytest
 
 from configurable_agents.queue.dispatch import (
     Decision,
-    InvalidRunState,
     cancel_run,
     decide_approval,
     retry_run,
 )
+from configurable_agents.storage.errors import IllegalTransitionError
 from tests.fakes.openai_server import FakeLLMServer, Reply
 from tests.integration.queue.cluster import three_node_workflow
 from tests.integration.queue.conftest import ClusterFactory, echo_reply
@@ -58,7 +58,7 @@ def test_cancel_a_running_and_a_queued_run(
     assert cluster.run(queued).state == "cancelled"
     assert cluster.steps(queued) == []
     assert not any("[queued]" in r.last_user_text for r in slow_llm.requests)
-    with pytest.raises(InvalidRunState, match="already cancelled"):
+    with pytest.raises(IllegalTransitionError, match="already cancelled"):
         cancel_run(cluster.session_factory, queued)
 
 
@@ -98,7 +98,7 @@ def test_retry_a_failed_run(
     assert done.state == "completed" and done.inputs == {"text": "[flaky]"}
     assert done.trigger == "retry"
     assert cluster.run(failed.id).state == "failed"
-    with pytest.raises(InvalidRunState, match="only failed or cancelled"):
+    with pytest.raises(IllegalTransitionError, match="only failed or cancelled"):
         retry_run(cluster.settings, cluster.session_factory, done.id)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from configurable_agents.config import (
-    InputError,
+    InvalidInputsError,
     coerce_inputs,
     initial_state,
     input_fields,
@@ -78,7 +78,7 @@ def test_text_from_forms_and_the_cli_becomes_typed(config) -> None:
 
 
 def test_every_wrong_input_is_named(config) -> None:
-    with pytest.raises(InputError) as caught:
+    with pytest.raises(InvalidInputsError) as caught:
         coerce_inputs(
             config,
             {
@@ -114,5 +114,5 @@ def test_initial_state_has_every_field(config) -> None:
 
 
 def test_written_fields_are_not_inputs(config) -> None:
-    with pytest.raises(InputError, match="unknown input 'draft'"):
+    with pytest.raises(InvalidInputsError, match="unknown input 'draft'"):
         coerce_inputs(config, {"topic": "owls", "draft": "x"})

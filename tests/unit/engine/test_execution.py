@@ -187,7 +187,7 @@ def test_failing_llm_fails_the_run_with_the_reason(
 def test_missing_input_fails_clearly(engine: Engine, store_run: StoreRun) -> None:
     outcome = engine.execute(store_run(LINEAR, {}))
     assert outcome is not None and outcome.state == RunState.FAILED
-    assert outcome.error_type == "InputError" and "topic" in (outcome.error_message or "")
+    assert outcome.error_type == "InvalidInputsError" and "topic" in (outcome.error_message or "")
 
 
 def test_cancel_stops_before_the_next_step(

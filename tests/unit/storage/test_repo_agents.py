@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from configurable_agents.storage.errors import AgentNotFoundError
 from configurable_agents.storage.models import Agent, utcnow
 from configurable_agents.storage.repositories import agents
 
@@ -59,7 +60,7 @@ def test_get_and_require(session: Session) -> None:
 
     assert agents.get(session, worker.id) is worker
     assert agents.get(session, "missing") is None
-    with pytest.raises(agents.AgentNotFound, match="missing"):
+    with pytest.raises(AgentNotFoundError, match="missing"):
         agents.require(session, "missing")
 
 

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from configurable_agents.storage.errors import ChatSessionNotFoundError
 from configurable_agents.storage.models import ChatMessage, utcnow
 from configurable_agents.storage.repositories import chat, workflows
 
@@ -96,9 +97,9 @@ def test_bad_role_and_missing_session_are_named_errors(session: Session) -> None
 
     with pytest.raises(ValueError, match="role must be one of"):
         chat.append_message(session, conversation.id, role="robot", content="hi")
-    with pytest.raises(chat.ChatSessionNotFound, match="nope"):
+    with pytest.raises(ChatSessionNotFoundError, match="nope"):
         chat.append_message(session, "nope", role="user", content="hi")
-    with pytest.raises(chat.ChatSessionNotFound):
+    with pytest.raises(ChatSessionNotFoundError):
         chat.load(session, "nope")
 
 

@@ -8,6 +8,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from configurable_agents.storage.errors import (
+    ExperimentNameTakenError,
+    ExperimentNotFoundError,
+    VariantNotFoundError,
+)
 from configurable_agents.storage.models import (
     Experiment,
     ExperimentResult,
@@ -47,13 +52,13 @@ def test_create_round_trips_variants_and_dataset(session_factory: sessionmaker[S
 def test_bad_definitions_are_named_errors(session: Session) -> None:
     _experiment(session)
 
-    with pytest.raises(experiments.ExperimentNameTaken, match="prompt-test"):
+    with pytest.raises(ExperimentNameTakenError, match="prompt-test"):
         experiments.create(session, name="prompt-test", variants=VARIANTS, dataset=DATASET)
     with pytest.raises(ValueError, match="at least one variant"):
         experiments.create(session, name="empty", variants={}, dataset=DATASET)
     with pytest.raises(ValueError, match="dataset must be a list"):
         experiments.create(session, name="x", variants=VARIANTS, dataset={"a": 1})  # type: ignore[arg-type]
-    with pytest.raises(experiments.ExperimentNotFound):
+    with pytest.raises(ExperimentNotFoundError):
         experiments.get(session, 999_999)
 
 
@@ -107,7 +112,7 @@ def test_recording_an_item_again_replaces_it(session: Session) -> None:
 def test_result_errors_name_the_problem(session: Session) -> None:
     experiment = _experiment(session)
 
-    with pytest.raises(experiments.VariantNotFound, match="'verbose'"):
+    with pytest.raises(VariantNotFoundError, match="'verbose'"):
         experiments.record_result(session, experiment, variant_name="verbose", item_index=0)
     with pytest.raises(ValueError, match="has 3 dataset items; item 3 does not exist"):
         experiments.record_result(session, experiment, variant_name="terse", item_index=3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from configurable_agents.storage.errors import InvalidValueError
 from configurable_agents.storage.repositories import memory
 from tests.unit.storage._concurrent import run_in_threads
 
@@ -69,9 +70,9 @@ def test_list_as_dict_delete_and_clear(session: Session) -> None:
 
 
 def test_value_that_is_not_json_is_a_named_error(session: Session) -> None:
-    with pytest.raises(memory.MemoryValueError, match="triage/default/when"):
+    with pytest.raises(InvalidValueError, match="triage/default/when"):
         memory.set_value(session, "triage", "when", {1, 2})
-    with pytest.raises(memory.MemoryValueError, match="not JSON"):
+    with pytest.raises(InvalidValueError, match="not JSON"):
         memory.set_value(session, "triage", "nan", float("nan"))
     # The session is still usable after the refusal.
     memory.set_value(session, "triage", "ok", True)

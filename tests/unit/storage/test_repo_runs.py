@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from configurable_agents.storage.errors import IllegalTransitionError, RunNotFoundError
 from configurable_agents.storage.models import Run, RunState, utcnow
 from configurable_agents.storage.repositories import runs
 from tests.unit.storage._concurrent import run_in_threads
@@ -45,7 +46,7 @@ def test_create_and_read_back_in_a_new_session(session_factory: sessionmaker[Ses
 
 
 def test_missing_run_is_a_named_error(session: Session) -> None:
-    with pytest.raises(runs.RunNotFound, match="nope"):
+    with pytest.raises(RunNotFoundError, match="nope"):
         runs.require(session, "nope")
 
 
@@ -91,14 +92,14 @@ def test_cancel_queued_now_and_running_by_flag(session_factory: sessionmaker[Ses
 
         assert queued.state == RunState.CANCELLED and queued.finished_at is not None
         assert running.state == RunState.RUNNING
-        with pytest.raises(runs.RunStateConflict, match="already cancelled"):
+        with pytest.raises(IllegalTransitionError, match="already cancelled"):
             runs.request_cancel(session, queued)
 
     # A worker reads the flag from its own session.
     with session_factory() as worker:
         assert runs.is_cancel_requested(worker, running.id) is True
         assert runs.is_cancel_requested(worker, queued.id) is False
-        with pytest.raises(runs.RunNotFound):
+        with pytest.raises(RunNotFoundError):
             runs.is_cancel_requested(worker, "missing")
 
 
@@ -168,7 +169,7 @@ def test_retry_refuses_live_and_completed_runs(session: Session) -> None:
     run = runs.create(session, workflow_name="w", inputs={})
     runs.claim(session, run.id, worker_id="a", lease_seconds=30)
 
-    with pytest.raises(runs.RunStateConflict, match="running"):
+    with pytest.raises(IllegalTransitionError, match="running"):
         runs.retry(session, run)
     # Once the worker's lease has run out, the run may be retried.
     runs.retry(session, run, now=utcnow() + timedelta(minutes=5))
@@ -176,7 +177,7 @@ def test_retry_refuses_live_and_completed_runs(session: Session) -> None:
 
     done = runs.create(session, workflow_name="w", inputs={})
     runs.finish(session, done, state=RunState.COMPLETED, outputs={"ok": True})
-    with pytest.raises(runs.RunStateConflict, match="completed"):
+    with pytest.raises(IllegalTransitionError, match="completed"):
         runs.retry(session, done)
 
 

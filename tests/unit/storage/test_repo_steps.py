@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from configurable_agents.storage.errors import RunNotFoundError, StepNotFoundError
 from configurable_agents.storage.models import Run, RunState, RunStep, utcnow
 from configurable_agents.storage.repositories import runs, steps
 from tests.unit.storage._concurrent import run_in_threads
@@ -100,9 +101,9 @@ def test_next_seq_and_unknown_lookups(session: Session) -> None:
     steps.record(session, run_id, node="a")
     assert steps.next_seq(session, run_id) == 2
 
-    with pytest.raises(steps.StepNotFound, match="no step 9"):
+    with pytest.raises(StepNotFoundError, match="no step 9"):
         steps.get(session, run_id, 9)
-    with pytest.raises(runs.RunNotFound):
+    with pytest.raises(RunNotFoundError):
         steps.record(session, "missing", node="a")
     with pytest.raises(ValueError, match="step state must be one of"):
         steps.record(session, run_id, node="a", state="done")

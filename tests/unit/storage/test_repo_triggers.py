@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from configurable_agents.storage.errors import TriggerEventNotFoundError
 from configurable_agents.storage.models import utcnow
 from configurable_agents.storage.repositories import runs, triggers
 from tests.unit.storage._concurrent import run_in_threads
@@ -114,7 +115,7 @@ def test_listing_newest_first_with_filters(session: Session) -> None:
 def test_bad_kind_and_missing_event_are_named_errors(session: Session) -> None:
     with pytest.raises(ValueError, match="trigger kind must be one of"):
         triggers.record(session, workflow_name="a", kind="email", key="k")
-    with pytest.raises(triggers.TriggerEventNotFound):
+    with pytest.raises(TriggerEventNotFoundError):
         triggers.get(session, 123_456)
 
 

@@ -6,6 +6,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from configurable_agents.storage.errors import (
+    WorkflowNameTakenError,
+    WorkflowNotFoundError,
+    WorkflowVersionNotFoundError,
+)
 from configurable_agents.storage.models import Run, WorkflowVersion
 from configurable_agents.storage.repositories import runs, workflows
 
@@ -37,7 +42,7 @@ def test_create_and_read_back_in_a_new_session(session_factory: sessionmaker[Ses
 def test_same_name_twice_is_a_named_error(session: Session) -> None:
     workflows.create(session, name="summarise", config_yaml=CONFIG_V1)
 
-    with pytest.raises(workflows.WorkflowNameTaken, match="summarise"):
+    with pytest.raises(WorkflowNameTakenError, match="summarise"):
         workflows.create(session, name="summarise", config_yaml=CONFIG_V2)
 
 
@@ -62,7 +67,7 @@ def test_versions_for_diff_by_number(session: Session) -> None:
     old, new = workflows.versions_for_diff(session, workflow.id, 1, 2)
 
     assert (old.config_yaml, new.config_yaml) == (CONFIG_V1, CONFIG_V2)
-    with pytest.raises(workflows.WorkflowVersionNotFound, match="no version 7"):
+    with pytest.raises(WorkflowVersionNotFoundError, match="no version 7"):
         workflows.versions_for_diff(session, workflow.id, 1, 7)
 
 
@@ -80,7 +85,7 @@ def test_duplicate_copies_the_chosen_version_under_a_new_name(session: Session) 
     assert workflows.require_version(session, old_copy.id, 1).config_yaml == CONFIG_V1
     assert latest_copy.description == "Sums up"
     assert latest_copy.versions[0].note == "copied from summarise v2"
-    with pytest.raises(workflows.WorkflowNameTaken):
+    with pytest.raises(WorkflowNameTakenError):
         workflows.duplicate(session, workflow, "summarise-copy")
 
 
@@ -104,7 +109,7 @@ def test_soft_delete_hides_frees_the_name_and_keeps_runs(session: Session) -> No
 
     assert workflows.get(session, workflow.id) is None
     assert workflows.get(session, workflow.id, include_deleted=True) is not None
-    with pytest.raises(workflows.WorkflowNotFound):
+    with pytest.raises(WorkflowNotFoundError):
         workflows.require_by_name(session, "summarise")
     assert workflows.create(session, name="summarise", config_yaml=CONFIG_V2).id != workflow.id
     assert runs.require(session, run.id).workflow_id == workflow.id

@@ -1,0 +1,113 @@
+"""Every error the storage layer raises, one name per mistake.
+
+    StorageError
+    ├── NotFoundError (also LookupError)
+    │   ├── RunNotFoundError, StepNotFoundError
+    │   ├── WorkflowNotFoundError, WorkflowVersionNotFoundError
+    │   ├── AgentNotFoundError, ChatSessionNotFoundError, TriggerEventNotFoundError
+    │   └── ExperimentNotFoundError, VariantNotFoundError
+    ├── ConflictError (also ValueError)
+    │   ├── WorkflowNameTakenError, ExperimentNameTakenError
+    │   └── IllegalTransitionError
+    ├── InvalidValueError (also TypeError)
+    ├── DatabaseUnreachableError
+    └── SchemaBehindError
+
+Callers catch a branch (``NotFoundError`` answers 404, ``ConflictError`` 409) or one
+leaf; the message always says which row and why.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AgentNotFoundError",
+    "ChatSessionNotFoundError",
+    "ConflictError",
+    "DatabaseUnreachableError",
+    "ExperimentNameTakenError",
+    "ExperimentNotFoundError",
+    "IllegalTransitionError",
+    "InvalidValueError",
+    "NotFoundError",
+    "RunNotFoundError",
+    "SchemaBehindError",
+    "StepNotFoundError",
+    "StorageError",
+    "TriggerEventNotFoundError",
+    "VariantNotFoundError",
+    "WorkflowNameTakenError",
+    "WorkflowNotFoundError",
+    "WorkflowVersionNotFoundError",
+]
+
+
+class StorageError(Exception):
+    """Something the database holds (or cannot reach) refuses what was asked."""
+
+
+class NotFoundError(StorageError, LookupError):
+    """No row with that id or name."""
+
+
+class RunNotFoundError(NotFoundError):
+    """No run with that id."""
+
+
+class StepNotFoundError(NotFoundError):
+    """No step with that id in that run."""
+
+
+class WorkflowNotFoundError(NotFoundError):
+    """No live workflow with that id or name."""
+
+
+class WorkflowVersionNotFoundError(NotFoundError):
+    """The workflow has no version with that number."""
+
+
+class AgentNotFoundError(NotFoundError):
+    """No registered agent with that id or name."""
+
+
+class ChatSessionNotFoundError(NotFoundError):
+    """No chat session with that id."""
+
+
+class TriggerEventNotFoundError(NotFoundError):
+    """No trigger event with that id."""
+
+
+class ExperimentNotFoundError(NotFoundError):
+    """No experiment with that id or name."""
+
+
+class VariantNotFoundError(NotFoundError):
+    """The experiment has no variant with that name."""
+
+
+class ConflictError(StorageError, ValueError):
+    """The change contradicts what is stored (a taken name, a run's state)."""
+
+
+class WorkflowNameTakenError(ConflictError):
+    """Another live workflow already has that name."""
+
+
+class ExperimentNameTakenError(ConflictError):
+    """Another experiment already has that name."""
+
+
+class IllegalTransitionError(ConflictError):
+    """The run's state does not allow this change (see ``storage.states.TRANSITIONS``)."""
+
+
+class InvalidValueError(StorageError, TypeError):
+    """A value cannot be stored as given (for example not JSON)."""
+
+
+class DatabaseUnreachableError(StorageError):
+    """The database could not be reached; the message says where and why."""
+
+
+class SchemaBehindError(StorageError):
+    """The database schema is not at head and the release step did not fix it in time."""
