@@ -88,8 +88,9 @@ def cmd_run(path: str, pairs: list[str], *, as_json: bool, queue: bool) -> int:
 
     settings, database = _database("run")
     from configurable_agents.queue.dispatch import DispatchError, check_room, enqueue_new
+    from configurable_agents.storage import run_lifecycle
     from configurable_agents.storage.database import session_scope
-    from configurable_agents.storage.repositories import runs, workflows
+    from configurable_agents.storage.repositories import workflows
 
     try:
         if queue:
@@ -102,7 +103,7 @@ def cmd_run(path: str, pairs: list[str], *, as_json: bool, queue: bool) -> int:
                 description=config.description,
                 source="cli",
             )
-            run = runs.create(
+            run = run_lifecycle.create(
                 session,
                 workflow_name=workflow.name,
                 workflow_id=workflow.id,
