@@ -10,6 +10,7 @@ import os
 import shutil
 import sys
 
+from configurable_agents.bootstrap import check_port_free, start_process
 from configurable_agents.settings import Settings
 
 
@@ -46,7 +47,6 @@ def mlflow_server_environment() -> dict[str, str]:
 
 def exec_mlflow_server() -> int:
     """Replace this process with `mlflow server` (signals from honcho then reach it directly)."""
-    from configurable_agents.bootstrap import check_port_free, start_process
 
     settings = start_process("mlflow")
     settings.ensure_data_dir()
