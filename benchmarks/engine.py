@@ -28,13 +28,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
 
 from configurable_agents.settings import load_settings  # noqa: E402
+from configurable_agents.storage import run_lifecycle  # noqa: E402
 from configurable_agents.storage.database import (  # noqa: E402
     create_db_engine,
     make_session_factory,
     session_scope,
 )
 from configurable_agents.storage.migrations import upgrade_to_head  # noqa: E402
-from configurable_agents.storage.repositories import runs, steps, workflows  # noqa: E402
+from configurable_agents.storage.repositories import steps, workflows  # noqa: E402
 from tests.fakes import FakeLLMServer  # noqa: E402
 
 
@@ -122,7 +123,7 @@ def engine_runs(
     with open_engine(settings, factory) as runner:
         for _ in range(runs_count):
             with session_scope(factory) as session:
-                run = runs.create(
+                run = run_lifecycle.create(
                     session,
                     workflow_name="bench-linear",
                     workflow_id=ids[0],
@@ -144,7 +145,7 @@ def store_step_ms(data_dir: Path, count: int = 300) -> list[float]:
     upgrade_to_head(engine, data_dir)
     factory = make_session_factory(engine)
     with session_scope(factory) as session:
-        run = runs.create(session, workflow_name="bench", inputs={})
+        run = run_lifecycle.create(session, workflow_name="bench", inputs={})
     times = []
     for i in range(count):
         started = time.perf_counter()

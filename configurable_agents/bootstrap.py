@@ -18,7 +18,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from configurable_agents.settings import Settings, load_settings_or_exit
+from configurable_agents.storage.database import (
+    create_db_engine,
+    make_session_factory,
+    wait_until_reachable,
+)
 from configurable_agents.storage.errors import DatabaseUnreachableError, SchemaBehindError
+from configurable_agents.storage.migrations import wait_for_head
 
 # Nothing in the set may call out at start: analytics, telemetry and hub look-ups off.
 OFFLINE_ENVIRONMENT = {
@@ -65,12 +71,6 @@ class Database:
 
 def open_database(settings: Settings, process: str, *, wait_for_schema: bool = True) -> Database:
     """Connect (bounded retries), then wait a bounded time for the schema to reach head."""
-    from configurable_agents.storage.database import (
-        create_db_engine,
-        make_session_factory,
-        wait_until_reachable,
-    )
-    from configurable_agents.storage.migrations import wait_for_head
 
     settings.ensure_data_dir()
     engine = create_db_engine(

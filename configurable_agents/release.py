@@ -15,6 +15,10 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from configurable_agents.settings import Settings
+from configurable_agents.storage.database import make_session_factory, session_scope
+from configurable_agents.storage.migrations import migration_lock, upgrade_to_head
+from configurable_agents.storage.models import Workflow
+from configurable_agents.storage.repositories import workflows
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 
@@ -46,7 +50,6 @@ def read_example(path: Path) -> tuple[str, str, str]:
 
 
 def _stored_names(session: Session) -> set[str]:
-    from configurable_agents.storage.models import Workflow
 
     names = set()
     for name in session.scalars(select(Workflow.name)):
@@ -59,7 +62,6 @@ def seed_examples(
     session: Session, directory: Path = EXAMPLES_DIR
 ) -> tuple[list[str], list[str], list[str]]:
     """Store each example whose name is not stored yet; returns (seeded, already, skipped)."""
-    from configurable_agents.storage.repositories import workflows
 
     stored = _stored_names(session)
     seeded, already, skipped = [], [], []
@@ -84,8 +86,6 @@ def run_release(
     settings: Settings, engine: Engine, examples_dir: Path = EXAMPLES_DIR
 ) -> ReleaseResult:
     """Migrate and seed under the migration lock, so concurrent releases do it once."""
-    from configurable_agents.storage.database import make_session_factory, session_scope
-    from configurable_agents.storage.migrations import migration_lock, upgrade_to_head
 
     lock_dir = settings.ensure_data_dir()
     state = upgrade_to_head(engine, lock_dir)

@@ -24,6 +24,7 @@ from configurable_agents.config import (
     input_fields,
     load_config,
 )
+from configurable_agents.storage.repositories import workflows
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,6 @@ def templates_from_directory(directory: Path = EXAMPLES_DIR) -> list[Template]:
 
 def templates_from_database(session_factory: Callable[[], Any]) -> list[Template]:
     """The templates the release step stored (source "example"), latest versions, by name."""
-    from configurable_agents.storage.repositories import workflows
 
     found = []
     with session_factory() as session:

@@ -16,12 +16,14 @@ from functools import cache
 from typing import Any
 
 from configurable_agents.builder.events import Progress
+from configurable_agents.builder.gallery import EXAMPLES_DIR
 from configurable_agents.builder.secrets import secret_paths
 from configurable_agents.config import (
     ConfigError,
     WorkflowConfig,
     config_from_data,
     config_to_data,
+    load_config,
     workflow_json_schema,
 )
 from configurable_agents.llm import LLMRequest, LLMStructuredOutputError, Provider
@@ -53,8 +55,6 @@ the complete workflow config, matching the JSON Schema you are given. Rules:
 
 @cache
 def _example() -> str:
-    from configurable_agents.builder.gallery import EXAMPLES_DIR
-    from configurable_agents.config import load_config
 
     path = EXAMPLES_DIR / "write_review_loop.yaml"
     if not path.is_file():

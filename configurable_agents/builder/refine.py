@@ -28,9 +28,10 @@ from configurable_agents.config import (
     LLMNode,
     LoopNode,
     WorkflowConfig,
+    config_from_data,
     config_to_data,
 )
-from configurable_agents.engine.templates import template_references
+from configurable_agents.config.templates import template_references
 
 
 class RefineError(Exception):
@@ -363,7 +364,6 @@ def _bound(config: WorkflowConfig, data: dict[str, Any], text: str) -> Refinemen
         added = _add(config, data, "add a step that reviews it")
         if added is None:  # pragma: no cover - the instruction above always parses
             return None
-        from configurable_agents.config import config_from_data
 
         looped = _add_loop(config_from_data(added.data), added.data, bound)
         return Refinement(looped.data, f"{added.summary} {looped.summary}")

@@ -30,7 +30,10 @@ from configurable_agents.config import (
     config_to_yaml,
     input_fields,
     load_config,
+    validate_text,
 )
+from configurable_agents.queue.dispatch import start_run
+from configurable_agents.queue.errors import REFUSALS
 from configurable_agents.settings import Settings
 from configurable_agents.storage.database import session_scope
 from configurable_agents.storage.errors import ChatSessionNotFoundError
@@ -346,7 +349,6 @@ class ChatService:
 
     def apply_yaml(self, session_id: str | None, text: str) -> ChatTurn:
         """The user's own edit of the YAML: kept when it validates, else the issues."""
-        from configurable_agents.config import validate_text
 
         session_id = self._ensure(session_id)
         issues = [str(issue) for issue in validate_text(text, "config.yaml")]
@@ -429,8 +431,6 @@ class ChatService:
 
     def run(self, session_id: str, inputs_text: str) -> ChatTurn:
         """Save if needed, check the inputs against the workflow, and queue a run."""
-        from configurable_agents.queue.dispatch import start_run
-        from configurable_agents.queue.errors import REFUSALS
 
         view = self.view(session_id)
         config = view.config

@@ -84,8 +84,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings, database = open_migrated_database("run")
     from configurable_agents.queue.dispatch import check_room, enqueue_new
     from configurable_agents.queue.errors import REFUSALS
+    from configurable_agents.storage import run_lifecycle
     from configurable_agents.storage.database import session_scope
-    from configurable_agents.storage.repositories import runs, workflows
+    from configurable_agents.storage.repositories import workflows
 
     try:
         if queue:
@@ -98,7 +99,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 description=config.description,
                 source="cli",
             )
-            run = runs.create(
+            run = run_lifecycle.create(
                 session,
                 workflow_name=workflow.name,
                 workflow_id=workflow.id,

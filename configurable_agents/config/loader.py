@@ -18,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from configurable_agents.config._yaml import MarkedData, parse_marked
 from configurable_agents.config.errors import ConfigError, ConfigIssue, format_path
+from configurable_agents.config.json_schema import workflow_json_schema
 from configurable_agents.config.names import FieldName
 from configurable_agents.config.schema import (
     NODE_KINDS,
@@ -195,7 +196,6 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> Loc:
 
 @cache
 def _known_keys() -> tuple[str, ...]:
-    from configurable_agents.config.json_schema import workflow_json_schema
 
     keys: set[str] = set()
 

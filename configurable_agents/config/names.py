@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, WithJsonSchema
 
-from configurable_agents.engine.templates import TemplateError, parse_template
+from configurable_agents.config.templates import TemplateError, parse_template
 
 START = "START"
 END = "END"

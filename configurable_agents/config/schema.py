@@ -28,6 +28,7 @@ from configurable_agents.config.names import (
     Template,
 )
 from configurable_agents.config.state import MemoryKey, StateField, StrictModel
+from configurable_agents.config.templates import template_references
 from configurable_agents.config.tools import (
     TOOL_NAMES,
     CalculatorArgs,
@@ -38,7 +39,6 @@ from configurable_agents.config.tools import (
     JsonPathArgs,
     TimeZone,
 )
-from configurable_agents.engine.templates import template_references
 
 SCHEMA_VERSION = 1
 NODE_KINDS = ("llm", "tool", "router", "loop", "parallel", "approval", "agent")

@@ -18,7 +18,7 @@ from configurable_agents.config.expressions import expression_fields
 from configurable_agents.config.jsonpath import parse_json_path
 from configurable_agents.config.names import EnvVarName, FieldPath, Template, looks_like_secret
 from configurable_agents.config.state import StrictModel
-from configurable_agents.engine.templates import Reference, parse_template
+from configurable_agents.config.templates import Reference, parse_template
 
 TOOL_NAMES = ("http_request", "file_read", "file_write", "calculator", "current_time", "json_path")
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from configurable_agents.config.schema import LLMConfig, ModelPrice, WorkflowConfig
+from configurable_agents.llm.factory import get_provider
 from configurable_agents.settings import Settings
 from configurable_agents.storage.models import RunStep
 from configurable_agents.tracking.mlflow_logger import SpanRecord
@@ -57,7 +58,6 @@ class ProviderCache:
 
     def get(self, llm: LLMConfig, pricing: Mapping[str, ModelPrice] | None = None) -> Any:
         """The provider for these settings and the workflow's extra prices (created once)."""
-        from configurable_agents.llm.factory import get_provider
 
         options = self.resolve(llm)
         prices = tuple(sorted((model, p.input, p.output) for model, p in (pricing or {}).items()))

@@ -25,8 +25,13 @@ from configurable_agents.config.schema import (
     ParallelNode,
     RouterNode,
 )
+from configurable_agents.config.templates import render_template, render_value
+from configurable_agents.engine import tools
 from configurable_agents.engine.context import NodeFailed, RunCancelled, RunContext, now_ns
-from configurable_agents.engine.templates import render_template, render_value
+from configurable_agents.engine.remote_agents import call_remote_agent
+from configurable_agents.llm.types import LLMRequest
+from configurable_agents.storage.database import session_scope
+from configurable_agents.storage.repositories import memory, steps
 from configurable_agents.tracking.mlflow_logger import SpanRecord
 
 # Internal state keys (never workflow fields: field names cannot start with "_").
@@ -64,7 +69,6 @@ def public_state(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_llm(node: LLMNode, state: dict[str, Any], ctx: RunContext) -> StepResult:
-    from configurable_agents.llm.types import LLMRequest
 
     config = ctx.config
     llm = config.effective_llm(node)
@@ -111,7 +115,6 @@ def run_llm(node: LLMNode, state: dict[str, Any], ctx: RunContext) -> StepResult
 
 
 def run_tool(node: AnyNode, state: dict[str, Any], ctx: RunContext) -> StepResult:
-    from configurable_agents.engine import tools
 
     if isinstance(node, HttpRequestNode):
         spec = ctx.config.state.get(node.output)
@@ -136,7 +139,6 @@ def run_tool(node: AnyNode, state: dict[str, Any], ctx: RunContext) -> StepResul
 
 
 def run_agent(node: AgentNode, state: dict[str, Any], ctx: RunContext) -> StepResult:
-    from configurable_agents.engine.remote_agents import call_remote_agent
 
     inputs = {name: render_value(template, state) for name, template in node.inputs.items()}
     value, attempts = call_remote_agent(ctx, node.agent, inputs, timeout=node.timeout)
@@ -168,7 +170,6 @@ def read_memory(access: MemoryAccess | None, ctx: RunContext) -> dict[str, Any]:
     """Memory values the node reads, as state updates applied before it runs."""
     if access is None or not access.read:
         return {}
-    from configurable_agents.storage.repositories import memory
 
     namespace = ctx.config.memory.namespace if ctx.config.memory else "default"
     with ctx.session_factory() as session:
@@ -184,7 +185,6 @@ def write_memory(
     """Store the fields the node writes to memory, in the step's own transaction."""
     if access is None or not access.write:
         return
-    from configurable_agents.storage.repositories import memory
 
     namespace = ctx.config.memory.namespace if ctx.config.memory else "default"
     for ref in access.write:
@@ -275,8 +275,6 @@ def record_step(
     state: str | None = None,
 ) -> None:
     """Store the finished step (and memory writes) in one transaction; then honour a cancel."""
-    from configurable_agents.storage.database import session_scope
-    from configurable_agents.storage.repositories import steps
 
     with session_scope(ctx.session_factory) as session:
         if error is None and memory_state is not None:
@@ -315,9 +313,6 @@ def approval_step(
 ) -> dict[str, Any]:
     """Pause for a person's decision (LangGraph interrupt), then record it."""
     from langgraph.types import interrupt
-
-    from configurable_agents.storage.database import session_scope
-    from configurable_agents.storage.repositories import steps
 
     if step_key in ctx.previous_steps:
         return dict(ctx.previous_steps[step_key])

@@ -32,6 +32,8 @@ import time
 from typing import Any
 
 from configurable_agents.engine.context import RunContext
+from configurable_agents.llm.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
+from configurable_agents.storage.repositories import agents
 
 SCHEMA_PATH = "/schema"
 
@@ -81,7 +83,6 @@ def fetch_input_schema(url: str, *, timeout: float = 5.0) -> dict[str, Any]:
 
 def find_agent(ctx: RunContext, name: str) -> tuple[str, str]:
     """(agent id, URL) of the live remote agent with this name; raises when none is alive."""
-    from configurable_agents.storage.repositories import agents
 
     with ctx.session_factory() as session:
         candidates = [a for a in agents.list_agents(session, kind="remote") if a.name == name]
@@ -101,8 +102,6 @@ def call_remote_agent(
 ) -> tuple[Any, int]:
     """POST {"inputs": ...} to the agent; returns (its "outputs", or the whole JSON answer; attempts)."""
     import httpx
-
-    from configurable_agents.llm.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
 
     _, url = find_agent(ctx, name)
     policy = RetryPolicy()

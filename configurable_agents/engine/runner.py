@@ -21,7 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from configurable_agents.config.errors import InvalidInputsError
 from configurable_agents.config.inputs import initial_state
-from configurable_agents.config.schema import WorkflowConfig
+from configurable_agents.config.loader import load_config
+from configurable_agents.config.schema import LoopNode, WorkflowConfig
+from configurable_agents.engine.checkpointing import open_checkpointer
 from configurable_agents.engine.compiler import CURRENT_RUN, compile_workflow
 from configurable_agents.engine.context import (
     NodeFailed,
@@ -33,8 +35,10 @@ from configurable_agents.engine.context import (
 )
 from configurable_agents.engine.nodes import DECISIONS, VISITS, public_state
 from configurable_agents.settings import Settings
+from configurable_agents.storage import run_lifecycle
 from configurable_agents.storage.database import session_scope
 from configurable_agents.storage.models import Run, RunState, WorkflowVersion
+from configurable_agents.storage.repositories import runs, steps
 from configurable_agents.tracking.mlflow_logger import RunRecord, RunTracker
 
 log = logging.getLogger(__name__)
@@ -84,14 +88,14 @@ class Engine:
         on_step: StepCallback | None = None,
         worker_id: str | None = None,
         lease_seconds: float | None = None,
+        claimed: bool = False,
     ) -> RunOutcome | None:
         """Run (or resume) a stored run to its end, a pause for approval, or a failure.
 
         With a worker id and lease the run must be queued and is claimed atomically (None
-        when another worker got it); without, it is started or resumed as it stands (the
-        queue's limit-aware claim leaves the attempt count to this call).
+        when another worker got it); ``claimed`` when the queue's limit-aware claim took
+        it already; otherwise it is started or resumed as it stands (the CLI).
         """
-        from configurable_agents.storage.repositories import runs
 
         with session_scope(self.session_factory) as session:
             run = runs.require(session, run_id)
@@ -102,7 +106,7 @@ class Engine:
             if run.state in RunState.FINISHED:
                 return RunOutcome(run_id, run.state, run.outputs, run.error_type, run.error_message)
             if run.cancel_requested:
-                runs.finish(
+                run_lifecycle.finish(
                     session, run, state=RunState.CANCELLED, error_message="cancelled by user"
                 )
                 return RunOutcome(run_id, RunState.CANCELLED, error_message="cancelled by user")
@@ -121,13 +125,13 @@ class Engine:
                 run.workflow_name,
             )
             if claiming:
-                if (
-                    runs.claim(session, run_id, worker_id=worker_id, lease_seconds=lease_seconds)
-                    is None
-                ):
+                taken = run_lifecycle.claim(
+                    session, run_id, worker_id=worker_id, lease_seconds=lease_seconds
+                )
+                if taken is None:
                     return None
-            else:
-                runs.mark_running(session, run, worker_id=worker_id)
+            elif not claimed:
+                run_lifecycle.start(session, run, worker_id=worker_id)
         try:
             config = _parsed_config(config_text, f"{workflow_name}.yaml")
         except Exception as error:  # a stored config that no longer validates
@@ -191,7 +195,6 @@ class Engine:
     def _context(
         self, run_id: str, workflow_name: str, config: WorkflowConfig, on_step: StepCallback | None
     ) -> RunContext:
-        from configurable_agents.storage.repositories import steps
 
         allowed = set(config.state) | {VISITS, DECISIONS}
         previous: dict[str, dict[str, Any]] = {}
@@ -229,8 +232,6 @@ class Engine:
         """Fresh state for a new run; None (resume) or the approval decision for a paused one."""
         from langgraph.types import Command
 
-        from configurable_agents.storage.repositories import steps
-
         if self.checkpointer.get_tuple(thread) is None:
             return {**initial_state(config, inputs), VISITS: {}, DECISIONS: {}}
         if ctx.waiting_steps:
@@ -245,9 +246,8 @@ class Engine:
     # --- endings ---------------------------------------------------------------------------
 
     def _fail_now(self, session: Session, run: Run, error_type: str, message: str) -> RunOutcome:
-        from configurable_agents.storage.repositories import runs
 
-        runs.finish(
+        run_lifecycle.finish(
             session, run, state=RunState.FAILED, error_type=error_type, error_message=message
         )
         return RunOutcome(run.id, RunState.FAILED, error_type=error_type, error_message=message)
@@ -274,11 +274,10 @@ class Engine:
         error_message: str | None,
     ) -> Run:
         """The run in its final state, as stored (its attributes stay readable)."""
-        from configurable_agents.storage.repositories import runs
 
         with session_scope(self.session_factory) as session:
             run = runs.require(session, run_id)
-            runs.finish(
+            run_lifecycle.finish(
                 session,
                 run,
                 state=state,
@@ -291,13 +290,9 @@ class Engine:
         return run
 
     def _pause(self, run_id: str, approval: dict[str, Any]) -> RunOutcome:
-        from configurable_agents.storage.repositories import runs
 
         with session_scope(self.session_factory) as session:
-            run = runs.require(session, run_id)
-            run.state = RunState.AWAITING_APPROVAL
-            run.worker_id = None
-            run.lease_expires_at = None
+            run_lifecycle.pause_for_approval(session, runs.require(session, run_id))
         return RunOutcome(run_id, RunState.AWAITING_APPROVAL, approval=approval)
 
     def _end(
@@ -350,14 +345,12 @@ class Engine:
 @lru_cache(maxsize=256)
 def _parsed_config(text: str, filename: str) -> WorkflowConfig:
     """Parsing with line marks costs tens of ms; a version's text never changes."""
-    from configurable_agents.config.loader import load_config
 
     return load_config(text, filename=filename)
 
 
 def _recursion_limit(config: WorkflowConfig) -> int:
     """Enough supersteps for every loop's bound, with room to spare."""
-    from configurable_agents.config.schema import LoopNode
 
     loops = sum(node.max_iterations for node in config.nodes if isinstance(node, LoopNode))
     return max(25, (len(config.nodes) + 1) * (loops + 2))
@@ -366,7 +359,6 @@ def _recursion_limit(config: WorkflowConfig) -> int:
 @contextmanager
 def open_engine(settings: Settings, session_factory: sessionmaker[Session]) -> Iterator[Engine]:
     """An Engine with this process's checkpointer; waits for tracking on exit (bounded)."""
-    from configurable_agents.engine.checkpointing import open_checkpointer
 
     with open_checkpointer(settings) as checkpointer:
         engine = Engine(settings, session_factory, checkpointer)

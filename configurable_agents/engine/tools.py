@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from configurable_agents.config.conditions import get_path
 from configurable_agents.config.expressions import evaluate_expression
 from configurable_agents.config.jsonpath import extract
 from configurable_agents.config.schema import (
@@ -24,8 +25,8 @@ from configurable_agents.config.schema import (
     HttpRequestNode,
     JsonPathNode,
 )
+from configurable_agents.config.templates import render_template
 from configurable_agents.config.tools import resolve_in_workspace
-from configurable_agents.engine.templates import render_template
 
 
 class ToolError(Exception):
@@ -141,7 +142,6 @@ def current_time(node: CurrentTimeNode, now: datetime | None = None) -> ToolResu
 
 def json_path(node: JsonPathNode, state: Mapping[str, Any]) -> ToolResult:
     """Extract from JSON held in a state field (text is parsed first)."""
-    from configurable_agents.config.conditions import get_path
 
     data = get_path(state, node.args.source)
     if isinstance(data, str):

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from configurable_agents.llm.anthropic_api import DEFAULT_BASE_URL, AnthropicProvider
 from configurable_agents.llm.base import (
     DEFAULT_MAX_REPAIRS,
     DEFAULT_TIMEOUT,
@@ -13,6 +14,8 @@ from configurable_agents.llm.base import (
     SettingNames,
 )
 from configurable_agents.llm.errors import LLMConfigError
+from configurable_agents.llm.local import LocalProvider
+from configurable_agents.llm.openai_api import OpenAIProvider
 from configurable_agents.llm.pricing import PriceTable
 from configurable_agents.llm.retry import RetryPolicy
 
@@ -50,8 +53,6 @@ def get_provider(
     if timeout <= 0:
         raise LLMConfigError(f"the LLM timeout must be positive, got {timeout} ({names.timeout})")
     if name == "local":
-        from configurable_agents.llm.local import LocalProvider
-
         return LocalProvider(
             model=model,
             n_threads=n_threads,
@@ -74,8 +75,6 @@ def get_provider(
         "setting_names": names,
     }
     if name == "openai":
-        from configurable_agents.llm.openai_api import OpenAIProvider
-
         if not base_url.strip():
             raise LLMConfigError(
                 f"the openai provider needs a base URL: set {names.base_url} (for example "
@@ -83,7 +82,6 @@ def get_provider(
             )
         _check_url(base_url, names)
         return OpenAIProvider(base_url=base_url, api_key_env=api_key_env, **options)
-    from configurable_agents.llm.anthropic_api import DEFAULT_BASE_URL, AnthropicProvider
 
     if base_url.strip():
         _check_url(base_url, names)

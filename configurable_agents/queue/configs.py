@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from configurable_agents.config.loader import load_config
 from configurable_agents.config.schema import WorkflowConfig
 from configurable_agents.storage.models import WorkflowVersion
 
@@ -15,6 +16,5 @@ def config_of(version: WorkflowVersion) -> WorkflowConfig:
 
 @lru_cache(maxsize=256)
 def _parse(text: str) -> WorkflowConfig:
-    from configurable_agents.config.loader import load_config
 
     return load_config(text, filename="<stored workflow>")

@@ -14,19 +14,26 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from configurable_agents.config.errors import InvalidInputsError
+from configurable_agents.config.inputs import input_problems
+from configurable_agents.queue.configs import config_of
 from configurable_agents.queue.errors import (
     DispatchError,
     QueueConfigError,
     QueueFullError,
     QueueUnavailableError,
 )
+from configurable_agents.queue.huey_app import RESUME_PRIORITY, get_queue
+from configurable_agents.queue.limits import check_queue_depth
 from configurable_agents.settings import Settings
+from configurable_agents.storage import run_lifecycle
+from configurable_agents.storage.database import redact_url, session_scope
 from configurable_agents.storage.errors import (
     IllegalTransitionError,
     WorkflowNotFoundError,
     WorkflowVersionNotFoundError,
 )
 from configurable_agents.storage.models import Run, RunState, Workflow, WorkflowVersion
+from configurable_agents.storage.repositories import runs, steps, workflows
 
 __all__ = [
     "Decision",
@@ -67,8 +74,6 @@ def start_run(
     the stored version no longer validates, InvalidInputsError (422), QueueFullError (429)
     or QueueUnavailableError (503).
     """
-    from configurable_agents.storage.database import session_scope
-    from configurable_agents.storage.repositories import workflows
 
     with session_scope(session_factory) as session:
         workflow = workflows.get(session, workflow_id)
@@ -91,12 +96,10 @@ def create_checked_run(
     trigger: str,
 ) -> Run:
     """Store a queued run once its inputs fit and the queue has room (not enqueued yet)."""
-    from configurable_agents.queue.limits import check_queue_depth
-    from configurable_agents.storage.repositories import runs
 
     check_inputs(version, inputs)
     check_queue_depth(session, settings)
-    return runs.create(
+    return run_lifecycle.create(
         session,
         workflow_name=workflow.name,
         workflow_id=workflow.id,
@@ -109,8 +112,6 @@ def create_checked_run(
 def check_inputs(version: WorkflowVersion, inputs: dict[str, Any]) -> None:
     """Raise InvalidInputsError listing every input that does not fit the version's state
     (ConfigError when the stored version no longer validates)."""
-    from configurable_agents.config.inputs import input_problems
-    from configurable_agents.queue.configs import config_of
 
     config = config_of(version)
     _, problems = input_problems(config, inputs)
@@ -123,7 +124,6 @@ def check_room(settings: Settings, session_factory: sessionmaker[Session]) -> No
 
     For callers that create the run row themselves (the CLI) before calling :func:`enqueue`.
     """
-    from configurable_agents.queue.limits import check_queue_depth
 
     with session_factory() as session:
         check_queue_depth(session, settings)
@@ -131,7 +131,6 @@ def check_room(settings: Settings, session_factory: sessionmaker[Session]) -> No
 
 def enqueue(settings: Settings, run_id: str, *, priority: int | None = None) -> None:
     """Hand a stored run to the workers; QueueUnavailableError when the queue is down."""
-    from configurable_agents.queue.huey_app import get_queue
 
     try:
         queue = get_queue(settings)
@@ -146,39 +145,33 @@ def enqueue(settings: Settings, run_id: str, *, priority: int | None = None) -> 
 
 
 def _redacted(url: str) -> str:
-    from configurable_agents.storage.database import redact_url
-
     return redact_url(url) if "@" in url else url
 
 
 def enqueue_new(settings: Settings, session_factory: sessionmaker[Session], run: Run) -> None:
     """Enqueue a just-created run; if the queue is down, fail the run saying so and raise."""
-    from configurable_agents.storage.database import session_scope
-    from configurable_agents.storage.repositories import runs
 
     try:
         enqueue(settings, run.id)
     except QueueUnavailableError as error:
         with session_scope(session_factory) as session:
-            stored = runs.require(session, run.id)
-            runs.finish(
+            # The caller's copy of the run is the one finished, so it shows the failure.
+            session.add(run)
+            run_lifecycle.finish(
                 session,
-                stored,
+                run,
                 state=RunState.FAILED,
                 error_type="QueueUnavailable",
                 error_message=str(error),
             )
-        run.state = RunState.FAILED
         raise
 
 
 def cancel_run(session_factory: sessionmaker[Session], run_id: str) -> Run:
     """Cancel a queued or waiting run now; ask a running one to stop after its current step."""
-    from configurable_agents.storage.database import session_scope
-    from configurable_agents.storage.repositories import runs
 
     with session_scope(session_factory) as session:
-        return runs.request_cancel(session, runs.require(session, run_id))
+        return run_lifecycle.request_cancel(session, runs.require(session, run_id))
 
 
 def retry_run(
@@ -189,9 +182,6 @@ def retry_run(
     trigger: str = "retry",
 ) -> Run:
     """Start a new run of the same workflow version with the same inputs."""
-    from configurable_agents.queue.limits import check_queue_depth
-    from configurable_agents.storage.database import session_scope
-    from configurable_agents.storage.repositories import runs
 
     with session_scope(session_factory) as session:
         old = runs.require(session, run_id)
@@ -200,7 +190,7 @@ def retry_run(
                 f"only failed or cancelled runs can be retried; {run_id} is {old.state}"
             )
         check_queue_depth(session, settings)
-        run = runs.create(
+        run = run_lifecycle.create(
             session,
             workflow_name=old.workflow_name,
             workflow_id=old.workflow_id,
@@ -222,19 +212,17 @@ def decide_approval(
 ) -> Run:
     """Record a person's decision on a paused run and queue it to go on (or let the caller
     execute it, as `configurable-agents approve` does). The paused run held no worker."""
-    from configurable_agents.queue.huey_app import RESUME_PRIORITY
-    from configurable_agents.storage.database import session_scope
-    from configurable_agents.storage.repositories import runs, steps
 
     with session_scope(session_factory) as session:
         run = runs.require(session, run_id)
-        if run.state != RunState.AWAITING_APPROVAL:
-            raise IllegalTransitionError(f"run {run_id} is {run.state}, not awaiting approval")
         waiting = steps.latest_waiting_step(session, run_id)
-        if waiting is None:
+        if run.state == RunState.AWAITING_APPROVAL and waiting is None:
             raise IllegalTransitionError(f"run {run_id} has no step waiting for approval")
-        waiting.output = {"decision": {"approved": decision.approved, "comment": decision.comment}}
-        run.state = RunState.QUEUED
+        run_lifecycle.resume_after_approval(session, run)
+        if waiting is not None:
+            waiting.output = {
+                "decision": {"approved": decision.approved, "comment": decision.comment}
+            }
     if enqueue_run:
         enqueue(settings, run_id, priority=RESUME_PRIORITY)
     return run

@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 from huey import Huey
 
+from configurable_agents.queue import tasks
 from configurable_agents.queue.errors import QueueConfigError
 from configurable_agents.settings import Settings
 
@@ -46,15 +47,12 @@ class Queue:
 
     huey: Huey
     execute_run: Any
-    schedule_tick: Any
     ping: Any
 
 
 @cache
 def queue_for(queue_url: str) -> Queue:
     """One Queue per queue URL and process."""
-    from configurable_agents.queue import tasks
-
     huey = build_huey(queue_url)
     return Queue(huey=huey, **tasks.register(huey))
 

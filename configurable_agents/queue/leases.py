@@ -6,8 +6,9 @@ from a background thread. When a worker dies (kill -9, machine gone) its leases 
 the reaper in every worker then queues those runs again (they resume from their last
 checkpoint) or, after ``RUN_MAX_ATTEMPTS`` executions, fails them with the reason.
 
-Every change here is a conditional UPDATE on the state the decision was made from, so
-several workers may claim, renew and reap at the same moment: each run changes hands once.
+Every change here is a conditional UPDATE of storage.run_lifecycle on the state the
+decision was made from, so several workers may claim, renew and reap at the same moment:
+each run changes hands once. This module holds the policy (limits, when a worker is gone).
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from configurable_agents.settings import Settings
+from configurable_agents.storage import run_lifecycle
+from configurable_agents.storage.database import session_scope
 from configurable_agents.storage.models import Agent, Run, RunState, utcnow
+from configurable_agents.storage.repositories import agents
 
 log = logging.getLogger(__name__)
 
@@ -68,24 +72,15 @@ def claim(
 ) -> tuple[Claim, str]:
     """Take a queued run under a lease if the limits allow; (outcome, reason when limited).
 
-    The attempt counter is left to the engine, which counts the execution it starts.
+    The claim itself is storage.run_lifecycle.claim, as when the engine claims a run.
     """
     if limits.active:
         _lock_for_limits(session)
         reason = _limit_reached(session, run_id, limits)
         if reason:
             return Claim.LIMITED, reason
-    claimed = session.execute(
-        update(Run)
-        .where(Run.id == run_id, Run.state == RunState.QUEUED)
-        .values(
-            state=RunState.RUNNING,
-            worker_id=worker_id,
-            lease_expires_at=utcnow() + timedelta(seconds=lease_seconds),
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    return (Claim.CLAIMED, "") if claimed == 1 else (Claim.NOT_QUEUED, "")
+    claimed = run_lifecycle.claim(session, run_id, worker_id=worker_id, lease_seconds=lease_seconds)
+    return (Claim.CLAIMED, "") if claimed is not None else (Claim.NOT_QUEUED, "")
 
 
 def _lock_for_limits(session: Session) -> None:
@@ -121,34 +116,15 @@ def _limit_reached(session: Session, run_id: str, limits: Limits) -> str:
 def renew(
     session: Session, *, worker_id: str, run_ids: Collection[str], lease_seconds: float
 ) -> int:
-    """Push the leases of the runs this worker is executing forward; how many were renewed.
-
-    Only runs still running under this worker are renewed: a run the reaper took away
-    (the worker was cut off for longer than its lease) stays with its new worker.
-    """
-    return _set_leases(session, worker_id, run_ids, timedelta(seconds=lease_seconds))
+    """Push the leases of the runs this worker is executing forward; how many were renewed."""
+    return run_lifecycle.renew_leases(
+        session, worker_id=worker_id, run_ids=run_ids, lease_seconds=lease_seconds
+    )
 
 
 def release(session: Session, *, worker_id: str, run_ids: Collection[str]) -> int:
     """Expire this worker's leases now (a clean shutdown): the reapers take the runs at once."""
-    return _set_leases(session, worker_id, run_ids, timedelta(seconds=-1))
-
-
-def _set_leases(
-    session: Session, worker_id: str, run_ids: Collection[str], from_now: timedelta
-) -> int:
-    if not run_ids:
-        return 0
-    return session.execute(
-        update(Run)
-        .where(
-            Run.id.in_(list(run_ids)),
-            Run.worker_id == worker_id,
-            Run.state == RunState.RUNNING,
-        )
-        .values(lease_expires_at=utcnow() + from_now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    return run_lifecycle.release_leases(session, worker_id=worker_id, run_ids=run_ids)
 
 
 @dataclass
@@ -173,9 +149,6 @@ def reap(
     expired for a whole further lease period (a live worker that lost track of a run).
     Safe to call from every worker at once. The caller enqueues ``requeued``.
     """
-    from configurable_agents.storage.database import session_scope
-    from configurable_agents.storage.repositories import agents
-
     now = now or utcnow()
     reaped = Reaped()
     with session_scope(session_factory) as session:
@@ -190,41 +163,24 @@ def reap(
             long_expired = expired_at < now - timedelta(seconds=lease_seconds)
             if worker is not None and agents.liveness(worker, now) == "alive" and not long_expired:
                 continue
-            still_expired = (
-                Run.id == run_id,
-                Run.state == RunState.RUNNING,
-                Run.lease_expires_at < now,
-                Run.worker_id == worker_id if worker_id else Run.worker_id.is_(None),
-            )
             who = f"worker {worker_id}" if worker_id else "its worker"
             if attempts >= max_attempts:
                 message = (
                     f"{who} stopped renewing the run's lease (expired {expired_at:%H:%M:%S} UTC); "
                     f"gave up after {attempts} attempt(s) (RUN_MAX_ATTEMPTS={max_attempts})"
                 )
-                changed = session.execute(
-                    update(Run)
-                    .where(*still_expired)
-                    .values(
-                        state=RunState.FAILED,
-                        error_type=WORKER_LOST,
-                        error_message=message,
-                        finished_at=now,
-                        lease_expires_at=None,
-                    )
-                    .execution_options(synchronize_session=False)
-                ).rowcount
-                if changed:
+                if run_lifecycle.fail_expired(
+                    session,
+                    run_id,
+                    worker_id=worker_id,
+                    now=now,
+                    error_type=WORKER_LOST,
+                    error_message=message,
+                ):
                     reaped.failed.append(run_id)
                     log.warning("run %s failed: %s", run_id, message)
                 continue
-            changed = session.execute(
-                update(Run)
-                .where(*still_expired)
-                .values(state=RunState.QUEUED, worker_id=None, lease_expires_at=None)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if changed:
+            if run_lifecycle.requeue_expired(session, run_id, worker_id=worker_id, now=now):
                 reaped.requeued.append(run_id)
                 log.warning(
                     "run %s queued again: %s stopped renewing its lease (attempt %d of %d)",

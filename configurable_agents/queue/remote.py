@@ -17,12 +17,19 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from configurable_agents.config.dump import config_to_yaml
 from configurable_agents.config.errors import InvalidInputsError
-from configurable_agents.config.inputs import InputField
+from configurable_agents.config.inputs import InputField, input_fields, input_problems
+from configurable_agents.config.loader import config_from_data
+from configurable_agents.config.names import AGENT_NAME_PATTERN
+from configurable_agents.engine.remote_agents import RemoteAgentError, fetch_input_schema
+from configurable_agents.queue.dispatch import start_run
 from configurable_agents.queue.errors import AgentUnavailableError, RegistrationError
 from configurable_agents.settings import Settings
+from configurable_agents.storage.database import session_scope
 from configurable_agents.storage.errors import AgentNotFoundError
 from configurable_agents.storage.models import Agent, Run
+from configurable_agents.storage.repositories import agents, workflows
 
 WORKFLOW_PREFIX = "agent-"
 OUTPUT_FIELD = "result"
@@ -53,10 +60,6 @@ def register_remote_agent(
     An earlier registration with the same name and URL is retired (a restarted agent
     registers again). Raises RegistrationError saying what is wrong.
     """
-    from configurable_agents.config.names import AGENT_NAME_PATTERN
-    from configurable_agents.engine.remote_agents import RemoteAgentError, fetch_input_schema
-    from configurable_agents.storage.database import session_scope
-    from configurable_agents.storage.repositories import agents
 
     if not re.fullmatch(AGENT_NAME_PATTERN, name) or len(name) > 64:
         raise RegistrationError(
@@ -107,7 +110,6 @@ def agent_json(agent: Agent, liveness: str) -> dict[str, Any]:
 
 def live_agent(session: Session, name: str) -> Agent:
     """The alive remote agent of this name, or AgentUnavailableError saying why not."""
-    from configurable_agents.storage.repositories import agents
 
     candidates = [
         status
@@ -160,8 +162,6 @@ def workflow_name(agent_name: str) -> str:
 def form_fields(session: Session, name: str) -> list[InputField]:
     """The typed inputs of the alive agent ``name``, for a run form (the dashboard's
     Orchestrator page builds its form from these, as for a workflow)."""
-    from configurable_agents.config.inputs import input_fields
-    from configurable_agents.config.loader import config_from_data
 
     agent = live_agent(session, name)
     return input_fields(config_from_data(agent_workflow(agent), filename=f"agent {name}"))
@@ -182,13 +182,6 @@ def dispatch_to_agent(
     InvalidInputsError (422), QueueFullError (429).
     """
     from jsonschema import Draft202012Validator
-
-    from configurable_agents.config.dump import config_to_yaml
-    from configurable_agents.config.inputs import input_problems
-    from configurable_agents.config.loader import config_from_data
-    from configurable_agents.queue.dispatch import start_run
-    from configurable_agents.storage.database import session_scope
-    from configurable_agents.storage.repositories import workflows
 
     with session_scope(session_factory) as session:
         agent = live_agent(session, name)
@@ -223,7 +216,6 @@ def dispatch_to_agent(
 
 def _fields_of(schema: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
     """State fields for the schema's properties: {field name: (property, field spec)}."""
-    from configurable_agents.engine.remote_agents import RemoteAgentError
 
     properties = schema.get("properties") or {}
     required = set(schema.get("required") or ())
@@ -251,7 +243,6 @@ def _fields_of(schema: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
 
 def _type_of(schema: dict[str, Any], prop: str) -> str:
     """Our type for a property's JSON Schema: scalars and lists of scalars only."""
-    from configurable_agents.engine.remote_agents import RemoteAgentError
 
     kind = schema.get("type", "string")
     if isinstance(kind, list):
@@ -269,7 +260,6 @@ def _type_of(schema: dict[str, Any], prop: str) -> str:
 
 def require_agent(session: Session, agent_id: str) -> Agent:
     """A registered remote agent by id, or AgentNotFoundError (404)."""
-    from configurable_agents.storage.repositories import agents
 
     agent = agents.get(session, agent_id)
     if agent is None or agent.kind != agents.REMOTE:

@@ -1,4 +1,5 @@
-"""Cron schedules from the workflow configs (`schedules:`), started by Huey's periodic task.
+"""Cron schedules from the workflow configs (`schedules:`), started by a periodic task that
+each worker registers (:func:`register_tick`).
 
 Every worker checks the schedules once a minute. A schedule is due when its latest cron
 time (in its time zone) lies within :data:`GRACE_SECONDS`; the run is started through a
@@ -15,11 +16,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
+from huey import Huey, crontab
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from configurable_agents.config.errors import ConfigError
 from configurable_agents.config.schema import Schedule, WorkflowConfig
+from configurable_agents.queue.configs import config_of
+from configurable_agents.queue.errors import REFUSALS
+from configurable_agents.queue.triggers import start_triggered_run
 from configurable_agents.settings import Settings
+from configurable_agents.storage.models import Workflow, WorkflowVersion
 
 log = logging.getLogger(__name__)
 # A tick older than this is not started any more (two periodic checks of every worker).
@@ -65,7 +72,6 @@ def due_ticks(config: WorkflowConfig, now: datetime) -> list[Tick]:
 
 def scheduled_workflows(session: Session) -> list[tuple[str, Any]]:
     """(name, latest version) of every live workflow whose latest config has schedules."""
-    from configurable_agents.storage.models import Workflow, WorkflowVersion
 
     rows = session.execute(
         select(Workflow.name, WorkflowVersion)
@@ -84,10 +90,6 @@ def tick(
     settings: Settings, session_factory: sessionmaker[Session], *, now: datetime | None = None
 ) -> list[TickResult]:
     """Start one run for each due schedule tick that no worker started yet."""
-    from configurable_agents.config.errors import ConfigError
-    from configurable_agents.queue.configs import config_of
-    from configurable_agents.queue.errors import REFUSALS
-    from configurable_agents.queue.triggers import start_triggered_run
 
     now = now or datetime.now(UTC)
     with session_factory() as session:
@@ -118,3 +120,17 @@ def tick(
             log.info("tick %s of %s: %s run %s", due.key, name, what, started.run_id)
             results.append(TickResult(name, due.key, started.run_id, started.duplicate))
     return results
+
+
+def register_tick(huey: Huey, settings: Settings, session_factory: sessionmaker[Session]) -> Any:
+    """Register the periodic schedule tick on a worker's Huey instance; returns the task.
+
+    Every worker checks the schedules each minute; the tick's key makes a run start once.
+    """
+
+    @huey.periodic_task(crontab(), name="schedule_tick")
+    def schedule_tick() -> int:
+        """Start the runs whose cron schedule is due (once per tick over all workers)."""
+        return len(tick(settings, session_factory))
+
+    return schedule_tick

@@ -1,4 +1,8 @@
-"""The tasks workers execute: a run, the schedule tick (every minute), a ping."""
+"""The tasks every process that enqueues knows: executing a run, and a ping.
+
+The schedule tick is a periodic task only workers run: the worker registers it itself
+(``queue.schedules.register_tick``).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from huey import Huey, crontab
+from huey import Huey
 
+from configurable_agents.queue import leases
 from configurable_agents.queue.leases import Claim, Limits
+from configurable_agents.storage.database import session_scope
 
 log = logging.getLogger(__name__)
 # A run over a concurrency limit waits in the schedule before it is tried again: first
@@ -89,8 +95,10 @@ def register(huey: Huey) -> dict[str, Any]:
                     return Claim.LIMITED.value
                 if outcome is not Claim.CLAIMED:
                     return None
-                # Claimed above: the engine starts the attempt as the run stands.
-                result = WorkerState.engine.execute(run_id, worker_id=WorkerState.worker_id)
+                # Claimed above: the engine executes the claimed attempt.
+                result = WorkerState.engine.execute(
+                    run_id, worker_id=WorkerState.worker_id, claimed=True
+                )
             else:
                 # The engine claims the queued run itself (None when it is not queued).
                 result = WorkerState.engine.execute(
@@ -103,23 +111,10 @@ def register(huey: Huey) -> dict[str, Any]:
         log.info("run %s %s%s", run_id, state, detail)
         return state
 
-    # Every worker checks the schedules each minute; the tick's key makes it start once.
-    @huey.periodic_task(crontab(), name="schedule_tick")
-    def schedule_tick() -> int:
-        """Start the runs whose cron schedule is due (once per tick over all workers)."""
-        if WorkerState.settings is None:
-            return 0
-        from configurable_agents.queue.schedules import tick
-
-        return len(tick(WorkerState.settings, WorkerState.session_factory))
-
-    return {"execute_run": execute_run, "schedule_tick": schedule_tick, "ping": ping}
+    return {"execute_run": execute_run, "ping": ping}
 
 
 def _claim_within_limits(run_id: str) -> Claim:
-    from configurable_agents.queue import leases
-    from configurable_agents.storage.database import session_scope
-
     with session_scope(WorkerState.session_factory) as session:
         outcome, reason = leases.claim(
             session,

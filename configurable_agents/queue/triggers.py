@@ -28,13 +28,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from configurable_agents.queue.dispatch import create_checked_run, enqueue_new
 from configurable_agents.queue.errors import REFUSALS, http_status
 from configurable_agents.settings import Settings
+from configurable_agents.storage.database import session_scope
 from configurable_agents.storage.errors import (
     NotFoundError,
     WorkflowNotFoundError,
     WorkflowVersionNotFoundError,
 )
+from configurable_agents.storage.repositories import triggers, workflows
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADERS = ("x-signature-256", "x-hub-signature-256")
@@ -66,9 +69,6 @@ def start_triggered_run(
     The trigger event and the run are stored in one transaction, so a repeat (even at the
     same moment, from another worker or request) finds the first one and starts nothing.
     """
-    from configurable_agents.queue.dispatch import create_checked_run, enqueue_new
-    from configurable_agents.storage.database import session_scope
-    from configurable_agents.storage.repositories import triggers, workflows
 
     with session_scope(session_factory) as session:
         workflow = workflows.get_by_name(session, workflow_name)
@@ -191,8 +191,6 @@ def _record_refusal(
     session_factory: sessionmaker[Session], workflow: str, key: str, status: int, message: str
 ) -> None:
     """Keep a refused delivery of a known workflow (unknown names are not stored)."""
-    from configurable_agents.storage.database import session_scope
-    from configurable_agents.storage.repositories import triggers, workflows
 
     log.warning("webhook for %s refused (HTTP %d): %s", workflow, status, message)
     try:

@@ -15,8 +15,17 @@ from contextlib import ExitStack
 
 from configurable_agents import __version__
 from configurable_agents.bootstrap import Database, fail, open_database, start_process
+from configurable_agents.engine.runner import open_engine
+from configurable_agents.queue import leases
 from configurable_agents.queue.background import Every
+from configurable_agents.queue.dispatch import enqueue
+from configurable_agents.queue.errors import QueueConfigError
+from configurable_agents.queue.huey_app import RESUME_PRIORITY, get_queue
+from configurable_agents.queue.schedules import register_tick
+from configurable_agents.queue.tasks import WorkerState
 from configurable_agents.settings import Settings
+from configurable_agents.storage.database import session_scope
+from configurable_agents.storage.repositories import agents
 
 log = logging.getLogger(__name__)
 # Seconds a stopping worker waits for its running tasks before leaving them to the reaper
@@ -36,8 +45,6 @@ class Heartbeat:
         self._beat = Every("heartbeat", settings.worker_heartbeat_ttl / 3, self.beat)
 
     def start(self) -> None:
-        from configurable_agents.storage.database import session_scope
-        from configurable_agents.storage.repositories import agents
 
         with session_scope(self.database.session_factory) as session:
             agents.register(
@@ -54,9 +61,6 @@ class Heartbeat:
         self._beat.start()
 
     def beat(self) -> None:
-        from configurable_agents.queue.tasks import WorkerState
-        from configurable_agents.storage.database import session_scope
-        from configurable_agents.storage.repositories import agents
 
         with session_scope(self.database.session_factory) as session:
             agents.heartbeat(
@@ -64,8 +68,6 @@ class Heartbeat:
             )
 
     def stop(self) -> None:
-        from configurable_agents.storage.database import session_scope
-        from configurable_agents.storage.repositories import agents
 
         self._beat.stop()
         try:
@@ -98,9 +100,6 @@ class LeaseKeeper:
             thread.start()
 
     def renew(self) -> None:
-        from configurable_agents.queue import leases
-        from configurable_agents.queue.tasks import WorkerState
-        from configurable_agents.storage.database import session_scope
 
         active = WorkerState.active_runs()
         if not active:
@@ -114,9 +113,6 @@ class LeaseKeeper:
             )
 
     def reap(self) -> None:
-        from configurable_agents.queue import leases
-        from configurable_agents.queue.dispatch import enqueue
-        from configurable_agents.queue.huey_app import RESUME_PRIORITY
 
         reaped = leases.reap(
             self.database.session_factory,
@@ -128,9 +124,6 @@ class LeaseKeeper:
 
     def stop(self) -> None:
         """Stop the threads, then expire the leases of runs still executing here."""
-        from configurable_agents.queue import leases
-        from configurable_agents.queue.tasks import WorkerState
-        from configurable_agents.storage.database import session_scope
 
         for thread in self._threads:
             thread.stop()
@@ -147,9 +140,6 @@ class LeaseKeeper:
 
 def run_worker() -> int:
     """Entry point of the Procfile's worker process."""
-    from configurable_agents.engine.runner import open_engine
-    from configurable_agents.queue.huey_app import QueueConfigError, get_queue
-    from configurable_agents.queue.tasks import WorkerState
 
     settings = start_process("worker")
     if settings.log_level != "DEBUG":
@@ -169,6 +159,7 @@ def run_worker() -> int:
         raise fail(
             "worker", f"cannot open the queue {settings.effective_queue_url}: {error}"
         ) from None
+    register_tick(huey, settings, database.session_factory)
     heartbeat = Heartbeat(settings, database, name=f"worker@{socket.gethostname()}")
     heartbeat.start()
     keeper = LeaseKeeper(settings, database, heartbeat.agent_id)

@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from configurable_agents.storage.database import redact_url
+from configurable_agents.storage.migrations import schema_state
 
 
 def health_report(process: str, engine: Engine) -> tuple[dict[str, Any], bool]:
     """A JSON-ready report and whether the process is healthy."""
-    from configurable_agents.storage.migrations import schema_state
 
     report: dict[str, Any] = {
         "process": process,

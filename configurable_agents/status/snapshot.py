@@ -10,6 +10,8 @@ from sqlalchemy import Engine, text
 
 from configurable_agents.settings import Settings
 from configurable_agents.status.probes import ServiceHealth, probe_services
+from configurable_agents.storage.database import redact_url
+from configurable_agents.storage.migrations import current_revision, head_revision
 from configurable_agents.storage.states import RunState
 
 
@@ -88,7 +90,6 @@ def gather_database(engine: Engine, url: str) -> tuple[DatabaseStatus, dict[str,
 
     ``engine`` may also be a session factory bound to one.
     """
-    from configurable_agents.storage.migrations import current_revision, head_revision
 
     engine = getattr(engine, "kw", {}).get("bind", engine)
 
@@ -126,7 +127,6 @@ def gather_snapshot(
     skip_services: frozenset[str] = frozenset(),
 ) -> StatusSnapshot:
     """Probe the services and read the database once (``engine`` may be a session factory)."""
-    from configurable_agents.storage.database import redact_url
 
     database, facts = gather_database(engine, redact_url(settings.effective_database_url))
     return StatusSnapshot(

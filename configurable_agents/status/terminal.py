@@ -6,11 +6,11 @@ import json
 
 from configurable_agents.settings import Settings
 from configurable_agents.status.snapshot import StatusSnapshot, gather_snapshot
+from configurable_agents.storage.database import create_db_engine
 
 
 def take_snapshot(settings: Settings) -> StatusSnapshot:
     """A snapshot without waiting on the schema: status must answer even on a broken set."""
-    from configurable_agents.storage.database import create_db_engine
 
     engine = create_db_engine(settings.effective_database_url, connect_timeout=2)
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from configurable_agents.engine.templates import (
+from configurable_agents.config.templates import (
     TemplateError,
     parse_template,
     render_template,

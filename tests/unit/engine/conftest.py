@@ -12,13 +12,14 @@ import yaml
 from configurable_agents.bootstrap import Database
 from configurable_agents.engine.runner import Engine, open_engine
 from configurable_agents.settings import Settings, load_settings
+from configurable_agents.storage import run_lifecycle
 from configurable_agents.storage.database import (
     create_db_engine,
     make_session_factory,
     session_scope,
 )
 from configurable_agents.storage.migrations import upgrade_to_head
-from configurable_agents.storage.repositories import runs, workflows
+from configurable_agents.storage.repositories import workflows
 from tests.fakes import FakeLLMServer, fake_llm_server  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -62,7 +63,7 @@ def store_run(database: Database) -> StoreRun:
         name = yaml.safe_load(text)["name"]
         with session_scope(database.session_factory) as session:
             workflow, version = workflows.save(session, name=name, config_yaml=text)
-            run = runs.create(
+            run = run_lifecycle.create(
                 session,
                 workflow_name=name,
                 workflow_id=workflow.id,

@@ -12,8 +12,9 @@ from configurable_agents.bootstrap import Database
 from configurable_agents.engine.runner import Engine
 from configurable_agents.queue.dispatch import Decision, decide_approval
 from configurable_agents.settings import Settings
+from configurable_agents.storage import run_lifecycle
 from configurable_agents.storage.models import Run, RunState
-from configurable_agents.storage.repositories import memory, runs, steps
+from configurable_agents.storage.repositories import memory, steps
 from tests.fakes import FakeLLMServer, Reply
 from tests.unit.engine.conftest import StoreRun
 
@@ -200,7 +201,7 @@ def test_cancel_stops_before_the_next_step(
         while load_run(database, run_id).state != RunState.RUNNING:
             time.sleep(0.02)
         with database.session_factory() as session:
-            runs.request_cancel(session, session.get(Run, run_id))  # type: ignore[arg-type]
+            run_lifecycle.request_cancel(session, session.get(Run, run_id))  # type: ignore[arg-type]
             session.commit()
 
     canceller = threading.Thread(target=cancel_while_running)

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from configurable_agents.storage import run_lifecycle
 from configurable_agents.storage.errors import (
     ExperimentNameTakenError,
     ExperimentNotFoundError,
@@ -64,7 +65,7 @@ def test_bad_definitions_are_named_errors(session: Session) -> None:
 
 def test_results_and_summary_per_variant(session: Session) -> None:
     experiment = _experiment(session)
-    run = runs.create(session, workflow_name="summarise", inputs=DATASET[0])
+    run = run_lifecycle.create(session, workflow_name="summarise", inputs=DATASET[0])
     experiments.record_result(
         session,
         experiment,
@@ -138,7 +139,7 @@ def test_delete_cascades_and_deleted_runs_leave_results(
 ) -> None:
     with session_factory() as session:
         experiment = _experiment(session)
-        run = runs.create(session, workflow_name="summarise", inputs={})
+        run = run_lifecycle.create(session, workflow_name="summarise", inputs={})
         result = experiments.record_result(
             session, experiment, variant_name="baseline", item_index=0, run_id=run.id, score=1.0
         )

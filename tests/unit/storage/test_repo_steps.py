@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from configurable_agents.storage import run_lifecycle
 from configurable_agents.storage.errors import RunNotFoundError, StepNotFoundError
 from configurable_agents.storage.models import Run, RunState, RunStep, utcnow
 from configurable_agents.storage.repositories import runs, steps
@@ -15,8 +16,8 @@ from tests.unit.storage._concurrent import run_in_threads
 
 
 def _claimed_run(session: Session) -> str:
-    run = runs.create(session, workflow_name="summarise", inputs={"text": "hi"})
-    runs.claim(session, run.id, worker_id="w", lease_seconds=60)
+    run = run_lifecycle.create(session, workflow_name="summarise", inputs={"text": "hi"})
+    run_lifecycle.claim(session, run.id, worker_id="w", lease_seconds=60)
     return run.id
 
 
@@ -114,9 +115,9 @@ def test_resumed_attempt_skips_completed_nodes(session: Session) -> None:
     steps.record(session, run_id, node="fetch")
     steps.record(session, run_id, node="summarise", state=steps.FAILED, error_type="Timeout")
     run = runs.require(session, run_id)
-    runs.finish(session, run, state=RunState.FAILED, error_type="Timeout")
-    runs.retry(session, run)
-    runs.claim(session, run_id, worker_id="w2", lease_seconds=60)
+    run_lifecycle.finish(session, run, state=RunState.FAILED, error_type="Timeout")
+    run_lifecycle.retry(session, run)
+    run_lifecycle.claim(session, run_id, worker_id="w2", lease_seconds=60)
 
     assert steps.completed_nodes(session, run_id) == {"fetch"}
     steps.record(session, run_id, node="summarise")

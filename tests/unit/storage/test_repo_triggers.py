@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from configurable_agents.storage import run_lifecycle
 from configurable_agents.storage.errors import TriggerEventNotFoundError
 from configurable_agents.storage.models import utcnow
 from configurable_agents.storage.repositories import runs, triggers
@@ -33,7 +34,7 @@ def test_first_delivery_is_accepted_and_round_trips(session_factory: sessionmake
 
 
 def test_repeat_returns_the_first_event_and_the_session_stays_usable(session: Session) -> None:
-    run = runs.create(session, workflow_name="triage", inputs={}, trigger="webhook")
+    run = run_lifecycle.create(session, workflow_name="triage", inputs={}, trigger="webhook")
     first = triggers.record(session, workflow_name="triage", kind="webhook", key="d-1")
     triggers.attach_run(session, first.event, run.id)
 
@@ -121,7 +122,7 @@ def test_bad_kind_and_missing_event_are_named_errors(session: Session) -> None:
 
 def test_deleting_the_run_keeps_the_event(session_factory: sessionmaker[Session]) -> None:
     with session_factory() as session:
-        run = runs.create(session, workflow_name="triage", inputs={}, trigger="webhook")
+        run = run_lifecycle.create(session, workflow_name="triage", inputs={}, trigger="webhook")
         event = triggers.record(
             session, workflow_name="triage", kind="webhook", key="d-1", run_id=run.id
         ).event

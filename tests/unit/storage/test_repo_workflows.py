@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from configurable_agents.storage import run_lifecycle
 from configurable_agents.storage.errors import (
     WorkflowNameTakenError,
     WorkflowNotFoundError,
@@ -103,7 +104,9 @@ def test_list_filters_by_search_and_orders_by_name(session: Session) -> None:
 
 def test_soft_delete_hides_frees_the_name_and_keeps_runs(session: Session) -> None:
     workflow = workflows.create(session, name="summarise", config_yaml=CONFIG_V1)
-    run = runs.create(session, workflow_name="summarise", workflow_id=workflow.id, inputs={})
+    run = run_lifecycle.create(
+        session, workflow_name="summarise", workflow_id=workflow.id, inputs={}
+    )
 
     workflows.soft_delete(session, workflow)
 
@@ -121,7 +124,9 @@ def test_hard_delete_cascades_versions_and_unlinks_runs(
     with session_factory() as session:
         workflow, _ = workflows.save(session, name="summarise", config_yaml=CONFIG_V1)
         workflows.save(session, name="summarise", config_yaml=CONFIG_V2)
-        run = runs.create(session, workflow_name="summarise", workflow_id=workflow.id, inputs={})
+        run = run_lifecycle.create(
+            session, workflow_name="summarise", workflow_id=workflow.id, inputs={}
+        )
         session.commit()
         workflow_id, run_id = workflow.id, run.id
         session.delete(workflow)
