@@ -31,6 +31,7 @@ from configurable_agents.engine.context import (
     StepCallback,
     now_ns,
 )
+from configurable_agents.engine.live_tokens import NodeTokenListener, TokenPublisher
 from configurable_agents.engine.nodes import DECISIONS, VISITS, public_state
 from configurable_agents.settings import Settings
 from configurable_agents.storage.database import session_scope
@@ -67,6 +68,7 @@ class Engine:
         self.session_factory = session_factory
         self.checkpointer = checkpointer
         self.providers = ProviderCache(settings)
+        self.tokens = TokenPublisher(session_factory)
         self._graphs: dict[str, Any] = {}
         self._graphs_lock = threading.Lock()
         if tracker is None and settings.tracking_enabled:
@@ -84,12 +86,15 @@ class Engine:
         on_step: StepCallback | None = None,
         worker_id: str | None = None,
         lease_seconds: float | None = None,
+        on_token: NodeTokenListener | None = None,
     ) -> RunOutcome | None:
         """Run (or resume) a stored run to its end, a pause for approval, or a failure.
 
         With a worker id and lease the run must be queued and is claimed atomically (None
         when another worker got it); without, it is started or resumed as it stands (the
-        queue's limit-aware claim leaves the attempt count to this call).
+        queue's limit-aware claim leaves the attempt count to this call). ``on_token`` gets
+        (node, piece) as llm steps stream, in this process; watchers elsewhere get them
+        through the database (engine/live_tokens.py).
         """
         from configurable_agents.storage.repositories import runs
 
@@ -136,6 +141,7 @@ class Engine:
             )
 
         ctx = self._context(run_id, workflow_name, config, on_step)
+        tokens = ctx.tokens = self.tokens.for_run(run_id, on_token)
         graph = self._graph(config_text, config)
         thread = {
             "configurable": {"thread_id": run_id},
@@ -168,6 +174,7 @@ class Engine:
             )
         finally:
             CURRENT_RUN.reset(token)
+            tokens.close()
 
         snapshot = graph.get_state(thread)
         pending = [interrupt.value for task in snapshot.tasks for interrupt in task.interrupts]
