@@ -250,7 +250,7 @@ class FeedHub:
         None when nothing happened for ``keepalive`` seconds (the caller sends a keepalive)."""
         async with self.follow(run_id) as feed:
             cursor = Cursor()
-            seen = -1
+            seen = 0  # version 0 is the empty state before the first read
             while not cursor.done:
                 state = await feed.next_state(seen, keepalive)
                 if state is None:
@@ -289,7 +289,7 @@ class Cursor:
             step = state.steps[seq]
             if seq in self.finished:
                 continue
-            execution = _execution_of(step, state.partials)
+            execution = _execution_of(step, state.partials, self.announced)
             if seq not in self.waiting:
                 if execution is None or execution not in self.announced:
                     events.append(RunEvent("step_started", _step_started(step)))
@@ -335,10 +335,17 @@ def _within(partial: Partial, step: dict[str, Any]) -> bool:
     )
 
 
-def _execution_of(step: dict[str, Any], partials: list[Partial]) -> tuple[str, datetime] | None:
+def _execution_of(
+    step: dict[str, Any], partials: list[Partial], announced: set[tuple[str, datetime]]
+) -> tuple[str, datetime] | None:
+    """The execution (node, partial start) a stored step was, from the partial rows or, once
+    the run ended and they were cleared, from the executions already announced."""
     for partial in partials:
         if _within(partial, step):
             return (partial.node, partial.started_at)
+    for node, started_at in announced:
+        if _within(Partial(node, started_at, ""), step):
+            return (node, started_at)
     return None
 
 
