@@ -23,7 +23,7 @@ from configurable_agents.storage.models import Run, RunStep, Workflow
 from configurable_agents.storage.repositories import workflows
 from configurable_agents.storage.states import RunState
 from dashboard import queries
-from dashboard.workflow_lang import check
+from dashboard.run_service import checked_text
 
 # How often a sync wait reads the run's state.
 SYNC_POLL_SECONDS = 0.02
@@ -157,7 +157,7 @@ def served_workflow(session: Session, model: str) -> ServedWorkflow:
     """The workflow a model id names (``workflow/<name>``; the bare name works too)."""
     name = model.removeprefix(MODEL_PREFIX)
     workflow = workflows.require_by_name(session, name)
-    checked = check(queries.stored_version(session, workflow.id).config_yaml)
+    checked = checked_text(queries.stored_version(session, workflow.id).config_yaml)
     if checked.config is None:
         raise InvalidInputsError(
             [f"workflow {name!r}: its latest version does not validate; fix it first"]

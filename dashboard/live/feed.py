@@ -33,7 +33,7 @@ from configurable_agents.storage.states import RunState
 log = logging.getLogger(__name__)
 
 # How often a running run is read while followed (tokens are published every ~100 ms).
-POLL_SECONDS = 0.03
+POLL_SECONDS = 0.02
 # A queued or paused run changes rarely: read it less often.
 IDLE_POLL_SECONDS = 0.25
 # The watch lease: renewed every third of it while the feed lives.

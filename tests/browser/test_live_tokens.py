@@ -22,21 +22,11 @@ from tests.browser.conftest import (
 )
 from tests.e2e.serviceset import process_environment, settings_environment
 from tests.fakes.openai_server import FakeLLMServer, RecordedRequest, Reply
+from tests.fakes.workflows import echo_workflow, fake_llm_settings
 
 WORD_DELAY = 0.3
 WORDS = " ".join(f"word{n}" for n in range(12))
-ECHO = """\
-schema_version: 1
-name: slow-echo
-state:
-  text: {type: str, required: true}
-  reply: {type: str}
-nodes:
-  - {id: answer, kind: llm, prompt: "{text}", output: reply}
-edges:
-  - {from: START, to: answer}
-  - {from: answer, to: END}
-"""
+ECHO = echo_workflow("slow-echo")
 
 
 @pytest.fixture(scope="module")
@@ -54,10 +44,7 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory, llm: FakeLLMServer) -> I
     data_dir = tmp_path_factory.mktemp("tokens") / "var"
     settings_env = settings_environment(
         data_dir,
-        LLM_PROVIDER="openai",
-        LLM_BASE_URL=llm.base_url,
-        LLM_MODEL="fake-model",
-        TRACKING_ENABLED="false",
+        **fake_llm_settings(llm.base_url),
     )
     env = process_environment(settings_env)
     release(env)

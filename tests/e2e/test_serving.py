@@ -17,24 +17,14 @@ import pytest
 from tests.e2e.conftest import Launcher
 from tests.e2e.serviceset import ServiceSet, honcho_command, settings_environment, write_env_file
 from tests.fakes.openai_server import FakeLLMServer, RecordedRequest, Reply
+from tests.fakes.workflows import echo_workflow, fake_llm_settings
 
 pytestmark = pytest.mark.e2e
 
 # Seconds between two streamed words: long enough for several token events per step.
 WORD_DELAY = 0.05
 SYNC_WAIT = 2.0
-ECHO = """\
-schema_version: 1
-name: echo
-state:
-  text: {type: str, required: true}
-  reply: {type: str}
-nodes:
-  - {id: answer, kind: llm, prompt: "{text}", output: reply}
-edges:
-  - {from: START, to: answer}
-  - {from: answer, to: END}
-"""
+ECHO = echo_workflow()
 APPROVED = """\
 schema_version: 1
 name: approved-echo
@@ -74,10 +64,7 @@ def served(
     data_dir = tmp_path_factory.mktemp("serving") / "var"
     settings_env = settings_environment(
         data_dir,
-        LLM_PROVIDER="openai",
-        LLM_BASE_URL=llm.base_url,
-        LLM_MODEL="fake-model",
-        TRACKING_ENABLED="false",
+        **fake_llm_settings(llm.base_url),
         API_SYNC_WAIT_SECONDS=str(SYNC_WAIT),
         WORKER_CONCURRENCY="2",
     )

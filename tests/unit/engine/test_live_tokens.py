@@ -13,20 +13,10 @@ from configurable_agents.storage.database import session_scope
 from configurable_agents.storage.models import StepPartial
 from configurable_agents.storage.repositories import live
 from tests.fakes import FakeLLMServer, Reply
+from tests.fakes.workflows import echo_workflow
 from tests.unit.engine.conftest import StoreRun
 
-ONE_NODE = """\
-schema_version: 1
-name: talk
-state:
-  text: {type: str, required: true}
-  reply: {type: str}
-nodes:
-  - {id: say, kind: llm, prompt: "{text}", output: reply}
-edges:
-  - {from: START, to: say}
-  - {from: say, to: END}
-"""
+ONE_NODE = echo_workflow("talk", "say")
 
 
 def partial_rows(database: Database) -> int:
