@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     dashboard_port: Port = 7861
     # Required when DASHBOARD_HOST is not a loopback address.
     dashboard_access_token: str = ""
+    # API keys are required by the run API and /v1 off loopback; true: on loopback too.
+    api_keys_required: bool = False
+    # Longest wait of a "sync" run start before it answers 202 with the run id.
+    api_sync_wait_seconds: float = Field(default=30.0, gt=0, le=3600)
     # Seconds between two status snapshots of the live status stream.
     status_tick_seconds: float = Field(default=1.0, gt=0)
     # Seconds between two readings of CPU, memory, disk and the set's processes (psutil).

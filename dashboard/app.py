@@ -18,6 +18,7 @@ from dashboard import errors
 from dashboard.asgi import ServerTimingMiddleware
 from dashboard.csrf import CSRFCookieMiddleware, require_csrf
 from dashboard.live import stream
+from dashboard.live.feed import FeedHub
 from dashboard.live.tick import NodeOrderCache, StatusTick, Watchlist, gather_live
 from dashboard.live.topics import TopicRenderer
 from dashboard.live.watches import ResourceWatch, ServiceWatch
@@ -48,7 +49,9 @@ from dashboard.routes import (
     health,
     hooks,
     mlflow,
+    openai_compat,
     palette,
+    serve,
 )
 from dashboard.routes import orchestrator as orchestrator_commands
 from dashboard.routes import runs as run_commands
@@ -107,14 +110,17 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
-        description="The JSON API behind every dashboard page. State-changing calls take a "
-        "JSON body (or the page's CSRF token); off loopback, send `Authorization: Bearer "
-        "<DASHBOARD_ACCESS_TOKEN>`.",
+        description="The JSON API behind every dashboard page, the run API and the "
+        "OpenAI-compatible /v1 (each workflow a model `workflow/<name>`). State-changing calls "
+        "take a JSON body (or the page's CSRF token); off loopback, send `Authorization: Bearer "
+        "<key>` with an API key (`configurable-agents keys create NAME`) or the "
+        "DASHBOARD_ACCESS_TOKEN.",
     )
     app.state.settings = settings
     app.state.database = database
     app.state.tick = tick
     app.state.watchlist = watchlist
+    app.state.feeds = FeedHub(database.session_factory)
     app.state.templates = templates
     app.state.topic_renderer = TopicRenderer(templates, settings)
     templates.env.globals["version"] = __version__
@@ -135,6 +141,8 @@ def create_app(
     app.include_router(agent_api.router)
     for module in (
         # Commands first: /workflows/new and /api/v1/workflows/schema are not ids.
+        serve,
+        openai_compat,
         workflow_commands,
         run_commands,
         orchestrator_commands,

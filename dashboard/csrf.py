@@ -65,7 +65,7 @@ async def require_csrf(request: Request) -> None:
     """Dependency: a state-changing request must prove it comes from our own pages."""
     if request.method in SAFE_METHODS:
         return
-    if request.url.path.startswith("/api/"):
+    if request.url.path.startswith(("/api/", "/v1/")):
         content_type = request.headers.get("content-type", "")
         if content_type.startswith("application/json"):
             return

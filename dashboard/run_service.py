@@ -6,6 +6,7 @@ so every entry point gets the same rules; this module adds the typed run form.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,7 +29,14 @@ from dashboard.workflow_lang import Checked, check, coerce_inputs
 def checked_version(session: Session, workflow_id: int, version: int | None = None) -> Checked:
     """The checked config of a workflow version (the latest by default)."""
     stored = stored_version(session, workflow_id, version)
-    return check(stored.config_yaml)
+    return checked_text(stored.config_yaml)
+
+
+@lru_cache(maxsize=256)
+def checked_text(text: str) -> Checked:
+    """A stored version's text, checked once per process: parsing with line marks costs tens
+    of ms, a version's text never changes, and callers only read the result."""
+    return check(text)
 
 
 def start(

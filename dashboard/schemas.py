@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -139,10 +139,13 @@ class DiffLineOut(BaseModel):
 
 
 class RunIn(BaseModel):
-    """Inputs by name (typed as the workflow declares them) and optionally a version."""
+    """Inputs by name (typed as the workflow declares them), optionally a version, and how
+    to answer: ``async`` (the run at once), ``sync`` (wait for its outputs, up to
+    API_SYNC_WAIT_SECONDS) or ``stream`` (its events as server-sent events)."""
 
     inputs: dict[str, Any] = Field(default_factory=dict)
     version: int | None = Field(default=None, ge=1)
+    mode: Literal["async", "sync", "stream"] = "async"
 
 
 class RunOut(BaseModel):
@@ -167,6 +170,21 @@ class RunOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+
+class RunUrls(BaseModel):
+    """Where to follow a run: its page, its JSON and its event stream."""
+
+    page: str
+    run: str
+    events: str
+
+
+class RunStartedOut(RunOut):
+    """A run as the run API answers it: 201 (async), 200 (sync, settled) or 202 (sync,
+    still going: follow ``urls.events`` or poll ``urls.run``)."""
+
+    urls: RunUrls
 
 
 class RunPageOut(BaseModel):

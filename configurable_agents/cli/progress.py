@@ -1,4 +1,5 @@
-"""The live view of a run in the terminal (rich): a bar and one row per finished step."""
+"""The live view of a run in the terminal (rich): a bar, one row per finished step, and the
+answer of each running llm step as its tokens arrive."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ from rich.live import Live
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from configurable_agents.storage.models import RunStep
 
 
 class RunProgress:
-    """A context manager whose ``step_finished`` is the engine's step callback."""
+    """A context manager whose ``step_finished`` is the engine's step callback and ``token``
+    its token callback."""
+
+    # The tail of a running step's answer shown under the table.
+    WRITING_CHARS = 400
 
     def __init__(self, run_id: str, nodes: list[str]) -> None:
         self.run_id = run_id
@@ -30,8 +36,10 @@ class RunProgress:
         )
         self.task = self.progress.add_task("nodes", total=len(nodes) or None)
         self.seen: set[str] = set()
+        self.writing: dict[str, str] = {}
+        self.writing_view = Text()
         self.live = Live(
-            Group(self.progress, self.table),
+            Group(self.progress, self.table, self.writing_view),
             console=self.console,
             refresh_per_second=8,
             transient=False,
@@ -49,8 +57,23 @@ class RunProgress:
     ) -> None:
         self.live.__exit__(kind, error, tb)
 
+    def token(self, node: str, piece: str) -> None:
+        """A piece of a running llm step's answer: shown as it arrives (engine thread)."""
+        self.writing[node] = self.writing.get(node, "") + piece
+        self._show_writing()
+
+    def _show_writing(self) -> None:
+        view = Text()
+        for node, text in self.writing.items():
+            view.append(f"{node} ", style="bold cyan")
+            view.append(text[-self.WRITING_CHARS :] + "\n")
+        self.writing_view.plain = ""
+        self.writing_view.append_text(view)
+
     def step_finished(self, step: RunStep) -> None:
         """Add the step's row and advance the bar over distinct nodes."""
+        if self.writing.pop(step.node, None) is not None:
+            self._show_writing()
         shown = step.error_message or ("" if step.output is None else str(step.output))
         style = {"completed": "green", "failed": "red"}.get(step.state, "yellow")
         self.table.add_row(

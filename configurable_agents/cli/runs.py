@@ -172,7 +172,9 @@ def _execute(
             from configurable_agents.cli.progress import RunProgress
 
             with RunProgress(run_id, nodes) as progress:
-                outcome = engine.execute(run_id, on_step=progress.step_finished)
+                outcome = engine.execute(
+                    run_id, on_step=progress.step_finished, on_token=progress.token
+                )
     assert outcome is not None
     if as_json:
         print(json.dumps(_run_json(database, run_id), indent=2, default=str))

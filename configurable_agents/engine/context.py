@@ -94,6 +94,8 @@ class RunContext:
     # Keys of approval steps waiting for a decision (already stored).
     waiting_steps: dict[str, int] = field(default_factory=dict)
     on_step: StepCallback | None = None
+    # node id -> token callback of its new execution (engine/live_tokens.py).
+    tokens: Callable[[str], Any] | None = None
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
     spans: list[SpanRecord] = field(default_factory=list)
     _spans_lock: threading.Lock = field(default_factory=threading.Lock)

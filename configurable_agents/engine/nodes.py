@@ -88,6 +88,8 @@ def run_llm(node: LLMNode, state: dict[str, Any], ctx: RunContext) -> StepResult
             timeout=llm.timeout,
             json_schema=schema,
             schema_name=node.id,
+            # Streams to whoever watches (see engine/live_tokens.py); None: no one can.
+            on_token=ctx.tokens(node.id) if ctx.tokens is not None else None,
         )
     )
     if schema is None:

@@ -33,6 +33,7 @@ from configurable_agents.engine.context import (
     StepCallback,
     now_ns,
 )
+from configurable_agents.engine.live_tokens import NodeTokenListener, TokenPublisher
 from configurable_agents.engine.nodes import DECISIONS, VISITS, public_state
 from configurable_agents.settings import Settings
 from configurable_agents.storage import run_lifecycle
@@ -71,6 +72,7 @@ class Engine:
         self.session_factory = session_factory
         self.checkpointer = checkpointer
         self.providers = ProviderCache(settings)
+        self.tokens = TokenPublisher(session_factory)
         self._graphs: dict[str, Any] = {}
         self._graphs_lock = threading.Lock()
         if tracker is None and settings.tracking_enabled:
@@ -89,12 +91,15 @@ class Engine:
         worker_id: str | None = None,
         lease_seconds: float | None = None,
         claimed: bool = False,
+        on_token: NodeTokenListener | None = None,
     ) -> RunOutcome | None:
         """Run (or resume) a stored run to its end, a pause for approval, or a failure.
 
         With a worker id and lease the run must be queued and is claimed atomically (None
         when another worker got it); ``claimed`` when the queue's limit-aware claim took
-        it already; otherwise it is started or resumed as it stands (the CLI).
+        it already; otherwise it is started or resumed as it stands (the CLI). ``on_token``
+        gets (node, piece) as llm steps stream, in this process; watchers elsewhere get them
+        through the database (engine/live_tokens.py).
         """
 
         with session_scope(self.session_factory) as session:
@@ -140,6 +145,7 @@ class Engine:
             )
 
         ctx = self._context(run_id, workflow_name, config, on_step)
+        tokens = ctx.tokens = self.tokens.for_run(run_id, on_token)
         graph = self._graph(config_text, config)
         thread = {
             "configurable": {"thread_id": run_id},
@@ -172,6 +178,7 @@ class Engine:
             )
         finally:
             CURRENT_RUN.reset(token)
+            tokens.close()
 
         snapshot = graph.get_state(thread)
         pending = [interrupt.value for task in snapshot.tasks for interrupt in task.interrupts]

@@ -5,9 +5,10 @@
     │   ├── RunNotFoundError, StepNotFoundError
     │   ├── WorkflowNotFoundError, WorkflowVersionNotFoundError
     │   ├── AgentNotFoundError, ChatSessionNotFoundError, TriggerEventNotFoundError
-    │   └── ExperimentNotFoundError, VariantNotFoundError
+    │   ├── ExperimentNotFoundError, VariantNotFoundError
+    │   └── ApiKeyNotFoundError
     ├── ConflictError (also ValueError)
-    │   ├── WorkflowNameTakenError, ExperimentNameTakenError
+    │   ├── WorkflowNameTakenError, ExperimentNameTakenError, ApiKeyNameTakenError
     │   └── IllegalTransitionError
     ├── InvalidValueError (also TypeError)
     ├── DatabaseUnreachableError
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 __all__ = [
     "AgentNotFoundError",
+    "ApiKeyNameTakenError",
+    "ApiKeyNotFoundError",
     "ChatSessionNotFoundError",
     "ConflictError",
     "DatabaseUnreachableError",
@@ -85,6 +88,10 @@ class VariantNotFoundError(NotFoundError):
     """The experiment has no variant with that name."""
 
 
+class ApiKeyNotFoundError(NotFoundError):
+    """No live API key with that name."""
+
+
 class ConflictError(StorageError, ValueError):
     """The change contradicts what is stored (a taken name, a run's state)."""
 
@@ -95,6 +102,10 @@ class WorkflowNameTakenError(ConflictError):
 
 class ExperimentNameTakenError(ConflictError):
     """Another experiment already has that name."""
+
+
+class ApiKeyNameTakenError(ConflictError):
+    """Another live API key already has that name."""
 
 
 class IllegalTransitionError(ConflictError):

@@ -395,3 +395,63 @@ class TriggerEvent(Base):
         ),
         Index("ix_trigger_events_received_at", "received_at"),
     )
+
+
+# --- serving -------------------------------------------------------------------------------
+
+
+class ApiKey(Base):
+    """A key a program sends to the run API and /v1: only its SHA-256 is kept."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # The first characters of the key ("ca_" and a few more): enough to tell keys apart.
+    prefix: Mapped[str] = mapped_column(String(20))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        # One live key per name; a revoked key keeps its name for the record.
+        Index(
+            "uq_api_keys_live_name",
+            "name",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
+
+class RunWatch(Base):
+    """Someone follows this run live (a page, an API stream, a CLI) until ``expires_at``.
+
+    Watchers renew the row; the executing process publishes tokens only while one is live,
+    so a run nobody watches costs no extra writes.
+    """
+
+    __tablename__ = "run_watches"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StepPartial(Base):
+    """The text an llm step has produced so far, while it runs and someone watches.
+
+    Written at most every ~100 ms by the executing process; the finished step is stored in
+    run_steps as always (this row is only a window on the step in progress).
+    """
+
+    __tablename__ = "step_partials"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    node: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # Which execution of the node (a loop runs it again): the text restarts with it.
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    text: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -13,16 +13,22 @@ import platform
 import re
 from dataclasses import asdict, dataclass
 from importlib import metadata
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from configurable_agents.settings import SECRET_FIELDS, Settings
-from dashboard.deps import latest_snapshot, settings_of
+from configurable_agents.storage.database import session_scope
+from configurable_agents.storage.errors import ApiKeyNameTakenError, InvalidValueError
+from configurable_agents.storage.repositories import api_keys
+from dashboard.deps import latest_snapshot, session_factory_of, settings_of
 from dashboard.live.snapshot import LiveSnapshot
 from dashboard.live.stream import stream_stats
-from dashboard.render import page
+from dashboard.render import page, redirect
+from dashboard.routes.auth import keys_required
 
 router = APIRouter()
 
@@ -128,16 +134,68 @@ def settings_context(
     }
 
 
+def key_lines(session_factory: sessionmaker[Session]) -> list[dict[str, Any]]:
+    """The live API keys as the page lists them: name, prefix, created and last used."""
+    with session_factory() as session:
+        return [
+            {
+                "name": key.name,
+                "prefix": key.prefix,
+                "created_at": key.created_at,
+                "last_used_at": key.last_used_at,
+            }
+            for key in api_keys.list_keys(session)
+        ]
+
+
 async def context_of(request: Request) -> dict[str, Any]:
     """The page's context for this request."""
-    return settings_context(
+    context = settings_context(
         settings_of(request), await latest_snapshot(request), stream_stats(request)
     )
+    context["keys"] = await run_in_threadpool(key_lines, session_factory_of(request))
+    context["keys_required"] = keys_required(settings_of(request))
+    return context
 
 
 @router.get("/settings", response_class=HTMLResponse, include_in_schema=False)
 async def settings_page(request: Request) -> HTMLResponse:
     return page(request, "settings.html", await context_of(request))
+
+
+@router.post("/settings/keys", response_class=HTMLResponse, include_in_schema=False)
+async def create_key(
+    request: Request, name: Annotated[str, Form(max_length=200)] = ""
+) -> HTMLResponse:
+    """Create an API key and show it, this once, on the page."""
+
+    def create() -> str:
+        with session_scope(session_factory_of(request)) as session:
+            return api_keys.create(session, name)[1]
+
+    try:
+        key, error, status = await run_in_threadpool(create), "", 201
+    except (InvalidValueError, ApiKeyNameTakenError) as problem:
+        key, error, status = (
+            "",
+            str(problem),
+            422 if isinstance(problem, InvalidValueError) else 409,
+        )
+    context = await context_of(request)
+    context.update(new_key=key, new_key_name=name.strip(), key_error=error)
+    return page(request, "settings.html", context, status_code=status)
+
+
+@router.post("/settings/keys/{name}/revoke", response_class=HTMLResponse, include_in_schema=False)
+async def revoke_key(request: Request, name: str) -> Response:
+    """Revoke an API key: programs using it are refused from now on."""
+
+    def revoke() -> None:
+        with session_scope(session_factory_of(request)) as session:
+            api_keys.revoke(session, name)
+
+    await run_in_threadpool(revoke)
+    return redirect(request, "/settings#api-keys")
 
 
 @router.get("/api/v1/settings", tags=["dashboard"])
@@ -149,5 +207,6 @@ async def api_settings(request: Request) -> dict[str, Any]:
         "api_key": context["api_key"],
         "versions": dict(context["versions"]),
         "services": [service.as_dict() for service in context["snapshot"].services],
+        "api_keys": context["keys"],
         "stream": context["stream"],
     }

@@ -1,5 +1,5 @@
-"""Run commands, from the run page's buttons and from the API: start (API; the workflow
-page's form is in routes/workflows.py), cancel, retry, approve or reject."""
+"""Run commands, from the run page's buttons and from the API: cancel, retry, approve or
+reject. Starting is in routes/serve.py (the run API) and routes/workflows.py (the form)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from configurable_agents.storage.repositories import runs
 from dashboard import run_service
 from dashboard.deps import session_factory_of, settings_of
 from dashboard.render import redirect
-from dashboard.schemas import CONFLICT, ERRORS, DecisionIn, ErrorOut, RunIn, RunOut
+from dashboard.schemas import CONFLICT, ERRORS, DecisionIn, RunOut
 
 router = APIRouter(responses=ERRORS)
 
@@ -63,26 +63,6 @@ async def approve(
 
 
 # --- the API -------------------------------------------------------------------------------
-
-
-@router.post(
-    "/api/v1/workflows/{workflow_id}/runs",
-    response_model=RunOut,
-    status_code=201,
-    tags=["runs"],
-    responses={429: {"model": ErrorOut, "description": "The queue is full"}},
-)
-async def start_run(request: Request, workflow_id: int, body: RunIn) -> Any:
-    """Queue a run; inputs are checked against the workflow's typed fields."""
-    return await run_in_threadpool(
-        run_service.start,
-        settings_of(request),
-        session_factory_of(request),
-        workflow_id,
-        body.inputs,
-        version=body.version,
-        trigger="api",
-    )
 
 
 @router.post(

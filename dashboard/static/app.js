@@ -63,6 +63,37 @@
     if (button) goToLine(parseInt(button.dataset.gotoLine, 10));
   });
 
+  // The run page's live answers: each "tokens" event of its stream is {node, text}, the
+  // next piece of that node's answer; the node's box fills as they arrive.
+  function liveBox(section, node) {
+    var boxes = section.querySelector(".live-nodes");
+    var found = null;
+    boxes.querySelectorAll("[data-live-node]").forEach(function (box) {
+      if (box.dataset.liveNode === node) found = box;
+    });
+    if (found) return found.querySelector("pre");
+    var figure = document.createElement("figure");
+    figure.className = "live-node";
+    figure.dataset.liveNode = node;
+    var caption = document.createElement("figcaption");
+    caption.textContent = node;
+    var pre = document.createElement("pre");
+    pre.className = "code";
+    figure.appendChild(caption);
+    figure.appendChild(pre);
+    boxes.appendChild(figure);
+    return pre;
+  }
+  document.addEventListener("htmx:sseBeforeMessage", function (event) {
+    var section = event.target;
+    if (!section || section.id !== "run-tokens") return;
+    event.preventDefault();  // not HTML to swap: text to append
+    var piece;
+    try { piece = JSON.parse(event.detail.data); } catch (error) { return; }
+    section.hidden = false;
+    liveBox(section, String(piece.node)).textContent += piece.text;
+  });
+
   function afterNavigation() {
     if (location.hash === "#run") {
       var field = document.querySelector("#run-form textarea, #run-form input:not([type=hidden]), #run-form select, #run-form button");

@@ -26,6 +26,7 @@ COMMANDS = [
     "runs",
     "show",
     "agents",
+    "keys",
     "mlflow-server",
     "worker",
 ]

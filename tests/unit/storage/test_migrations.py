@@ -68,3 +68,59 @@ def test_fast_head_revision_agrees_with_alembic() -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     assert [head_revision()] == ScriptDirectory.from_config(config).get_heads()
+
+
+def test_upgrade_keeps_the_data_the_previous_head_wrote(
+    empty_engine: Engine, data_dir: Path
+) -> None:
+    """0001 -> 0002 (API keys, run watches, step partials) on a database holding runs."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from configurable_agents.storage.migrations import _alembic_config
+
+    command.upgrade(_alembic_config(empty_engine), "0001")
+    with empty_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO workflows (id, name, description, source, latest_version, "
+                "created_at, updated_at) VALUES (1, 'kept', '', 'user', 1, :now, :now)"
+            ),
+            {"now": "2026-01-01 00:00:00+00:00"},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO runs (id, workflow_id, workflow_name, state, inputs, trigger, "
+                "attempts, cancel_requested, total_tokens, total_cost, created_at) VALUES "
+                "('r1', 1, 'kept', 'completed', '{}', 'cli', 1, false, 7, 0.5, :now)"
+            ),
+            {"now": "2026-01-01 00:00:00+00:00"},
+        )
+
+    upgrade_to_head(empty_engine, data_dir)
+
+    assert schema_state(empty_engine).at_head
+    with empty_engine.begin() as connection:
+        assert connection.execute(text("SELECT name FROM workflows")).scalar_one() == "kept"
+        assert connection.execute(text("SELECT total_tokens FROM runs")).scalar_one() == 7
+        # The new tables take rows, tied to the runs the old head wrote.
+        connection.execute(
+            text("INSERT INTO run_watches (run_id, expires_at) VALUES ('r1', :now)"),
+            {"now": "2026-01-01 00:00:00+00:00"},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO step_partials (run_id, node, generation, text, started_at, "
+                "updated_at) VALUES ('r1', 'n', 1, 'so far', :now, :now)"
+            ),
+            {"now": "2026-01-01 00:00:00+00:00"},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO api_keys (name, prefix, key_hash, created_at) "
+                "VALUES ('k', 'ca_abc', 'h', :now)"
+            ),
+            {"now": "2026-01-01 00:00:00+00:00"},
+        )
+        partial = connection.execute(text("SELECT text FROM step_partials")).scalar_one()
+    assert partial == "so far"

@@ -1,0 +1,31 @@
+"""Small workflows the serving tests and benchmark share."""
+
+from __future__ import annotations
+
+ONE_LLM_NODE = """\
+schema_version: 1
+name: {name}
+state:
+  text: {{type: str, required: true}}
+  reply: {{type: str}}
+nodes:
+  - {{id: {node}, kind: llm, prompt: "{{text}}", output: reply}}
+edges:
+  - {{from: START, to: {node}}}
+  - {{from: {node}, to: END}}
+"""
+
+
+def echo_workflow(name: str = "echo", node: str = "answer") -> str:
+    """One llm node whose prompt is the run's ``text`` and whose answer is ``reply``."""
+    return ONE_LLM_NODE.format(name=name, node=node)
+
+
+def fake_llm_settings(base_url: str) -> dict[str, str]:
+    """Settings that send every llm node to the scripted server at ``base_url``, untracked."""
+    return {
+        "LLM_PROVIDER": "openai",
+        "LLM_BASE_URL": base_url,
+        "LLM_MODEL": "fake-model",
+        "TRACKING_ENABLED": "false",
+    }
