@@ -1,25 +1,24 @@
 """Access token: required when the dashboard listens beyond loopback.
 
-Browsers log in once (a cookie holding a hash of the token); API clients send
-`Authorization: Bearer <token>`. /healthz and static files stay open for probes; webhooks
+Browsers log in once (a signed cookie, see configurable_agents.access: the chat on the
+same host accepts it too); API clients send `Authorization: Bearer <token>`. /healthz and static files stay open for probes; webhooks
 (signed with HMAC) and remote agents' heartbeats and leaving (each agent's own token) are
 authenticated by their routes instead.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
+from configurable_agents import access
 from dashboard.routes import agent_api, hooks
 
 router = APIRouter()
-COOKIE = "ca_access"
+COOKIE = access.COOKIE
 OPEN_PATHS = ("/healthz", "/static/", "/login")
 
 
@@ -31,16 +30,9 @@ def is_open(method: str, path: str) -> bool:
     return hooks.authenticates_itself(method, path) or agent_api.authenticates_itself(method, path)
 
 
-def token_digest(token: str) -> str:
-    return hashlib.sha256(f"configurable-agents:{token}".encode()).hexdigest()
-
-
 def is_authorised(request: Request, token: str) -> bool:
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return hmac.compare_digest(header[7:].strip().encode(), token.encode())
-    cookie = request.cookies.get(COOKIE, "")
-    return hmac.compare_digest(cookie.encode(), token_digest(token).encode())
+    """A bearer token or a valid login cookie (of this dashboard or the chat)."""
+    return access.is_authorised(token, request.headers, request.cookies)
 
 
 def install(app: FastAPI, settings) -> None:  # type: ignore[no-untyped-def]
@@ -72,7 +64,7 @@ async def login(
     request: Request, token: Annotated[str, Form()], next: Annotated[str, Form()] = "/"
 ) -> Response:
     expected = request.app.state.settings.dashboard_access_token
-    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+    if not access.token_matches(expected, token):
         return request.app.state.templates.TemplateResponse(
             request,
             "login.html",
@@ -81,11 +73,7 @@ async def login(
         )
     target = next if next.startswith("/") and not next.startswith("//") else "/"
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        COOKIE,
-        token_digest(expected),
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
+    response.headers.append(
+        "set-cookie", access.cookie_header(expected, secure=request.url.scheme == "https")
     )
     return response
