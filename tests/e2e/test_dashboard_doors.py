@@ -1,7 +1,11 @@
-"""Registering a remote agent makes the dashboard fetch ``<url>/schema``: against the real
-`python -m dashboard` and a tiny local HTTP server, only http(s) URLs are fetched, redirects
-are followed on the agent's own host only, the body and the time are bounded, and each
-refusal is a 422 saying why; nothing is registered by a refused call.
+"""The dashboard's unauthenticated doors, against the real `python -m dashboard`.
+
+Webhooks: a flood of forged posts changes counters, not the number of rows.
+
+Registering a remote agent makes the dashboard fetch ``<url>/schema``: with a tiny local
+HTTP server, only http(s) URLs are fetched, redirects are followed on the agent's own host
+only, the body and the time are bounded, and each refusal is a 422 saying why; nothing is
+registered by a refused call.
 """
 
 from __future__ import annotations
@@ -20,7 +24,12 @@ import pytest
 from configurable_agents.engine.remote_agents import SCHEMA_FETCH_SECONDS, SCHEMA_MAX_BYTES
 from tests.conftest import free_port
 from tests.e2e.conftest import Launcher
-from tests.e2e.serviceset import process_environment, run_until_exit, settings_environment
+from tests.e2e.serviceset import (
+    app_database_url,
+    process_environment,
+    run_until_exit,
+    settings_environment,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -92,14 +101,22 @@ def agent_site() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def dashboard(module_launcher: Launcher, tmp_path_factory: pytest.TempPathFactory) -> str:
-    data_dir = tmp_path_factory.mktemp("register") / "var"
-    settings_env = settings_environment(data_dir)
-    migrated = run_until_exit(
-        [sys.executable, "-m", "configurable_agents", "migrate"], process_environment(settings_env)
+def settings_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    data_dir = tmp_path_factory.mktemp("doors") / "var"
+    return settings_environment(data_dir, WEBHOOK_SECRET_ENV="DOORS_WEBHOOK_SECRET")
+
+
+@pytest.fixture(scope="module")
+def dashboard(module_launcher: Launcher, settings_env: dict[str, str]) -> str:
+    # Migrates and seeds the example workflows (summarize among them).
+    released = run_until_exit(
+        [sys.executable, "-m", "configurable_agents", "release"], process_environment(settings_env)
     )
-    assert migrated.returncode == 0, migrated.stdout
-    process = module_launcher.start(settings_env, [sys.executable, "-m", "dashboard"])
+    assert released.returncode == 0, released.stdout
+    process = module_launcher.start(
+        {**settings_env, "DOORS_WEBHOOK_SECRET": "the-real-secret"},
+        [sys.executable, "-m", "dashboard"],
+    )
     process.wait_healthy(["dashboard"], timeout=60)
     return process.url("dashboard")
 
@@ -114,6 +131,46 @@ def registered_names(dashboard: str) -> set[str]:
     answer = httpx.get(f"{dashboard}/api/v1/agents/remote", timeout=10)
     assert answer.status_code == 200, answer.text
     return {agent["name"] for agent in answer.json()}
+
+
+def rows(settings_env: dict[str, str], table: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(app_database_url(settings_env))
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def test_a_flood_of_forged_webhooks_is_counted_not_stored(
+    dashboard: str, settings_env: dict[str, str]
+) -> None:
+    body = b'{"text": "forged"}'
+    before = {
+        table: rows(settings_env, table) for table in ("trigger_events", "refusal_counts", "runs")
+    }
+
+    with httpx.Client(base_url=dashboard, timeout=10) as client:
+        for number in range(200):
+            name = "summarize" if number % 2 else f"made-up-{number}"
+            answer = client.post(
+                f"/api/v1/hooks/{name}",
+                content=body,
+                headers={"X-Delivery-Id": f"f-{number}", "X-Signature-256": "sha256=" + "0" * 64},
+            )
+            assert answer.status_code == 401, answer.text
+        shown = client.get("/api/v1/hooks").json()
+
+    assert rows(settings_env, "trigger_events") == before["trigger_events"]
+    assert rows(settings_env, "runs") == before["runs"]
+    assert rows(settings_env, "refusal_counts") <= before["refusal_counts"] + 2
+    counted = {(r["workflow"], r["status"], r["reason"]): r["count"] for r in shown["refused"]}
+    assert counted == {
+        ("summarize", 401, "signature does not match"): 100,
+        (None, 401, "signature does not match"): 100,
+    }
 
 
 @pytest.mark.parametrize(
