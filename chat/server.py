@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from configurable_agents import access
 from configurable_agents.bootstrap import Database
 from configurable_agents.settings import Settings
 from configurable_agents.web_process import WebProcess, serve
@@ -16,6 +17,13 @@ def _build(settings: Settings, database: Database) -> Any:
     return create_app(settings, database)
 
 
+def check_access_rule(settings: Settings) -> None:
+    """Off loopback the chat, like the dashboard, refuses to start without the access token."""
+    access.check_access_rule(
+        "chat", settings.chat_host, "CHAT_HOST", settings.dashboard_access_token
+    )
+
+
 PROCESS = WebProcess(
     name="chat",
     host_setting="CHAT_HOST",
@@ -23,6 +31,7 @@ PROCESS = WebProcess(
     factory_path="chat.server:create_app_from_environment",
     reload_dirs=("chat",),
     build=_build,
+    check=check_access_rule,
 )
 
 

@@ -20,8 +20,10 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 
+from configurable_agents import access
 from configurable_agents.bootstrap import Database, bind_socket, open_database, start_process
 from configurable_agents.settings import Settings
 from configurable_agents.status.health import health_report
@@ -101,10 +103,19 @@ class HealthFirstApp:
     process with exit code 1 (or the code of the SystemExit a start-up check raised).
     """
 
-    def __init__(self, process: str, database: Database, build: Callable[[], ASGIApp]) -> None:
+    def __init__(
+        self,
+        process: str,
+        database: Database,
+        build: Callable[[], ASGIApp],
+        *,
+        token: str = "",
+    ) -> None:
         self.process = process
         self.database = database
         self.build = build
+        # DASHBOARD_ACCESS_TOKEN: who holds it gets the detailed health report.
+        self.token = token
         self.app: ASGIApp | None = None
         self.exit_code = 0
         # Set by serve(): asks the server to stop after a failed build.
@@ -127,7 +138,11 @@ class HealthFirstApp:
 
     async def _answer_health(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The same report, from the same function, as the app's own /healthz route."""
-        report, healthy = await asyncio.to_thread(health_report, self.process, self.database.engine)
+        request = Request(scope)
+        detailed = access.is_authorised(self.token, request.headers, request.cookies)
+        report, healthy = await asyncio.to_thread(
+            health_report, self.process, self.database.engine, detailed=detailed
+        )
         response = JSONResponse(report, status_code=200 if healthy else 503)
         await response(scope, receive, send)
 
@@ -231,7 +246,12 @@ def serve(process: WebProcess, argv: list[str] | None = None) -> int:
     database = open_database(settings, process.name)
     app: Any
     if process.health_first:
-        app = HealthFirstApp(process.name, database, lambda: process.build(settings, database))
+        app = HealthFirstApp(
+            process.name,
+            database,
+            lambda: process.build(settings, database),
+            token=settings.dashboard_access_token,
+        )
     else:
         app = process.build(settings, database)
     config = uvicorn.Config(app, log_level=log_level, access_log=False, timeout_graceful_shutdown=3)

@@ -5,20 +5,17 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from configurable_agents.bootstrap import Database, fail, is_loopback
+from configurable_agents import access
+from configurable_agents.bootstrap import Database
 from configurable_agents.settings import Settings
 from configurable_agents.web_process import WebProcess, serve
 
 
 def check_access_rule(settings: Settings) -> None:
     """Off loopback the dashboard refuses to start without an access token."""
-    if not is_loopback(settings.dashboard_host) and not settings.dashboard_access_token:
-        raise fail(
-            "dashboard",
-            f"DASHBOARD_HOST={settings.dashboard_host} is reachable from other machines: "
-            "set DASHBOARD_ACCESS_TOKEN (or bind 127.0.0.1)",
-            code=2,
-        )
+    access.check_access_rule(
+        "dashboard", settings.dashboard_host, "DASHBOARD_HOST", settings.dashboard_access_token
+    )
 
 
 def _build(settings: Settings, database: Database) -> Any:

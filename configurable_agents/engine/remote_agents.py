@@ -47,25 +47,113 @@ def schema_url(url: str) -> str:
     return url.rstrip("/") + SCHEMA_PATH
 
 
-def fetch_input_schema(url: str, *, timeout: float = 5.0) -> dict[str, Any]:
+# Bounds on fetching a schema at registration: the URL comes from whoever registers, so
+# the server never follows it far, long or into a large body.
+SCHEMA_MAX_BYTES = 256 * 1024
+SCHEMA_FETCH_SECONDS = 5.0
+MAX_REDIRECTS = 3
+
+
+def check_agent_url(url: str) -> None:
+    """An agent URL must be http:// or https:// with a host; raises RemoteAgentError."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises ValueError for a port that is not a number
+    except ValueError:
+        raise RemoteAgentError(f"'{url}' is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RemoteAgentError(
+            f"'{url}' is not an http:// or https:// URL: agents are reached over HTTP only"
+        )
+
+
+def _same_host(first: str, second: str) -> bool:
+    from urllib.parse import urlsplit
+
+    a, b = urlsplit(first), urlsplit(second)
+    default = {"http": 80, "https": 443}
+    return (a.hostname, a.port or default.get(a.scheme)) == (
+        b.hostname,
+        b.port or default.get(b.scheme),
+    )
+
+
+def fetch_input_schema(
+    url: str,
+    *,
+    timeout: float = SCHEMA_FETCH_SECONDS,
+    max_bytes: int = SCHEMA_MAX_BYTES,
+) -> dict[str, Any]:
     """GET the agent's input schema and check it is an object JSON Schema.
 
-    Raises RemoteAgentError saying what is wrong (unreachable, not JSON, not a schema).
+    Only http(s); redirects are followed (at most MAX_REDIRECTS) on the agent's own host
+    and port only; the whole fetch, redirects and body included, takes at most ``timeout``
+    seconds and the body at most ``max_bytes``. Raises RemoteAgentError saying what is
+    wrong (not http, redirected elsewhere, too large, too slow, unreachable, not JSON, not
+    a schema).
     """
+    import json
+
     import httpx
     from jsonschema import Draft202012Validator, SchemaError
 
+    check_agent_url(url)
     where = schema_url(url)
+    deadline = time.monotonic() + timeout
+    too_slow = f"{where} did not answer within {timeout:g} s"
+    body = bytearray()
+    with httpx.Client(follow_redirects=False) as client:
+        for _ in range(MAX_REDIRECTS + 1):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RemoteAgentError(too_slow)
+            try:
+                # Uncompressed only: the size bound is on what is read, not what it inflates to.
+                with client.stream(
+                    "GET", where, timeout=remaining, headers={"Accept-Encoding": "identity"}
+                ) as response:
+                    if response.is_redirect:
+                        target = str(response.url.join(response.headers.get("location", "")))
+                        check_agent_url(target)
+                        if not _same_host(where, target):
+                            raise RemoteAgentError(
+                                f"{where} redirects to {target}, another host: registration "
+                                "follows redirects only on the agent's own host and port"
+                            )
+                        where = target
+                        continue
+                    if not response.is_success:
+                        raise RemoteAgentError(
+                            f"{where} answered HTTP {response.status_code}, not a schema"
+                        )
+                    encoding = response.headers.get("content-encoding", "identity").lower()
+                    if encoding not in ("", "identity"):
+                        raise RemoteAgentError(
+                            f"{where} answered {encoding}-compressed content: send the schema "
+                            "uncompressed"
+                        )
+                    declared = response.headers.get("content-length", "")
+                    if declared.isdigit() and int(declared) > max_bytes:
+                        raise RemoteAgentError(_too_large(where, max_bytes))
+                    for chunk in response.iter_raw():
+                        body.extend(chunk)
+                        if len(body) > max_bytes:
+                            raise RemoteAgentError(_too_large(where, max_bytes))
+                        if time.monotonic() > deadline:
+                            raise RemoteAgentError(too_slow)
+                    break
+            except httpx.TimeoutException:
+                raise RemoteAgentError(too_slow) from None
+            except httpx.HTTPError as error:
+                raise RemoteAgentError(
+                    f"cannot fetch the input schema from {where}: {type(error).__name__}"
+                ) from None
+        else:
+            raise RemoteAgentError(f"{schema_url(url)} redirects more than {MAX_REDIRECTS} times")
     try:
-        response = httpx.get(where, timeout=timeout, follow_redirects=False)
-    except httpx.HTTPError as error:
-        raise RemoteAgentError(
-            f"cannot fetch the input schema from {where}: {type(error).__name__}"
-        ) from None
-    if not response.is_success:
-        raise RemoteAgentError(f"{where} answered HTTP {response.status_code}, not a schema")
-    try:
-        schema = response.json()
+        schema = json.loads(bytes(body))
     except ValueError:
         raise RemoteAgentError(f"{where} did not answer JSON") from None
     if isinstance(schema, dict) and isinstance(schema.get("input_schema"), dict):
@@ -79,6 +167,10 @@ def fetch_input_schema(url: str, *, timeout: float = 5.0) -> dict[str, Any]:
             f"{where} answered an invalid JSON Schema: {error.message}"
         ) from None
     return schema
+
+
+def _too_large(where: str, max_bytes: int) -> str:
+    return f"{where} answered more than {max_bytes // 1024} KiB: too large for an input schema"
 
 
 def find_agent(ctx: RunContext, name: str) -> tuple[str, str]:

@@ -57,6 +57,9 @@ def register_remote_agent(
 ) -> Registered:
     """Fetch the agent's input schema from ``<url>/schema`` and register it.
 
+    The fetch is bounded (see fetch_input_schema): http(s) only, redirects on the agent's
+    own host only, SCHEMA_MAX_BYTES and SCHEMA_FETCH_SECONDS.
+
     An earlier registration with the same name and URL is retired (a restarted agent
     registers again). Raises RegistrationError saying what is wrong.
     """
@@ -66,8 +69,6 @@ def register_remote_agent(
             f"'{name}' is not a valid agent name: letters, digits, '.', '_' and '-', "
             "starting with a letter or digit, at most 64 characters"
         )
-    if not re.match(r"^https?://[^/\s]+", url):
-        raise RegistrationError(f"'{url}' is not an http:// or https:// URL")
     try:
         schema = fetch_input_schema(url)
         _fields_of(schema)  # fails now, not at the first dispatch

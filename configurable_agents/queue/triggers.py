@@ -6,13 +6,18 @@ or the inputs object itself, and two headers:
 - ``X-Signature-256: sha256=<hex>``: the HMAC-SHA256 of the raw body keyed with the
   secret in the environment variable named by WEBHOOK_SECRET_ENV (``X-Hub-Signature-256``,
   GitHub's name, is accepted too). It is compared in constant time; a wrong or missing
-  signature answers 401 and the refusal is recorded (never the body or the secret).
+  signature answers 401.
 - ``X-Delivery-Id: <unique id>`` (or ``X-GitHub-Delivery``): a repeat of a delivery id
   starts nothing and answers 200 with the run the first delivery started.
 
 Answers: 202 run queued, 200 repeat, 400 no delivery id or body not JSON, 401 bad
 signature, 403 no secret configured, 404 no such workflow, 413 body larger than
 WEBHOOK_MAX_BYTES, 422 inputs that do not fit the workflow, 429 queue full.
+
+Refusals of senders nobody authenticated (403, 401, 413, and 404 for a name that is not
+stored) are counted per workflow and reason in ``refusal_counts``, not stored one row each:
+a thousand forged posts change one number. Refusals of a correctly signed delivery (400,
+422, 429) are kept as rejected trigger events with their delivery id.
 """
 
 from __future__ import annotations
@@ -125,7 +130,7 @@ def too_large(
 ) -> WebhookAnswer:
     """The 413 answer for a body over WEBHOOK_MAX_BYTES (recorded for a known workflow)."""
     message = f"the body is larger than {settings.webhook_max_bytes} bytes (WEBHOOK_MAX_BYTES)"
-    _record_refusal(session_factory, workflow, "", 413, message)
+    _count_refusal(session_factory, workflow, 413, REASON_TOO_LARGE)
     return WebhookAnswer(413, {"detail": message})
 
 
@@ -145,18 +150,29 @@ def handle_webhook(
         _record_refusal(session_factory, workflow, key, status, message)
         return WebhookAnswer(status, {"detail": message})
 
+    def count(status: int, reason: str, message: str) -> WebhookAnswer:
+        _count_refusal(session_factory, workflow, status, reason)
+        return WebhookAnswer(status, {"detail": message})
+
     secret = webhook_secret(settings)
     if not secret:
-        return refuse(
+        return count(
             403,
+            REASON_OFF,
             f"webhooks are off: set the environment variable {settings.webhook_secret_env} "
             "(named by WEBHOOK_SECRET_ENV) to the signing secret",
         )
     signature = next((headers[h] for h in SIGNATURE_HEADERS if headers.get(h)), "")
     if not signature:
-        return refuse(401, "missing X-Signature-256 header (sha256=<HMAC-SHA256 of the body>)")
+        return count(
+            401,
+            REASON_NO_SIGNATURE,
+            "missing X-Signature-256 header (sha256=<HMAC-SHA256 of the body>)",
+        )
     if not signature_matches(secret, body, signature):
-        return refuse(401, "the X-Signature-256 signature does not match the body")
+        return count(
+            401, REASON_BAD_SIGNATURE, "the X-Signature-256 signature does not match the body"
+        )
     if not key:
         return refuse(400, "missing X-Delivery-Id header: a unique id per delivery")
     try:
@@ -177,7 +193,7 @@ def handle_webhook(
             detail=f"delivery {key}",
         )
     except NotFoundError as error:
-        return WebhookAnswer(404, {"detail": str(error)})
+        return count(404, REASON_UNKNOWN, str(error))
     except REFUSALS as error:
         return refuse(http_status(error), str(error))
     if started.duplicate:
@@ -187,10 +203,87 @@ def handle_webhook(
     )
 
 
+REASON_OFF = "webhooks are off (no signing secret)"
+REASON_NO_SIGNATURE = "missing signature"
+REASON_BAD_SIGNATURE = "signature does not match"
+REASON_TOO_LARGE = "body too large"
+REASON_UNKNOWN = "no such workflow"
+# Counters carry the workflow's name only when it is stored: any other name counts under
+# this one subject, so made-up names cannot add rows either.
+UNKNOWN_SUBJECT = ""
+
+
+def _count_refusal(
+    session_factory: sessionmaker[Session], workflow: str, status: int, reason: str
+) -> None:
+    """Add one to the counter of this refusal (never a row per request)."""
+    from configurable_agents.storage.database import session_scope
+    from configurable_agents.storage.repositories import refusals, workflows
+
+    log.info("webhook for %.200r refused (HTTP %d): %s", workflow, status, reason)
+    try:
+        with session_scope(session_factory) as session:
+            known = workflows.get_by_name(session, workflow) is not None
+            refusals.count(
+                session,
+                source="webhook",
+                subject=workflow if known else UNKNOWN_SUBJECT,
+                status=status,
+                reason=reason,
+            )
+    except Exception as error:  # the answer to the sender matters more than the count
+        log.warning("could not count the refused webhook: %s", error)
+
+
+def refused_webhooks(
+    session_factory: sessionmaker[Session], workflow: str | None = None
+) -> list[dict[str, Any]]:
+    """The counters of refused webhook deliveries (``workflow`` None for every name; the
+    empty name stands for workflows that are not stored)."""
+    from configurable_agents.storage.repositories import refusals
+
+    with session_factory() as session:
+        return [
+            {
+                "workflow": row.subject or None,
+                "status": row.status,
+                "reason": row.reason,
+                "count": row.count,
+                "first_at": row.first_at.isoformat(),
+                "last_at": row.last_at.isoformat(),
+            }
+            for row in refusals.list_refusals(session, source="webhook", subject=workflow)
+        ]
+
+
+def webhook_deliveries(
+    session_factory: sessionmaker[Session], workflow: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """The latest stored deliveries (accepted, and refused after a valid signature)."""
+    from configurable_agents.storage.repositories import triggers
+
+    with session_factory() as session:
+        return [
+            {
+                "id": event.id,
+                "workflow": event.workflow_name,
+                "delivery": event.idempotency_key,
+                "status": event.status,
+                "detail": event.detail,
+                "run_id": event.run_id,
+                "received_at": event.received_at.isoformat(),
+            }
+            for event in triggers.list_events(
+                session, workflow_name=workflow, kind="webhook", limit=limit
+            )
+        ]
+
+
 def _record_refusal(
     session_factory: sessionmaker[Session], workflow: str, key: str, status: int, message: str
 ) -> None:
-    """Keep a refused delivery of a known workflow (unknown names are not stored)."""
+    """Keep a refused, correctly signed delivery of a known workflow (unknown names are not
+    stored)."""
 
     log.warning("webhook for %s refused (HTTP %d): %s", workflow, status, message)
     try:

@@ -455,3 +455,25 @@ class StepPartial(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RefusalCount(Base):
+    """Refused requests nobody authenticated (a webhook with a bad signature, to an unknown
+    name, too large ...): counted per source, subject and reason, never stored one row each,
+    so a flood of bad posts changes a number instead of filling the database."""
+
+    __tablename__ = "refusal_counts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Which door refused: "webhook".
+    source: Mapped[str] = mapped_column(String(20))
+    # What was knocked on: a stored workflow's name, or "" for a name that is not stored.
+    subject: Mapped[str] = mapped_column(String(200))
+    status: Mapped[int] = mapped_column(Integer)
+    # One of a fixed set of reasons (never text from the request).
+    reason: Mapped[str] = mapped_column(String(200))
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    first_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("source", "subject", "status", "reason"),)

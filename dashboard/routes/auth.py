@@ -1,6 +1,7 @@
 """Access token and API keys: required when the dashboard listens beyond loopback.
 
-Browsers log in once with the access token (a cookie holding a hash of it); programs send
+Browsers log in once with the access token (a signed cookie, see configurable_agents.access:
+the chat on the same host accepts it too); programs send
 `Authorization: Bearer <key>` with an API key (`configurable-agents keys create NAME`, kept
 as a hash) or the access token. The run API and /v1 need one of them off loopback, or on
 loopback too with API_KEYS_REQUIRED; with an access token set, every path but the open ones
@@ -11,8 +12,6 @@ own token) are authenticated by their routes instead.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from typing import Annotated
 
@@ -21,6 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
+from configurable_agents import access
 from configurable_agents.bootstrap import is_loopback
 from configurable_agents.settings import Settings
 from configurable_agents.storage.database import session_scope
@@ -28,7 +28,7 @@ from configurable_agents.storage.repositories import api_keys
 from dashboard.routes import agent_api, hooks
 
 router = APIRouter()
-COOKIE = "ca_access"
+COOKIE = access.COOKIE
 OPEN_PATHS = ("/healthz", "/static/", "/login")
 
 
@@ -68,19 +68,10 @@ def is_api_key(request: Request, key: str) -> bool:
         return api_keys.verify(session, key) is not None
 
 
-def token_digest(token: str) -> str:
-    return hashlib.sha256(f"configurable-agents:{token}".encode()).hexdigest()
-
-
 def is_authorised(request: Request, token: str) -> bool:
-    """Whether the request carries the access token (bearer, or the login cookie)."""
-    if not token:
-        return False
-    sent = bearer(request)
-    if sent:
-        return hmac.compare_digest(sent.encode(), token.encode())
-    cookie = request.cookies.get(COOKIE, "")
-    return hmac.compare_digest(cookie.encode(), token_digest(token).encode())
+    """Whether the request carries the access token (bearer, or a valid login cookie of
+    this dashboard or the chat)."""
+    return access.is_authorised(token, request.headers, request.cookies)
 
 
 def install(app: FastAPI, settings: Settings) -> None:
@@ -122,7 +113,7 @@ async def login(
     request: Request, token: Annotated[str, Form()], next: Annotated[str, Form()] = "/"
 ) -> Response:
     expected = request.app.state.settings.dashboard_access_token
-    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+    if not access.token_matches(expected, token):
         return request.app.state.templates.TemplateResponse(
             request,
             "login.html",
@@ -131,11 +122,7 @@ async def login(
         )
     target = next if next.startswith("/") and not next.startswith("//") else "/"
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        COOKIE,
-        token_digest(expected),
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
+    response.headers.append(
+        "set-cookie", access.cookie_header(expected, secure=request.url.scheme == "https")
     )
     return response

@@ -13,7 +13,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from configurable_agents.queue.triggers import handle_webhook, too_large
+from configurable_agents.queue.triggers import (
+    handle_webhook,
+    refused_webhooks,
+    too_large,
+    webhook_deliveries,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["triggers"])
 PATH_PREFIX = "/api/v1/hooks/"
@@ -24,12 +29,26 @@ def authenticates_itself(method: str, path: str) -> bool:
     return method == "POST" and path.startswith(PATH_PREFIX)
 
 
+@router.get("/hooks")
+async def list_webhooks(request: Request, workflow: str | None = None) -> JSONResponse:
+    """Webhook deliveries: the latest stored ones, and the refused ones counted per workflow
+    and reason (forged, unsigned, oversized or to an unknown name; ``"workflow": null``
+    counts names that are not stored)."""
+    session_factory = request.app.state.database.session_factory
+    refused = await run_in_threadpool(refused_webhooks, session_factory, workflow)
+    deliveries = await run_in_threadpool(webhook_deliveries, session_factory, workflow)
+    return JSONResponse({"refused": refused, "deliveries": deliveries})
+
+
 @router.post(
     "/hooks/{workflow}",
     status_code=202,
     responses={
         200: {"description": "A repeat of a delivery id: nothing started"},
+        400: {"description": "No X-Delivery-Id, or a body that is not JSON"},
         401: {"description": "Missing or wrong X-Signature-256"},
+        403: {"description": "Webhooks are off: no signing secret configured"},
+        404: {"description": "No workflow of that name"},
         413: {"description": "Body larger than WEBHOOK_MAX_BYTES"},
         429: {"description": "The queue is full (QUEUE_MAX_DEPTH)"},
     },

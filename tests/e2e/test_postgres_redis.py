@@ -19,7 +19,6 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from configurable_agents.storage.migrations import head_revision
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.e2e.conftest import Launcher
 from tests.e2e.serviceset import (
@@ -50,9 +49,10 @@ def test_the_whole_set_on_postgresql_and_redis_is_healthy(
     service_set.wait_healthy()
 
     for service in ("dashboard", "chat"):
+        # Up or down only (no token here); the SQLite check below shows which database.
         report = httpx.get(f"{service_set.url(service)}/healthz", timeout=5).json()
-        assert report["database"]["url"].startswith("postgresql"), report
-        assert report["schema"]["current"] == head_revision()
+        assert report["database"] == {"reachable": True}, report
+        assert report["schema"] == {"at_head": True}, report
     assert stored_workflows(postgres_url) == [(name, 1) for name in example_names()]
     service_set.wait_for_output(rf"worker ready: .* consuming {re.escape(redis_queue_url)} ")
     # Neither the app database nor the queue fell back to SQLite files.

@@ -53,12 +53,10 @@ def assert_healthy_at_head(service_set: ServiceSet) -> None:
         report = response.json()
         assert report["process"] == service
         assert report["status"] == "ok"
-        assert report["database"]["reachable"] is True
-        assert report["schema"] == {
-            "current": head_revision(),
-            "head": head_revision(),
-            "at_head": True,
-        }
+        # Anyone may ask: up or down per part, no process id, no database path.
+        assert report["database"] == {"reachable": True}
+        assert report["schema"] == {"at_head": True}
+        assert "pid" not in report
     response = httpx.get(f"{service_set.url('mlflow')}/health", timeout=5)
     assert (response.status_code, response.text.strip()) == (200, "OK")
 

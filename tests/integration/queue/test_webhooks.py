@@ -1,11 +1,14 @@
 """Webhooks: a signed delivery starts one run, a repeated delivery id starts nothing,
-a bad signature answers 401 and is recorded, an oversized body answers 413."""
+a bad signature answers 401 and is counted (never stored one row each, even in a flood),
+an oversized body answers 413."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from configurable_agents.queue.triggers import sign
 from configurable_agents.storage.repositories import triggers
@@ -68,7 +71,19 @@ def test_a_signed_delivery_runs_once_even_when_repeated(
     ]
 
 
-def test_bad_signatures_are_refused_and_recorded(hooked: Cluster) -> None:
+def refused(client: Any) -> dict[tuple[str | None, int, str], int]:
+    """(workflow, status, reason) -> count, as the API shows them."""
+    answer = client.get("/api/v1/hooks")
+    assert answer.status_code == 200, answer.text
+    return {(r["workflow"], r["status"], r["reason"]): r["count"] for r in answer.json()["refused"]}
+
+
+def table_rows(cluster: Cluster, table: str) -> int:
+    with cluster.session_factory() as session:
+        return session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+
+
+def test_bad_signatures_are_refused_and_counted(hooked: Cluster) -> None:
     client = api_client(hooked)
     body = json.dumps({"text": "[forged]"}).encode()
 
@@ -84,10 +99,32 @@ def test_bad_signatures_are_refused_and_recorded(hooked: Cluster) -> None:
         assert answer.status_code == 401
         assert "X-Signature-256" in answer.json()["detail"]
     assert hooked.runs() == []
-    rejected = webhook_events(hooked, status="rejected")
-    assert sorted(e.idempotency_key for e in rejected) == ["d-1", "d-2", "d-3"]
-    assert all(e.detail.startswith("HTTP 401") for e in rejected)
-    assert all(SECRET not in e.detail and "forged" not in e.detail for e in rejected)
+    assert webhook_events(hooked) == []
+    assert refused(client) == {
+        ("three-steps", 401, "signature does not match"): 2,
+        ("three-steps", 401, "missing signature"): 1,
+    }
+
+
+def test_a_flood_of_bad_posts_changes_counters_not_the_number_of_rows(hooked: Cluster) -> None:
+    client = api_client(hooked)
+    body = b'{"text": "flood"}'
+    before = {table: table_rows(hooked, table) for table in ("trigger_events", "refusal_counts")}
+
+    for number in range(200):
+        # Forged signatures, to a stored workflow and to made-up names.
+        path = HOOK if number % 2 else f"/api/v1/hooks/made-up-{number}"
+        answer = client.post(path, content=body, headers=delivery(body, f"f-{number}", "guess"))
+        assert answer.status_code == 401
+
+    assert table_rows(hooked, "trigger_events") == before["trigger_events"]
+    # Two counters: one for the stored workflow, one for every name that is not stored.
+    assert table_rows(hooked, "refusal_counts") <= before["refusal_counts"] + 2
+    assert refused(client) == {
+        ("three-steps", 401, "signature does not match"): 100,
+        (None, 401, "signature does not match"): 100,
+    }
+    assert sum(refused(client).values()) == 200
 
 
 def test_oversized_bodies_and_bad_deliveries_get_clear_answers(hooked: Cluster) -> None:
@@ -112,8 +149,13 @@ def test_oversized_bodies_and_bad_deliveries_get_clear_answers(hooked: Cluster) 
     assert no_id.status_code == 400 and "X-Delivery-Id" in no_id.json()["detail"]
     assert elsewhere.status_code == 404
     assert hooked.runs() == []
+    # Correctly signed refusals keep their delivery id; the rest are counted.
     details = sorted(e.detail.split(":")[0] for e in webhook_events(hooked, status="rejected"))
-    assert details == ["HTTP 400", "HTTP 400", "HTTP 413", "HTTP 422"]
+    assert details == ["HTTP 400", "HTTP 400", "HTTP 422"]
+    assert refused(client) == {
+        ("three-steps", 413, "body too large"): 1,
+        (None, 404, "no such workflow"): 1,
+    }
 
 
 def test_webhooks_are_off_until_the_secret_is_set(
@@ -126,3 +168,6 @@ def test_webhooks_are_off_until_the_secret_is_set(
 
     assert answer.status_code == 403
     assert "WEBHOOK_SECRET" in answer.json()["detail"]
+    assert refused(api_client(hooked)) == {
+        ("three-steps", 403, "webhooks are off (no signing secret)"): 1
+    }

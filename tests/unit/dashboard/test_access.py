@@ -72,3 +72,27 @@ def test_webhooks_and_agent_heartbeats_authenticate_themselves(guarded: TestClie
             "/api/v1/agents/register", json={"name": "a", "url": "http://x.example"}
         )
         assert register.status_code == 401 and "access token" in register.text
+
+
+def test_the_chat_frame_follows_the_host_the_browser_used_on_a_wildcard_binding() -> None:
+    from starlette.requests import Request
+
+    from dashboard.routes.chat import browser_chat_url
+
+    def request(host: str) -> Request:
+        return Request(
+            {
+                "type": "http",
+                "scheme": "http",
+                "path": "/chat",
+                "query_string": b"",
+                "headers": [(b"host", host.encode())],
+                "server": ("0.0.0.0", 7861),
+            }
+        )
+
+    wildcard = load_settings(chat_host="0.0.0.0", chat_port=7860, dashboard_access_token="t")
+    # The login cookie belongs to the host the browser typed: the frame must use it too.
+    assert browser_chat_url(wildcard, request("10.1.2.3:7861")) == "http://10.1.2.3:7860"
+    loopback = load_settings(chat_host="127.0.0.1", chat_port=7860)
+    assert browser_chat_url(loopback, request("localhost:7861")) == "http://127.0.0.1:7860"

@@ -3,22 +3,49 @@
 from __future__ import annotations
 
 import json
+import os
 
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from configurable_agents.bootstrap import Database
+from configurable_agents.settings import Settings
 from configurable_agents.storage.migrations import head_revision
 
 
-def test_healthz_reports_database_and_schema(client: TestClient) -> None:
+def test_healthz_says_only_up_or_down_per_part_without_the_token(client: TestClient) -> None:
     response = client.get("/healthz")
 
     assert response.status_code == 200
-    body = response.json()
-    assert body["process"] == "dashboard"
-    assert body["database"]["reachable"] is True
-    assert body["schema"] == {"current": head_revision(), "head": head_revision(), "at_head": True}
+    # No process id, no database path, no revisions: nothing but up or down.
+    assert response.json() == {
+        "process": "dashboard",
+        "status": "ok",
+        "database": {"reachable": True},
+        "schema": {"at_head": True},
+    }
+
+
+def test_healthz_gives_details_to_a_caller_holding_the_token(
+    dashboard_settings: Settings, dashboard_database: Database
+) -> None:
+    from dashboard.app import create_app
+
+    settings = dashboard_settings.model_copy(update={"dashboard_access_token": "tok-123"})
+    with TestClient(create_app(settings, dashboard_database)) as guarded:
+        anonymous = guarded.get("/healthz").json()
+        detailed = guarded.get("/healthz", headers={"Authorization": "Bearer tok-123"}).json()
+        wrong = guarded.get("/healthz", headers={"Authorization": "Bearer nope"}).json()
+
+    assert "pid" not in anonymous and "url" not in anonymous["database"]
+    assert wrong == anonymous
+    assert detailed["pid"] == os.getpid()
+    assert detailed["database"]["url"] == settings.effective_database_url
+    assert detailed["schema"] == {
+        "current": head_revision(),
+        "head": head_revision(),
+        "at_head": True,
+    }
 
 
 def test_healthz_is_503_when_schema_is_behind(

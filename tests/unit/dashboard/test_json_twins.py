@@ -116,8 +116,14 @@ def test_orchestrator(client: TestClient, data: dict[str, Any]) -> None:
     assert f"{twin['capacity']} run(s) at once" in page
     for name, value in twin["limits"].items():
         assert f'data-limit="{name}"' in page and f"<td>{value}</td>" in page
-    for usage in twin["resources"]["processes"]:
-        assert f'data-process="{usage["name"]}"' in page
+    # Resources are read every few seconds in the background: a reading may land between
+    # the two requests, so compare a page and a twin taken from the same reading.
+    for _ in range(3):
+        page, twin = both(client, "/orchestrator", "/api/v1/orchestrator")
+        names = [usage["name"] for usage in twin["resources"]["processes"]]
+        if all(f'data-process="{name}"' in page for name in names):
+            break
+    assert names and all(f'data-process="{name}"' in page for name in names)
 
 
 def test_metrics(client: TestClient, data: dict[str, Any]) -> None:

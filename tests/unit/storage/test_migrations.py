@@ -124,3 +124,37 @@ def test_upgrade_keeps_the_data_the_previous_head_wrote(
         )
         partial = connection.execute(text("SELECT text FROM step_partials")).scalar_one()
     assert partial == "so far"
+
+
+def test_0003_upgrades_a_database_holding_data_written_at_0002(
+    empty_engine: Engine, data_dir: Path
+) -> None:
+    """Refusal counters arrive beside the trigger events already stored, which stay."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from configurable_agents.storage.database import make_session_factory, session_scope
+    from configurable_agents.storage.migrations import _alembic_config
+    from configurable_agents.storage.repositories import refusals
+
+    command.upgrade(_alembic_config(empty_engine), "0002")
+    with empty_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO trigger_events (workflow_name, kind, idempotency_key, status, "
+                "detail, received_at) VALUES ('w', 'webhook', 'd-1', 'rejected', "
+                "'HTTP 401: the X-Signature-256 signature does not match the body', "
+                "CURRENT_TIMESTAMP)"
+            )
+        )
+
+    upgrade_to_head(empty_engine, data_dir)
+
+    with empty_engine.connect() as connection:
+        kept = connection.execute(text("SELECT idempotency_key FROM trigger_events")).all()
+    assert [row[0] for row in kept] == ["d-1"]
+    with session_scope(make_session_factory(empty_engine)) as session:
+        for _ in range(3):
+            refusals.count(session, source="webhook", subject="w", status=401, reason="r")
+    with make_session_factory(empty_engine)() as session:
+        assert [(r.subject, r.count) for r in refusals.list_refusals(session)] == [("w", 3)]
