@@ -6,7 +6,6 @@ a wrong setting), so honcho stops the set with the reason on screen, never a tra
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import logging
 import os
@@ -87,17 +86,8 @@ def open_database(settings: Settings, process: str, *, wait_for_schema: bool = T
     return Database(engine=engine, session_factory=make_session_factory(engine))
 
 
-# Processes that can wait: on a 2-core machine they otherwise compete with MLflow (the
-# slowest to start) and with the dashboard, which must answer within 2 s of launch.
-YIELDING_PROCESSES = frozenset({"chat", "worker"})
-YIELD_NICENESS = 5
-
-
 def start_process(process: str) -> Settings:
     """Settings, logging and the offline environment for a process entry point."""
-    if process in YIELDING_PROCESSES and hasattr(os, "nice"):
-        with contextlib.suppress(OSError):
-            os.nice(YIELD_NICENESS)
     apply_offline_environment()
     settings = load_settings_or_exit(process)
     configure_logging(settings)

@@ -1,5 +1,15 @@
 """The errors an LLM call can end with: one small hierarchy under :class:`LLMError`.
 
+    LLMError
+    ├── LLMConfigError             the provider is configured wrongly
+    ├── LLMUnreachableError        the endpoint cannot be reached
+    ├── LLMAuthError               the API key is missing or refused
+    ├── LLMTimeoutError            no answer within the timeout
+    ├── LLMHTTPError               an error status (after retries where they apply)
+    ├── LLMResponseError           an answer we cannot read
+    ├── LLMRequestError            the request itself is wrong
+    └── LLMStructuredOutputError   no JSON matching the schema within the repairs
+
 Every message says what went wrong and which setting to look at. No message ever
 contains an API key: keys are read from the environment at call time and any text
 a server echoes back is redacted before it reaches an exception.
