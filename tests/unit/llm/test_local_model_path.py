@@ -27,7 +27,15 @@ ROOT = Path(__file__).resolve().parents[3]
 def _copy_with_metadata(target: Path, *options: str) -> Path:
     source = str(embedded_model_path())
     subprocess.run(
-        [sys.executable, "-m", "gguf.scripts.gguf_new_metadata", *options, source, str(target)],
+        [
+            sys.executable,
+            "-m",
+            "gguf.scripts.gguf_new_metadata",
+            "--force",
+            *options,
+            source,
+            str(target),
+        ],
         check=True,
         capture_output=True,
     )
