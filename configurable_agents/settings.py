@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     # Name of the environment variable that holds the API key (never the key itself).
     llm_api_key_env: str = ""
     llm_timeout: float = Field(default=60.0, gt=0)
+    # Any GGUF chat model for the local provider; empty means the embedded SmolLM2.
+    local_model_path: Path | None = None
     local_model_threads: int = Field(default=2, ge=1, le=64)
 
     @field_validator("database_url", "queue_url", "mlflow_backend_store_uri", mode="before")
@@ -120,10 +122,24 @@ class Settings(BaseSettings):
     def _strip(cls, value: object) -> object:
         return value.strip() if isinstance(value, str) else value
 
-    @field_validator("workspace_dir", mode="before")
+    @field_validator("workspace_dir", "local_model_path", mode="before")
     @classmethod
     def _empty_is_default(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("local_model_path")
+    @classmethod
+    def _gguf_file(cls, value: Path | None) -> Path | None:
+        # Checked at start (exit 2 naming the setting), not at a run's first llm step.
+        if value is None:
+            return None
+        from configurable_agents.llm.local import gguf_problem  # cheap: no llama_cpp
+
+        path = value.expanduser()
+        problem = gguf_problem(path)
+        if problem is not None:
+            raise ValueError(problem)
+        return path.resolve()
 
     @cached_property
     def data_path(self) -> Path:

@@ -29,6 +29,17 @@ def unavailable(what: str) -> None:
     pytest.skip(f"{what} not available")
 
 
+@pytest.fixture(autouse=True)
+def _forget_structured_methods() -> Iterator[None]:
+    """Each test starts knowing no endpoint's structured-output method: the memory is
+    process-wide and keyed by URL, and test servers reuse ports."""
+    from configurable_agents.llm.base import structured_methods
+
+    structured_methods.forget()
+    yield
+    structured_methods.forget()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

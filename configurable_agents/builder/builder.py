@@ -99,6 +99,7 @@ class Builder:
                 n_threads=self.settings.local_model_threads,
                 timeout=self.settings.llm_timeout,
                 max_repairs=0,
+                local_model_path=self.settings.local_model_path,
             )
         except LLMError:
             return None

@@ -72,6 +72,7 @@ class ProviderCache:
                     api_key_env=options["api_key_env"],
                     timeout=options["timeout"],
                     n_threads=self.settings.local_model_threads,
+                    local_model_path=self.settings.local_model_path,
                     pricing={model: p.model_dump() for model, p in (pricing or {}).items()},
                 )
                 self._providers[key] = provider

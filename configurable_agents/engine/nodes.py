@@ -92,15 +92,19 @@ def run_llm(node: LLMNode, state: dict[str, Any], ctx: RunContext) -> StepResult
             on_token=ctx.tokens(node.id) if ctx.tokens is not None else None,
         )
     )
+    step_input: dict[str, Any] = {"messages": messages}
     if schema is None:
         updates = {node.output_fields[0]: response.text.strip()}
     else:
         parsed = response.parsed if isinstance(response.parsed, dict) else {}
         updates = {name: parsed.get(name) for name in node.output_fields}
+        # How the typed output was asked for (json_schema, json_object, grammar or text),
+        # beside the request it belongs to: the step's input is already a JSON column.
+        step_input["structured_output"] = response.structured_output
     return StepResult(
         updates=updates,
         kind="llm",
-        input={"messages": messages},
+        input=step_input,
         rendered_prompt=prompt,
         raw_output=response.text,
         provider=response.provider,
@@ -110,6 +114,7 @@ def run_llm(node: LLMNode, state: dict[str, Any], ctx: RunContext) -> StepResult
         cost=response.cost,
         attributes={
             "attempts": response.attempts,
+            **({"structured_output": response.structured_output} if schema else {}),
             "cost_known": response.cost_known,
             **({"cost_note": response.cost_note} if response.cost_note else {}),
         },

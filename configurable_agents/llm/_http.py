@@ -8,7 +8,7 @@ import os
 import threading
 import time
 from abc import abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any, ClassVar, TypeVar
 
 import httpx
@@ -108,8 +108,11 @@ class HTTPEndpoint:
         self._names = setting_names
         self._client = client or shared_client()
 
-    def post(self, payload: Mapping[str, Any], timeout: float) -> tuple[Any, int]:
-        """POST ``payload`` and return the JSON answer and the number of attempts."""
+    def post(
+        self, payload: Mapping[str, Any], timeout: float, no_retry: Collection[int] = ()
+    ) -> tuple[Any, int]:
+        """POST ``payload`` and return the JSON answer and the number of attempts. Statuses
+        in ``no_retry`` raise at once instead of being retried."""
 
         def send(headers: dict[str, str], key: str) -> Any:
             try:
@@ -118,7 +121,7 @@ class HTTPEndpoint:
                 )
             except httpx.HTTPError as error:
                 raise self._transport_error(error, timeout) from None
-            self._check_status(response, key)
+            self._check_status(response, key, no_retry)
             try:
                 return response.json()
             except ValueError:
@@ -131,11 +134,15 @@ class HTTPEndpoint:
         return self._attempts(send)
 
     def stream(
-        self, payload: Mapping[str, Any], timeout: float, on_event: Callable[[dict], None]
+        self,
+        payload: Mapping[str, Any],
+        timeout: float,
+        on_event: Callable[[dict], None],
+        no_retry: Collection[int] = (),
     ) -> int:
         """POST ``payload`` and hand each server-sent JSON event to ``on_event``; return the
         number of attempts. A stream that breaks after its first event is not retried
-        (its text has already been delivered)."""
+        (its text has already been delivered); statuses in ``no_retry`` are not retried."""
 
         def send(headers: dict[str, str], key: str) -> None:
             deadline = time.monotonic() + timeout
@@ -146,7 +153,7 @@ class HTTPEndpoint:
                 ) as response:
                     if response.status_code >= 400:
                         response.read()
-                        self._check_status(response, key)
+                        self._check_status(response, key, no_retry)
                     for event in self._events(response.iter_lines()):
                         started = True
                         on_event(event)
@@ -203,7 +210,9 @@ class HTTPEndpoint:
             )
         return {**self._headers, **self._auth_headers(key)}, key
 
-    def _check_status(self, response: httpx.Response, key: str) -> None:
+    def _check_status(
+        self, response: httpx.Response, key: str, no_retry: Collection[int] = ()
+    ) -> None:
         status = response.status_code
         if status < 400:
             return
@@ -216,7 +225,7 @@ class HTTPEndpoint:
                 env_var=self.api_key_env,
                 provider=self.provider,
             )
-        if status in RETRYABLE_STATUSES:
+        if status in RETRYABLE_STATUSES and status not in no_retry:
             raise _Retry(
                 lambda attempts: LLMHTTPError(
                     f"the {self.provider} endpoint {self.url} answered HTTP {status} "
@@ -341,6 +350,10 @@ class HTTPProvider(Provider):
             f"{type(self).__name__}(model={self.model!r}, url={self.endpoint.url!r}, "
             f"api_key_env={self.endpoint.api_key_env!r})"
         )
+
+    def endpoint_key(self, model: str) -> tuple[str, ...]:
+        """The endpoint is its URL and the model: one server may serve several models."""
+        return (self.name, self.endpoint.url, model)
 
     @staticmethod
     @abstractmethod

@@ -7,6 +7,7 @@ transport retries), and says whether it can constrain output to a schema nativel
 
 from __future__ import annotations
 
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -28,6 +29,14 @@ from configurable_agents.llm.types import LLMRequest, LLMResponse, TokenCallback
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_REPAIRS = 2
 
+# How a structured answer was asked for, strongest constraint first (a provider's ladder is
+# a sub-sequence of these; the step record names the one that produced the answer).
+JSON_SCHEMA = "json_schema"  # response_format json_schema: OpenAI, vLLM, Ollama, LM Studio ...
+JSON_OBJECT = "json_object"  # response_format json_object (+ schema), schema in the prompt
+GRAMMAR = "grammar"  # the local model, decoding constrained by a grammar from the schema
+TEXT = "text"  # the schema in the prompt only; validate-and-repair does the rest
+STRUCTURED_METHODS = (JSON_SCHEMA, JSON_OBJECT, GRAMMAR, TEXT)
+
 
 @dataclass(frozen=True, slots=True)
 class SettingNames:
@@ -43,7 +52,7 @@ class SettingNames:
 @dataclass(slots=True)
 class Call:
     """One model call as a provider makes it. ``schema`` is set only when the provider
-    should constrain the output natively (response_format, grammar)."""
+    should constrain the output natively (response_format, grammar), as ``method`` says."""
 
     messages: list[dict[str, str]]
     model: str
@@ -54,6 +63,11 @@ class Call:
     on_token: TokenCallback | None = None
     schema: Mapping[str, Any] | None = None
     schema_name: str = "output"
+    # The rung of the provider's structured-output ladder this call uses.
+    method: str = TEXT
+    # Whether this call probes a method the endpoint has not yet answered: a refusal is
+    # then told apart from a failure at once, without spending transport retries.
+    probe: bool = False
 
 
 @dataclass(slots=True)
@@ -71,11 +85,48 @@ class CallResult:
 
 
 class SchemaNotSupported(Exception):
-    """The endpoint refused native structured output: ask again with validate-and-repair."""
+    """The endpoint refused this way of asking for structured output (``method``): the
+    next rung of the ladder is tried. Not an error a caller ever sees."""
 
-    def __init__(self, attempts: int) -> None:
-        super().__init__("native structured output not supported")
+    def __init__(self, attempts: int, method: str = "", detail: str = "") -> None:
+        super().__init__(f"structured output by {method or 'this method'} not supported")
         self.attempts = attempts
+        self.method = method
+        self.detail = detail
+
+
+class MethodMemory:
+    """Per endpoint (provider, URL, model): the structured-output method that last worked,
+    shared by every provider instance of the process, so that finding it out costs at
+    most one refused call per endpoint and process. While an endpoint is being probed,
+    other requests to it wait for the answer instead of probing too."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, ...], str] = {}
+        self._probes: dict[tuple[str, ...], threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, ...]) -> str | None:
+        """The method that worked at this endpoint, if one is known."""
+        with self._lock:
+            return self._known.get(key)
+
+    def remember(self, key: tuple[str, ...], method: str) -> None:
+        with self._lock:
+            self._known[key] = method
+
+    def probe_lock(self, key: tuple[str, ...]) -> threading.Lock:
+        """The lock held while this endpoint is probed."""
+        with self._lock:
+            return self._probes.setdefault(key, threading.Lock())
+
+    def forget(self) -> None:
+        """Forget every endpoint (tests; a server that was reconfigured)."""
+        with self._lock:
+            self._known.clear()
+
+
+structured_methods = MethodMemory()
 
 
 @dataclass(slots=True)
@@ -98,8 +149,9 @@ class Provider(ABC):
     """An LLM endpoint or engine. Thread-safe: one instance serves a whole process."""
 
     name: ClassVar[str]
-    # Whether _call can constrain output to call.schema itself.
-    native_schema: ClassVar[bool] = False
+    # The ways _call can ask for structured output, strongest first; a refusal of one
+    # (SchemaNotSupported) moves to the next. The last one is never refused.
+    ladder: ClassVar[tuple[str, ...]] = (TEXT,)
     # Whether the schema is also described in the prompt when constrained natively
     # (small local models fill the fields better when they are told what they mean).
     schema_in_prompt: ClassVar[bool] = False
@@ -120,8 +172,6 @@ class Provider(ABC):
         self.pricing = pricing or PriceTable()
         self.max_repairs = max(0, max_repairs)
         self.setting_names = setting_names or SettingNames()
-        # Models whose endpoint refused native structured output once: not asked again.
-        self._schema_refused: set[str] = set()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model!r})"
@@ -141,12 +191,13 @@ class Provider(ABC):
         )
         spent = _Spent()
         try:
+            method = None
             if request.json_schema is None:
                 result = self._call(call)
                 spent.add(result)
                 parsed = None
             else:
-                result, parsed = self._structured(call, request.json_schema, spent)
+                result, parsed, method = self._structured(call, request.json_schema, spent)
         except LLMError as error:
             # The error tells how many calls this request made in all, not only the last.
             error.attempts += spent.attempts
@@ -167,6 +218,7 @@ class Provider(ABC):
             parsed=parsed,
             finish_reason=result.finish_reason,
             raw=result.raw,
+            structured_output=method,
         )
 
     async def acomplete(self, request: LLMRequest) -> LLMResponse:
@@ -176,47 +228,89 @@ class Provider(ABC):
 
         return await asyncio.to_thread(self.complete, request)
 
+    def endpoint_key(self, model: str) -> tuple[str, ...]:
+        """What identifies an endpoint for :data:`structured_methods`."""
+        return (self.name, model)
+
     def _structured(
         self, call: Call, schema: Mapping[str, Any], spent: _Spent
-    ) -> tuple[CallResult, Any]:
+    ) -> tuple[CallResult, Any, str]:
+        """The answer, parsed, and the method that produced it: down the ladder from the
+        method known to work at this endpoint (or from the top, probing), then with
+        bounded repairs. A refusal costs its call but no repair and no transport retry."""
         check_schema(schema)
-        native = self.native_schema and call.model not in self._schema_refused
-        asked = self._schema_messages(call.messages, schema, native)
-        repairs_left = self.max_repairs
-        while True:
-            try:
-                result = self._call(
-                    replace(call, messages=asked, schema=schema if native else None)
-                )
-            except SchemaNotSupported as refused:
-                spent.attempts += refused.attempts
-                self._schema_refused.add(call.model)
-                native = False
-                asked = self._schema_messages(call.messages, schema, native)
-                continue
-            spent.add(result)
-            parsed, errors = parse_and_validate(result.text, schema)
-            if not errors:
-                return result, parsed
-            if result.finish_reason == "length":
-                errors.append(
-                    f"the answer was cut off at max_tokens={call.max_tokens}; raise max_tokens"
-                )
-            if repairs_left == 0:
-                raise LLMStructuredOutputError(
-                    f"{self.name} model {call.model!r} did not return JSON matching the output "
-                    f"schema after {spent.attempts} attempts: " + "; ".join(errors),
-                    errors=errors,
-                    last_text=result.text,
-                    provider=self.name,
-                )
-            repairs_left -= 1
-            asked = repair_messages(asked, result.text, errors, schema)
+        ladder = self.ladder
+        key = self.endpoint_key(call.model)
+        known = structured_methods.get(key)
+        probing: threading.Lock | None = None
+        if known is None and len(ladder) > 1:
+            probing = structured_methods.probe_lock(key)
+            probing.acquire()
+            known = structured_methods.get(key)
+            if known is not None:
+                probing.release()
+                probing = None
+        rung = ladder.index(known) if known in ladder else 0
+        try:
+            asked = self._schema_messages(call.messages, schema, ladder[rung])
+            repairs_left = self.max_repairs
+            while True:
+                method = ladder[rung]
+                last = rung == len(ladder) - 1
+                try:
+                    result = self._call(
+                        replace(
+                            call,
+                            messages=asked,
+                            schema=None if method == TEXT else schema,
+                            method=method,
+                            probe=probing is not None and not last,
+                        )
+                    )
+                except SchemaNotSupported as refused:
+                    if last:  # pragma: no cover - a provider never refuses its last rung
+                        raise
+                    spent.attempts += refused.attempts
+                    rung += 1
+                    asked = self._schema_messages(call.messages, schema, ladder[rung])
+                    if probing is None:
+                        # A known method refused now (the server changed): find out again.
+                        probing = structured_methods.probe_lock(key)
+                        probing.acquire()
+                    continue
+                spent.add(result)
+                if probing is not None:
+                    structured_methods.remember(key, method)
+                    probing.release()
+                    probing = None
+                parsed, errors = parse_and_validate(result.text, schema)
+                if not errors:
+                    return result, parsed, method
+                if result.finish_reason == "length":
+                    errors.append(
+                        f"the answer was cut off at max_tokens={call.max_tokens}; raise max_tokens"
+                    )
+                if repairs_left == 0:
+                    raise LLMStructuredOutputError(
+                        f"{self.name} model {call.model!r} did not return JSON matching the "
+                        f"output schema after {spent.attempts} attempts ({method}): "
+                        + "; ".join(errors),
+                        errors=errors,
+                        last_text=result.text,
+                        provider=self.name,
+                    )
+                repairs_left -= 1
+                asked = repair_messages(asked, result.text, errors, schema)
+        finally:
+            if probing is not None:
+                probing.release()
 
     def _schema_messages(
-        self, messages: list[dict[str, str]], schema: Mapping[str, Any], native: bool
+        self, messages: list[dict[str, str]], schema: Mapping[str, Any], method: str
     ) -> list[dict[str, str]]:
-        if native and not self.schema_in_prompt:
+        # Only a server-enforced schema may stay out of the prompt; json_object and text
+        # carry it in words (json_object alone does not say which object).
+        if method in (JSON_SCHEMA, GRAMMAR) and not self.schema_in_prompt:
             return messages
         return with_instruction(messages, schema_instruction(schema))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -37,11 +38,14 @@ def get_provider(
     retry: RetryPolicy | None = None,
     max_repairs: int = DEFAULT_MAX_REPAIRS,
     setting_names: SettingNames | None = None,
+    local_model_path: Path | str | None = None,
 ) -> Provider:
     """A provider by name: ``local`` (the default), ``openai`` or ``anthropic``.
 
     ``pricing`` extends or overrides the built-in prices: ``{model: {input: $, output: $}}``
-    per one million tokens. Wrong options raise LLMConfigError naming the setting.
+    per one million tokens. ``local_model_path`` (LOCAL_MODEL_PATH) is the GGUF file the
+    local provider runs when no model is named. Wrong options raise LLMConfigError naming
+    the setting.
     """
     names = setting_names or SettingNames()
     name = (provider or "local").strip().lower()
@@ -59,6 +63,7 @@ def get_provider(
             timeout=timeout,
             max_repairs=max_repairs,
             setting_names=names,
+            model_path=local_model_path,
         )
     if not model:
         raise LLMConfigError(
@@ -94,7 +99,7 @@ def provider_from_settings(
     settings: Settings, *, pricing: PriceTable | Mapping[str, object] | None = None
 ) -> Provider:
     """The provider the settings describe (LLM_PROVIDER, LLM_MODEL, LLM_BASE_URL,
-    LLM_API_KEY_ENV, LLM_TIMEOUT, LOCAL_MODEL_THREADS)."""
+    LLM_API_KEY_ENV, LLM_TIMEOUT, LOCAL_MODEL_PATH, LOCAL_MODEL_THREADS)."""
     return get_provider(
         str(settings.llm_provider.value),
         model=settings.llm_model,
@@ -103,6 +108,7 @@ def provider_from_settings(
         timeout=settings.llm_timeout,
         n_threads=settings.local_model_threads,
         pricing=pricing,
+        local_model_path=settings.local_model_path,
     )
 
 

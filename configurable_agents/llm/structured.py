@@ -139,3 +139,35 @@ def is_strict_compatible(schema: Mapping[str, Any]) -> bool:
         value = schema.get(key)
         children.extend(value if isinstance(value, list) else [value] if value else [])
     return all(is_strict_compatible(child) for child in children)
+
+
+# Keywords whose value is one subschema, a list of them, or a map of name -> subschema.
+_SUBSCHEMA = ("items", "additionalProperties", "not", "if", "then", "else", "contains")
+_SUBSCHEMA += ("propertyNames", "additionalItems", "unevaluatedProperties", "unevaluatedItems")
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+
+
+def without_patterns(schema: Any) -> Any:
+    """``schema`` without its string ``pattern`` keywords, for grammar-constrained decoding.
+
+    llama.cpp's JSON-Schema-to-grammar converter turns some regular expressions (an escaped
+    dot: ``\\.``) into grammar that llama.cpp then fails to parse, and the process crashes
+    (seen here with llama-cpp-python 0.3.36, in this process and in its server). The
+    answer is still validated against the whole schema, patterns included, and repaired.
+    """
+    if isinstance(schema, list):
+        return [without_patterns(item) for item in schema]
+    if not isinstance(schema, Mapping):
+        return schema
+    result: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "pattern" and isinstance(value, str):
+            continue
+        if key in _SUBSCHEMA or key in _SUBSCHEMA_LISTS:
+            result[key] = without_patterns(value)
+        elif key in _SUBSCHEMA_MAPS and isinstance(value, Mapping):
+            result[key] = {name: without_patterns(sub) for name, sub in value.items()}
+        else:
+            result[key] = value
+    return result

@@ -65,7 +65,9 @@ class LLMResponse:
     error status cost nothing, but each structured-output repair is a full call).
     ``cost_known`` is False when no price is known for the model (the cost is then 0
     and ``cost_note`` says why). ``attempts`` counts every HTTP request or local
-    generation made, retries and repairs included.
+    generation made, retries and repairs included. ``structured_output`` says how a
+    structured answer was asked for (json_schema, json_object, grammar or text: see
+    :mod:`configurable_agents.llm.base`); None without a schema.
     """
 
     text: str
@@ -81,6 +83,7 @@ class LLMResponse:
     parsed: Any = None
     finish_reason: str | None = None
     raw: Any = field(default=None, repr=False)
+    structured_output: str | None = None
 
     @property
     def total_tokens(self) -> int:

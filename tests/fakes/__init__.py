@@ -6,6 +6,7 @@ A conftest that wants the server imports the fixture::
 """
 
 from tests.fakes.openai_server import (
+    LLAMA_CPP_FORMATS,
     FakeLLMServer,
     RecordedRequest,
     Reply,
@@ -13,4 +14,11 @@ from tests.fakes.openai_server import (
     sample_for_schema,
 )
 
-__all__ = ["FakeLLMServer", "RecordedRequest", "Reply", "fake_llm_server", "sample_for_schema"]
+__all__ = [
+    "LLAMA_CPP_FORMATS",
+    "FakeLLMServer",
+    "RecordedRequest",
+    "Reply",
+    "fake_llm_server",
+    "sample_for_schema",
+]

@@ -9,8 +9,13 @@ keep-alive). Tests queue the answers it gives, in order, whichever route asks::
 
 Once the queue is empty every request gets the default answer at once: a deterministic
 text, or a minimal JSON object matching the schema when the request asked for
-``response_format: json_schema``. Every request received is recorded
-(``server.requests``) so a test can assert on what was sent.
+``response_format`` json_schema (or json_object with a schema). Every request received is
+recorded (``server.requests``) so a test can assert on what was sent.
+
+``response_formats`` limits the response_format types accepted, the way servers differ:
+``FakeLLMServer(response_formats=LLAMA_CPP_FORMATS)`` refuses json_schema exactly as
+llama-cpp-python's server does (HTTP 500, "Input should be 'text' or 'json_object'"),
+without using a queued answer.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import re
 import socket
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +35,8 @@ from typing import Any
 import pytest
 
 _UNSET: Any = object()
+# The response_format types llama-cpp-python's server (0.3) accepts.
+LLAMA_CPP_FORMATS = ("text", "json_object")
 
 
 @dataclass
@@ -120,9 +127,16 @@ class FakeLLMServer:
         default: Responder | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        response_formats: Collection[str] | None = None,
+        refusal_status: int = 500,
+        refusal_delay: float = 0.0,
     ) -> None:
         self.model = model
         self.default = default
+        # None: every response_format type is accepted.
+        self.response_formats = None if response_formats is None else tuple(response_formats)
+        self.refusal_status = refusal_status
+        self.refusal_delay = refusal_delay
         self.requests: list[RecordedRequest] = []
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
@@ -195,9 +209,38 @@ class FakeLLMServer:
         """Wait, unless the server stops first; True when it is stopping."""
         return seconds > 0 and self._stopping.wait(seconds)
 
+    @property
+    def refused(self) -> list[RecordedRequest]:
+        """The requests refused for their response_format."""
+        return [request for request in self.requests if self._refusal(request.body)]
+
+    def _refusal(self, body: Any) -> Reply | None:
+        """The answer to a response_format this server does not accept, as
+        llama-cpp-python's server gives it (its validation error, as HTTP 500)."""
+        if self.response_formats is None or not isinstance(body, dict):
+            return None
+        kind = (body.get("response_format") or {}).get("type")
+        if kind is None or kind in self.response_formats:
+            return None
+        expected = " or ".join(f"'{name}'" for name in self.response_formats)
+        error = {
+            "type": "literal_error",
+            "loc": ("body", "response_format", "type"),
+            "msg": f"Input should be {expected}",
+            "input": kind,
+        }
+        return Reply(
+            status=self.refusal_status,
+            error=f"1 validation error:\n  {error}",
+            delay=self.refusal_delay,
+        )
+
     def _record(self, request: RecordedRequest) -> Reply:
+        refusal = self._refusal(request.body)
         with self._lock:
             self.requests.append(request)
+            if refusal is not None:
+                return refusal
             if self._replies:
                 return self._replies.popleft()
         if self.default is not None:
@@ -229,6 +272,8 @@ def _requested_schema(body: Any) -> Mapping[str, Any] | None:
     response_format = body.get("response_format") or {}
     if response_format.get("type") == "json_schema":
         return (response_format.get("json_schema") or {}).get("schema") or {}
+    if response_format.get("type") == "json_object":
+        return response_format.get("schema") or {}
     return None
 
 

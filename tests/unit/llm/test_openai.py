@@ -247,7 +247,7 @@ def test_structured_output_gives_up_after_bounded_repairs(
     assert fake_llm_server.pending == 1
 
 
-def test_refused_response_format_falls_back_to_instructions(
+def test_refused_response_format_falls_back_to_json_object(
     openai: Provider, fake_llm_server: FakeLLMServer
 ) -> None:
     fake_llm_server.push(
@@ -261,14 +261,15 @@ def test_refused_response_format_falls_back_to_instructions(
 
     assert first.parsed == {"summary": "ok", "score": 1}
     assert first.attempts == 2
+    assert first.structured_output == "json_object"
     fallback = fake_llm_server.requests[1].body
-    assert "response_format" not in fallback
+    assert fallback["response_format"] == {"type": "json_object", "schema": SUMMARY}
     assert fallback["messages"][0]["role"] == "system"
     assert "JSON Schema" in fallback["messages"][0]["content"]
-    # The endpoint is not asked for response_format again.
+    # The endpoint is not asked for json_schema again.
     assert second.parsed == {"summary": "again", "score": 2}
     assert second.attempts == 1
-    assert "response_format" not in fake_llm_server.last_request.body
+    assert fake_llm_server.last_request.body["response_format"]["type"] == "json_object"
 
 
 def test_streaming_delivers_tokens_in_order(
