@@ -15,6 +15,8 @@ from typing import Annotated
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from configurable_agents.model_files import gguf_problem
+
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
@@ -133,8 +135,6 @@ class Settings(BaseSettings):
         # Checked at start (exit 2 naming the setting), not at a run's first llm step.
         if value is None:
             return None
-        from configurable_agents.llm.local import gguf_problem  # cheap: no llama_cpp
-
         path = value.expanduser()
         problem = gguf_problem(path)
         if problem is not None:

@@ -33,6 +33,7 @@ from configurable_agents.llm.errors import LLMConfigError, LLMRequestError, LLMT
 from configurable_agents.llm.pricing import LOCAL_COST, Cost
 from configurable_agents.llm.retry import RetryPolicy
 from configurable_agents.llm.structured import without_patterns
+from configurable_agents.model_files import gguf_problem
 
 if TYPE_CHECKING:
     from llama_cpp import Llama, LlamaGrammar
@@ -49,7 +50,6 @@ DEFAULT_TEMPERATURE = 0.2
 # Without a limit a small model that starts repeating itself runs to the context end.
 DEFAULT_MAX_TOKENS = 512
 # Every GGUF file starts with these four bytes.
-GGUF_MAGIC = b"GGUF"
 MODEL_PATH_SETTING = "LOCAL_MODEL_PATH"
 
 
@@ -69,23 +69,6 @@ def embedded_model_path() -> Path:
     if not path.is_file():
         raise LLMConfigError(f"the embedded model file is missing: {path}")
     return path
-
-
-def gguf_problem(path: Path) -> str | None:
-    """Why ``path`` is not a GGUF model file, or None when it is one (by its first bytes,
-    whatever its name ends with)."""
-    if not path.exists():
-        return f"{path} does not exist"
-    if not path.is_file():
-        return f"{path} is not a file"
-    try:
-        with path.open("rb") as file:
-            magic = file.read(len(GGUF_MAGIC))
-    except OSError as error:
-        return f"{path} cannot be read ({error.strerror})"
-    if magic != GGUF_MAGIC:
-        return f"{path} is not a GGUF model file (it does not start with {GGUF_MAGIC!r})"
-    return None
 
 
 def model_file(path: Path | str, setting: str = MODEL_PATH_SETTING) -> Path:

@@ -42,7 +42,7 @@ from configurable_agents.storage.errors import (
     WorkflowNotFoundError,
     WorkflowVersionNotFoundError,
 )
-from configurable_agents.storage.repositories import triggers, workflows
+from configurable_agents.storage.repositories import refusals, triggers, workflows
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADERS = ("x-signature-256", "x-hub-signature-256")
@@ -217,8 +217,6 @@ def _count_refusal(
     session_factory: sessionmaker[Session], workflow: str, status: int, reason: str
 ) -> None:
     """Add one to the counter of this refusal (never a row per request)."""
-    from configurable_agents.storage.database import session_scope
-    from configurable_agents.storage.repositories import refusals, workflows
 
     log.info("webhook for %.200r refused (HTTP %d): %s", workflow, status, reason)
     try:
@@ -240,7 +238,6 @@ def refused_webhooks(
 ) -> list[dict[str, Any]]:
     """The counters of refused webhook deliveries (``workflow`` None for every name; the
     empty name stands for workflows that are not stored)."""
-    from configurable_agents.storage.repositories import refusals
 
     with session_factory() as session:
         return [
@@ -260,7 +257,6 @@ def webhook_deliveries(
     session_factory: sessionmaker[Session], workflow: str | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
     """The latest stored deliveries (accepted, and refused after a valid signature)."""
-    from configurable_agents.storage.repositories import triggers
 
     with session_factory() as session:
         return [
