@@ -16,13 +16,19 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from configurable_agents.config.errors import ConfigError, ConfigLayerError, InvalidInputsError
 from configurable_agents.queue.errors import DispatchError
-from configurable_agents.storage.errors import ConflictError, NotFoundError
+from configurable_agents.storage.errors import (
+    ConflictError,
+    InvalidValueError,
+    NotFoundError,
+    UnstorableValueError,
+)
 from dashboard.queries import BadCursor
+from dashboard.render import ApiJSONResponse as JSONResponse
 from dashboard.render import page
 
 log = logging.getLogger("dashboard")
@@ -42,7 +48,7 @@ class InvalidQueryError(ValueError):
 STATUS: tuple[tuple[tuple[type[Exception], ...], int], ...] = (
     ((NotFoundError,), 404),
     ((ConflictError,), 409),
-    ((ConfigLayerError,), 422),
+    ((ConfigLayerError, InvalidValueError), 422),
     ((BadCursor,), 400),
 )
 
@@ -89,6 +95,8 @@ def field_errors(exc: Exception) -> list[dict[str, Any]] | None:
         ]
     if isinstance(exc, InvalidQueryError):
         return [{"loc": ["query", exc.param], "msg": str(exc), "type": "value_error"}]
+    if isinstance(exc, UnstorableValueError):
+        return [{"loc": list(exc.where), "msg": exc.reason, "type": "value_error"}]
     return None
 
 

@@ -7,6 +7,7 @@ the last silently) and only plain JSON-like scalars come out.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,9 +151,43 @@ def _syntax_problem(error: yaml.YAMLError) -> Problem:
     return Problem(None, (), f"YAML syntax error: {error}")
 
 
+# What YAML's reader refuses (yaml.reader.Reader.NON_PRINTABLE): C0 and C1 controls but
+# tab, newline, carriage return and NEL; DEL; surrogates; U+FFFE and U+FFFF.
+_NON_PRINTABLE = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+MAX_CHARACTER_PROBLEMS = 20
+
+
+def unprintable_problems(text: str) -> list[Problem]:
+    """One located problem per character YAML cannot read (the first 20), else none."""
+    problems: list[Problem] = []
+    for found in _NON_PRINTABLE.finditer(text):
+        start = found.start()
+        line = text.count("\n", 0, start) + 1
+        column = start - (text.rfind("\n", 0, start) + 1) + 1
+        code = ord(found.group())
+        what = "a NUL character" if code == 0 else f"the control character U+{code:04X}"
+        if 0xD800 <= code <= 0xDFFF:
+            what = f"a lone surrogate U+{code:04X}"
+        elif code in (0xFFFE, 0xFFFF):
+            what = f"the non-character U+{code:04X}"
+        problems.append(
+            Problem(Mark(line, column), (), f"{what} cannot appear in YAML text; delete it")
+        )
+        if len(problems) >= MAX_CHARACTER_PROBLEMS:
+            break
+    return problems
+
+
 def parse_marked(text: str) -> tuple[MarkedData | None, list[Problem]]:
     """The data of a single-document YAML text with the marks of every part, and the
-    problems found (syntax errors, duplicate keys, unsupported tags)."""
+    problems found (characters YAML cannot read, syntax errors, duplicate keys,
+    unsupported tags)."""
+    unreadable = unprintable_problems(text)
+    if unreadable:
+        # PyYAML's reader would stop at the first with an unlocated ReaderError.
+        return None, unreadable
     loader = yaml.SafeLoader(text)
     problems: list[Problem] = []
     try:

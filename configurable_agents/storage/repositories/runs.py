@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from configurable_agents.storage.errors import IllegalTransitionError, RunNotFoundError
 from configurable_agents.storage.models import Run, RunState, utcnow
+from configurable_agents.storage.values import require_storable
 
 
 def create(
@@ -23,7 +24,10 @@ def create(
     trigger: str = "cli",
     state: str = RunState.QUEUED,
 ) -> Run:
-    """A new run in state queued (or the state given)."""
+    """A new run in state queued (or the state given); UnstorableValueError (nothing
+    stored) for inputs no database can keep."""
+    require_storable(inputs, ("inputs",))
+    require_storable(workflow_name, ("workflow_name",))
     run = Run(
         workflow_name=workflow_name,
         workflow_id=workflow_id,
