@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from configurable_agents.queue.triggers import handle_webhook, too_large
+from dashboard.errors import DISPATCH
 
 router = APIRouter(prefix="/api/v1", tags=["triggers"])
 PATH_PREFIX = "/api/v1/hooks/"
@@ -30,6 +31,9 @@ def authenticates_itself(method: str, path: str) -> bool:
     responses={
         200: {"description": "A repeat of a delivery id: nothing started"},
         401: {"description": "Missing or wrong X-Signature-256"},
+        **DISPATCH,
+        400: {"description": "Missing X-Delivery-Id, or the body is not JSON"},
+        403: {"description": "Webhooks are off (no signing secret set)"},
         413: {"description": "Body larger than WEBHOOK_MAX_BYTES"},
         429: {"description": "The queue is full (QUEUE_MAX_DEPTH)"},
     },
