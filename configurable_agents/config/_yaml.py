@@ -92,6 +92,16 @@ class _Builder:
         self.problems.append(Problem(_mark(node), path, f"unsupported YAML tag '{node.tag}'"))
 
     def _scalar(self, node: Node, path: Path) -> Any:
+        if _SURROGATE.search(node.value):
+            # A "\\ud800" escape in a double-quoted string: no encoding can carry it.
+            self.problems.append(
+                Problem(
+                    _mark(node),
+                    path,
+                    "a \\u escape makes a lone surrogate; write the character itself",
+                )
+            )
+            return _SURROGATE.sub("\ufffd", node.value)
         if node.tag in _AS_TEXT:
             return node.value
         if node.tag not in _CONSTRUCTED:
@@ -107,6 +117,11 @@ class _Builder:
             if not isinstance(key_node, ScalarNode) or key_node.tag == f"{_TAG}merge":
                 continue
             mark = _mark(key_node)
+            if _SURROGATE.search(key_node.value):
+                self.problems.append(
+                    Problem(mark, path, "a \\u escape in a key makes a lone surrogate")
+                )
+                key_node.value = _SURROGATE.sub("\ufffd", key_node.value)
             if key_node.value in seen:
                 first = seen[key_node.value]
                 self.problems.append(
@@ -157,6 +172,7 @@ _NON_PRINTABLE = re.compile(
     "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 )
 MAX_CHARACTER_PROBLEMS = 20
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def unprintable_problems(text: str) -> list[Problem]:

@@ -206,3 +206,28 @@ def test_stored_unencodable_rows_are_shown_escaped(
     assert run_count(dashboard_database) == 2
     cancelled = client.post(f"/api/v1/runs/{bad}/cancel", headers=json_body(""))
     assert cancelled.status_code == 409
+
+
+def test_surrogate_escapes_in_yaml_are_a_located_issue(client: TestClient) -> None:
+    # "\ud83d\ude00" in double quotes: YAML reads two lone surrogates, not one emoji.
+    bad = SUMMARIZE_YAML.replace("name: summarize", 'name: "a\\ud83d\\ude00"')
+    response = client.post("/api/v1/validate", json={"config_yaml": bad})
+    assert response.status_code == 200
+    issue = response.json()["issues"][0]
+    assert (issue["line"], issue["column"]) == (2, 7)
+    assert "lone surrogate" in issue["message"]
+
+
+def test_a_copy_named_with_an_emoji_stays_readable(
+    client: TestClient, dashboard_database: Database
+) -> None:
+    """Found by schemathesis: the copy's config spelled the name with \\u escapes."""
+    workflow_id = store_workflow(dashboard_database)
+    response = client.post(f"/api/v1/workflows/{workflow_id}/duplicate", json={"name": "x😀"})
+    assert response.status_code == 201
+    copy_id = response.json()["id"]
+    assert client.get(f"/api/v1/workflows/{copy_id}").status_code == 200
+    assert client.get(f"/api/v1/workflows/{copy_id}/versions").status_code == 200
+    assert client.get(f"/workflows/{copy_id}").status_code == 200
+    started = client.post(f"/api/v1/workflows/{copy_id}/runs", json={})
+    assert started.status_code in (201, 422), started.text
