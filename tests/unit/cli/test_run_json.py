@@ -135,3 +135,25 @@ def test_awaiting_approval(tmp_path: Path, mlflow_port: int) -> None:
     code, data, err = run_json(tmp_path, mlflow_port, APPROVE, "a=5")
     assert code == 3, err
     assert data["state"] == "awaiting_approval"
+
+
+def test_an_input_that_is_not_text_is_refused_before_anything_is_stored(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 reach Python as lone surrogates: exit 2, no database made."""
+    path = tmp_path / "workflow.yaml"
+    path.write_text(APPROVE.replace("a: {type: float", "a: {type: str").replace("a * 2", "2"))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DATA_DIR": str(tmp_path / "var")}
+    env.pop("DATABASE_URL", None)
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "configurable_agents", "run", str(path), "--json"),
+            *("-i", b"a=x \xff".decode("utf-8", "surrogateescape")),
+        ],
+        capture_output=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == 2, done.stderr
+    data = json.loads(done.stdout)
+    assert data["state"] == "invalid"
+    assert "lone surrogate" in data["errors"][0]
+    assert not (tmp_path / "var" / "configurable_agents.db").exists()

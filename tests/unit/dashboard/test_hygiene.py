@@ -231,3 +231,26 @@ def test_a_copy_named_with_an_emoji_stays_readable(
     assert client.get(f"/workflows/{copy_id}").status_code == 200
     started = client.post(f"/api/v1/workflows/{copy_id}/runs", json={})
     assert started.status_code in (201, 422), started.text
+
+
+def test_webhook_with_a_lone_surrogate_is_refused_and_stores_no_run(
+    client: TestClient, dashboard_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from configurable_agents.queue.triggers import sign
+
+    monkeypatch.setenv("WEBHOOK_SECRET", "s3cret")
+    store_workflow(dashboard_database)
+    body = b'{"inputs": {"text": "x \\ud800"}}'
+    response = client.post(
+        "/api/v1/hooks/summarize",
+        content=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-Signature-256": sign("s3cret", body),
+            "X-Delivery-Id": "d-1",
+        },
+    )
+    assert response.status_code == 422, response.text
+    assert "inputs.text" in response.json()["detail"]
+    assert run_count(dashboard_database) == 0
+    assert client.get("/api/v1/runs").status_code == 200
