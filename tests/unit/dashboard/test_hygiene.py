@@ -101,6 +101,7 @@ def test_nul_in_path_and_query_is_refused(client: TestClient) -> None:
         f"/api/v1/workflows/{HUGE}/versions",
         f"/api/v1/workflows/1/versions/{HUGE}",
         f"/api/v1/runs?workflow_id={HUGE}",
+        f"/api/v1/workflows?offset={HUGE}",
         f"/api/v1/experiments/{HUGE}",
         f"/api/v1/workflows/-{HUGE}",
     ],
