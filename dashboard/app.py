@@ -17,6 +17,7 @@ from configurable_agents.settings import Settings
 from dashboard import errors
 from dashboard.asgi import ServerTimingMiddleware
 from dashboard.csrf import CSRFCookieMiddleware, require_csrf
+from dashboard.hygiene import check_request
 from dashboard.live import stream
 from dashboard.live.feed import FeedHub
 from dashboard.live.tick import NodeOrderCache, StatusTick, Watchlist, gather_live
@@ -39,7 +40,7 @@ from dashboard.pages import (
 from dashboard.pages import (
     templates as templates_page,
 )
-from dashboard.render import build_templates
+from dashboard.render import ApiJSONResponse, build_templates
 from dashboard.routes import (
     agent_api,
     api_reference,
@@ -110,6 +111,8 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
+        # Not FastAPI's byte fast path: an old row holding a lone surrogate must not be a 500.
+        default_response_class=ApiJSONResponse,
         description="The JSON API behind every dashboard page, the run API and the "
         "OpenAI-compatible /v1 (each workflow a model `workflow/<name>`). State-changing calls "
         "take a JSON body (or the page's CSRF token); off loopback, send `Authorization: Bearer "
@@ -130,7 +133,9 @@ def create_app(
     app.add_middleware(CSRFCookieMiddleware)
     app.add_middleware(ServerTimingMiddleware)
 
-    protected = [Depends(require_csrf)]
+    # Every value a request carries is checked once before a handler stores or looks it up.
+    hygiene = [Depends(check_request)]
+    protected = [Depends(require_csrf), *hygiene]
     # /login stays outside CSRF: it is the door, and its cookie is SameSite=strict.
     app.include_router(auth.router)
     app.include_router(health.router)
@@ -138,7 +143,8 @@ def create_app(
     app.include_router(mlflow.proxy_router)  # checks same-origin itself (MLflow's own POSTs)
     # Authenticated by an HMAC signature and by each agent's own token (JSON bodies only).
     app.include_router(hooks.router)
-    app.include_router(agent_api.router)
+    # (Webhooks read their body as a bounded stream: the repositories check what they store.)
+    app.include_router(agent_api.router, dependencies=hygiene)
     for module in (
         # Commands first: /workflows/new and /api/v1/workflows/schema are not ids.
         serve,

@@ -12,18 +12,27 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from configurable_agents.config.errors import ConfigError, ConfigLayerError, InvalidInputsError
 from configurable_agents.queue.errors import DispatchError
-from configurable_agents.storage.errors import ConflictError, NotFoundError
+from configurable_agents.storage.errors import (
+    ConflictError,
+    InvalidValueError,
+    NotFoundError,
+    UnstorableValueError,
+)
 from dashboard.queries import BadCursor
+from dashboard.render import ApiJSONResponse as JSONResponse
 from dashboard.render import page
+from dashboard.schemas import ErrorOut
 
 log = logging.getLogger("dashboard")
 _PATH_PART = re.compile(r"[^.\[\]]+|\[\d+\]")
@@ -42,14 +51,110 @@ class InvalidQueryError(ValueError):
 STATUS: tuple[tuple[tuple[type[Exception], ...], int], ...] = (
     ((NotFoundError,), 404),
     ((ConflictError,), 409),
-    ((ConfigLayerError,), 422),
+    ((ConfigLayerError, InvalidValueError), 422),
     ((BadCursor,), 400),
 )
 
 
+def _subclasses(kind: type[Exception]) -> list[type[Exception]]:
+    found = [kind]
+    for sub in kind.__subclasses__():
+        found.extend(_subclasses(sub))
+    return found
+
+
+# Every status a refusal to start or steer a run answers with (QueueFullError 429, ...).
+DISPATCH_STATUSES = sorted(
+    {int(getattr(kind, "status", 400)) for kind in _subclasses(DispatchError)}
+)
+DISPATCH: dict[int | str, dict[str, Any]] = {
+    status: {
+        "model": ErrorOut,
+        "description": "The run cannot be started or steered: "
+        + ", ".join(k.__name__ for k in _subclasses(DispatchError) if k.status == status),
+    }
+    for status in DISPATCH_STATUSES
+}
+
+Operation = dict[str, Any]
+# The statuses any /api/ operation may answer besides those its route declares, and when:
+# the door (auth), the CSRF check, the request check (dashboard/hygiene.py), the table
+# above (404 for a missing row named in the path, BadCursor's 400) and the 500 fallback.
+DOCUMENTED: tuple[tuple[int, str, Callable[[str, str, Operation], bool]], ...] = (
+    (
+        400,
+        "The body cannot be parsed (not JSON, not UTF-8) or the page cursor is not valid",
+        lambda method, path, op: (
+            "requestBody" in op or any(p.get("name") == "cursor" for p in op.get("parameters", []))
+        ),
+    ),
+    (
+        401,
+        "Missing or wrong access token (DASHBOARD_ACCESS_TOKEN off loopback; a remote "
+        "agent's own token for its heartbeat and leaving)",
+        lambda method, path, op: True,
+    ),
+    (
+        403,
+        "A state-changing call without a JSON body, bearer token or CSRF token",
+        lambda method, path, op: method not in ("get", "head", "options"),
+    ),
+    (
+        404,
+        "Nothing with the id or name in the path",
+        lambda method, path, op: "{" in path,
+    ),
+    (
+        422,
+        "Invalid fields, each with its path (text no database can keep, integers past 64 "
+        "bits, config problems with line and column)",
+        lambda method, path, op: True,
+    ),
+    (500, "A bug: the log has the details", lambda method, path, op: True),
+)
+
+
+# Paths only programs call: errors there are JSON, never a page.
+JSON_PREFIXES = ("/api/", "/v1/")
+
+
+def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI schema with every error status each /api/ operation may answer, each
+    with the one error body (ErrorOut)."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name, definition in (
+        ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+        .pop("$defs", {})
+        .items()
+    ):
+        components[name] = definition
+    components["ErrorOut"] = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+    components["ErrorOut"].pop("$defs", None)
+    error_body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+    for path, item in schema.get("paths", {}).items():
+        if not path.startswith(JSON_PREFIXES):
+            continue
+        # /v1 answers errors in OpenAI's own shape, which its routes document themselves.
+        openai_shape = path.startswith("/v1/")
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            for status, description, applies in DOCUMENTED:
+                if applies(method, path, operation):
+                    responses.setdefault(str(status), {"description": description})
+            for status, response in responses.items():
+                if status.isdigit() and int(status) >= 400 and not openai_shape:
+                    response["content"] = error_body
+    # FastAPI's own 422 shapes are replaced by ErrorOut everywhere.
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    return schema
+
+
 def wants_json(request: Request) -> bool:
     """The API and JSON clients get JSON; a browser gets a page."""
-    return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
+    return request.url.path.startswith(JSON_PREFIXES) or "application/json" in request.headers.get(
         "accept", ""
     )
 
@@ -89,6 +194,8 @@ def field_errors(exc: Exception) -> list[dict[str, Any]] | None:
         ]
     if isinstance(exc, InvalidQueryError):
         return [{"loc": ["query", exc.param], "msg": str(exc), "type": "value_error"}]
+    if isinstance(exc, UnstorableValueError):
+        return [{"loc": list(exc.where), "msg": exc.reason, "type": "value_error"}]
     return None
 
 
@@ -150,7 +257,22 @@ async def invalid_request(request: Request, exc: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    """Install the handlers on the app (the app factory calls this once)."""
+    """Install the handlers on the app, and document every status they answer in its
+    OpenAPI schema (the app factory calls this once, after the routes)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors(
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    description=app.description,
+                    routes=app.routes,
+                )
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
     # Each known error by its class: Starlette answers these in the app's own middleware.

@@ -8,14 +8,16 @@ asks for the whole document, so that request gets it too.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from configurable_agents.storage.states import RunState
 
@@ -144,6 +146,32 @@ def format_bytes(value: int | None) -> str:
     return f"{value / 1024**3:,.1f} GB"
 
 
+# Characters a page cannot carry as they are: a lone surrogate cannot be encoded as UTF-8,
+# and browsers drop NUL. Rows stored before the door refused them still exist.
+_UNSHOWABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def shown_escaped(value: Any) -> Any:
+    """Text with each unshowable character written as its escape (``\\ud800``, ``\\x00``);
+    anything else as it is. The template environment's finalize: every ``{{ }}`` output."""
+    if not isinstance(value, str) or _UNSHOWABLE.search(value) is None:
+        return value
+    text = _UNSHOWABLE.sub(
+        lambda m: "\\x00" if m.group() == "\x00" else f"\\u{ord(m.group()):04x}", value
+    )
+    return Markup(text) if isinstance(value, Markup) else text
+
+
+class ApiJSONResponse(JSONResponse):
+    """JSON that always encodes: a lone surrogate read from an old row goes out as its
+    ``\\udXXX`` escape (valid JSON, the same string once parsed) instead of a 500."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(
+            content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+        ).encode("utf-8", "backslashreplace")
+
+
 def _tojson_pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
@@ -152,6 +180,7 @@ def build_templates() -> Jinja2Templates:
     """The one template environment (autoescaping on for every .html template)."""
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     env = templates.env
+    env.finalize = shown_escaped
     env.filters["ago"] = _ago
     env.filters["when"] = _when
     env.filters["cost"] = format_cost

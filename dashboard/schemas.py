@@ -10,14 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 MAX_CONFIG_CHARS = 200_000
 
 
-class ErrorOut(BaseModel):
-    """An error with a message saying what is wrong."""
-
-    detail: str
-
-
 class FieldError(BaseModel):
-    """One invalid field: ``loc`` is its path (``["body", "inputs", "text"]``)."""
+    """One invalid field: ``loc`` is its path (``["body", "inputs", "text"]``); ``line`` and
+    ``column`` place a config problem in its YAML."""
 
     loc: list[str | int]
     msg: str
@@ -26,13 +21,16 @@ class FieldError(BaseModel):
     column: int | None = None
 
 
-class ValidationErrorOut(BaseModel):
-    detail: list[FieldError]
+class ErrorOut(BaseModel):
+    """Every error the API answers: ``detail`` is a message saying what is wrong, or for
+    invalid fields (422) the list of them, each with its path."""
+
+    detail: str | list[FieldError]
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "No such workflow, version or run"},
-    422: {"model": ValidationErrorOut, "description": "Invalid fields, each with its path"},
+    422: {"model": ErrorOut, "description": "Invalid fields, each with its path"},
 }
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorOut, "description": "Name taken or state does not allow it"}

@@ -78,7 +78,8 @@ def unique_name(session: Session, base: str) -> str:
 def rename_config(text: str, new_name: str) -> str:
     """The config text with its top-level ``name:`` set to ``new_name``."""
     plain = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", new_name) is not None
-    line = f"name: {new_name if plain else json.dumps(new_name)}"
+    # ensure_ascii=False: YAML reads a "\\ud83d\\ude00" pair as two lone surrogates.
+    line = f"name: {new_name if plain else json.dumps(new_name, ensure_ascii=False)}"
     if _TOP_LEVEL_NAME.search(text):
         return _TOP_LEVEL_NAME.sub(lambda _: line, text, count=1)
     return f"{line}\n{text}"

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from configurable_agents.bootstrap import Database
@@ -15,6 +19,37 @@ Command = Callable[[argparse.Namespace], int]
 
 AddCommand = Callable[[str, Command, str], argparse.ArgumentParser]
 """Adds a sub-command (name, command, help text) and returns its parser for the flags."""
+
+
+@contextlib.contextmanager
+def stdout_kept_for_json(enabled: bool = True) -> Iterator[TextIO]:
+    """Inside, everything printed to standard output goes to standard error instead, down to
+    the file descriptor (MLflow's "View run" lines, a C library's chatter); yields the real
+    standard output, where a ``--json`` command writes its one JSON document."""
+    if not enabled:
+        yield sys.stdout
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    real = open(os.dup(saved), "w", encoding="utf-8", closefd=True)  # noqa: SIM115
+    previous = sys.stdout
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    try:
+        yield real
+    finally:
+        sys.stderr.flush()
+        real.flush()
+        real.close()
+        os.dup2(saved, 1)
+        os.close(saved)
+        sys.stdout = previous
+
+
+def print_json(data: Any, out: TextIO) -> None:
+    """One JSON document on ``out`` (text no encoding can carry goes out as its escape)."""
+    out.write(json.dumps(data, indent=2, default=str) + "\n")
+    out.flush()
 
 
 def open_migrated_database(process: str) -> tuple[Any, Database]:

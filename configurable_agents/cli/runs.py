@@ -11,9 +11,15 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
-from configurable_agents.cli._shared import AddCommand, open_migrated_database, parse_inputs
+from configurable_agents.cli._shared import (
+    AddCommand,
+    open_migrated_database,
+    parse_inputs,
+    print_json,
+    stdout_kept_for_json,
+)
 
 if TYPE_CHECKING:
     from configurable_agents.bootstrap import Database
@@ -57,12 +63,29 @@ def register(add: AddCommand) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Validate, store the workflow (a new version when it changed), run it, show progress."""
+    """Validate, store the workflow (a new version when it changed), run it, show progress.
+
+    With --json, standard output carries one JSON document whatever happens (the run, or
+    ``{"state": "invalid", "errors": [...]}``); everything else goes to standard error."""
+    with stdout_kept_for_json(args.json) as out:
+        return _run(args, out if args.json else None)
+
+
+def _invalid(problems: list[str], out: TextIO | None) -> int:
+    """Say why the config or the inputs are invalid: stderr, and JSON on stdout with --json."""
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if out is not None:
+        print_json({"state": "invalid", "errors": problems}, out)
+    return EXIT_INVALID
+
+
+def _run(args: argparse.Namespace, out: TextIO | None) -> int:
     from configurable_agents.config import ConfigError, load_config
     from configurable_agents.config.inputs import input_problems
+    from configurable_agents.storage.values import problem_in
 
     path: str = args.file
-    as_json: bool = args.json
     queue: bool = args.queue
 
     try:
@@ -70,16 +93,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = load_config(text, filename=path)
         inputs = parse_inputs(args.input)
     except ConfigError as error:
-        print(str(error), file=sys.stderr)
-        return EXIT_INVALID
+        return _invalid([str(issue) for issue in error.issues], out)
     except (OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_INVALID
+        return _invalid([f"error: {error}"], out)
     _, problems = input_problems(config, inputs)
+    unstorable = problem_in(inputs)
+    if unstorable is not None:
+        # Before anything is stored: an argument that was not valid text (a lone surrogate
+        # from undecodable bytes) or a file read with @ holding NUL.
+        where, reason = unstorable
+        problems = [*problems, f"input {where[0]!r}: {reason}"]
     if problems:
-        for problem in problems:
-            print(f"error: {problem}", file=sys.stderr)
-        return EXIT_INVALID
+        return _invalid([f"error: {problem}" for problem in problems], out)
 
     settings, database = open_migrated_database("run")
     from configurable_agents.queue.dispatch import check_room, enqueue_new
@@ -111,14 +136,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             enqueue_new(settings, database.session_factory, run)
     except REFUSALS as error:
         print(f"error: {error}", file=sys.stderr)
+        if out is not None:
+            print_json({"state": "refused", "errors": [str(error)]}, out)
         return EXIT_FAILED
     if queue:
-        if as_json:
-            print(json.dumps({"run_id": run.id, "state": "queued"}))
+        if out is not None:
+            print_json({"run_id": run.id, "state": "queued"}, out)
         else:
             print(f"queued run {run.id}; follow it with `configurable-agents show {run.id}`")
         return EXIT_OK
-    return _execute(settings, database, run.id, [node.id for node in config.nodes], as_json=as_json)
+    return _execute(settings, database, run.id, [node.id for node in config.nodes], out=out)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -135,7 +162,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
         if run.state in RunState.FINISHED:
             print(f"run {run_id} is already {run.state}", file=sys.stderr)
             return EXIT_OK if run.state == RunState.COMPLETED else EXIT_FAILED
-    return _execute(settings, database, run_id, [], as_json=args.json)
+    with stdout_kept_for_json(args.json) as out:
+        return _execute(settings, database, run_id, [], out=out if args.json else None)
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
@@ -156,12 +184,14 @@ def cmd_approve(args: argparse.Namespace) -> int:
     except REFUSALS as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INVALID
-    return _execute(settings, database, run_id, [], as_json=False)
+    return _execute(settings, database, run_id, [], out=None)
 
 
 def _execute(
-    settings: Any, database: Database, run_id: str, nodes: list[str], *, as_json: bool
+    settings: Any, database: Database, run_id: str, nodes: list[str], *, out: TextIO | None
 ) -> int:
+    """Run in this process; with ``out`` (--json) the run as JSON there, else progress."""
+    as_json = out is not None
     from configurable_agents.engine.runner import open_engine
     from configurable_agents.storage.models import RunState
 
@@ -176,8 +206,8 @@ def _execute(
                     run_id, on_step=progress.step_finished, on_token=progress.token
                 )
     assert outcome is not None
-    if as_json:
-        print(json.dumps(_run_json(database, run_id), indent=2, default=str))
+    if out is not None:
+        print_json(_run_json(database, run_id), out)
     elif outcome.state == RunState.COMPLETED:
         print(json.dumps(outcome.outputs, indent=2, ensure_ascii=False, default=str))
     elif outcome.state == RunState.AWAITING_APPROVAL:

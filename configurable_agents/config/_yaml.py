@@ -7,6 +7,7 @@ the last silently) and only plain JSON-like scalars come out.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,6 +92,16 @@ class _Builder:
         self.problems.append(Problem(_mark(node), path, f"unsupported YAML tag '{node.tag}'"))
 
     def _scalar(self, node: Node, path: Path) -> Any:
+        if _SURROGATE.search(node.value):
+            # A "\\ud800" escape in a double-quoted string: no encoding can carry it.
+            self.problems.append(
+                Problem(
+                    _mark(node),
+                    path,
+                    "a \\u escape makes a lone surrogate; write the character itself",
+                )
+            )
+            return _SURROGATE.sub("\ufffd", node.value)
         if node.tag in _AS_TEXT:
             return node.value
         if node.tag not in _CONSTRUCTED:
@@ -106,6 +117,11 @@ class _Builder:
             if not isinstance(key_node, ScalarNode) or key_node.tag == f"{_TAG}merge":
                 continue
             mark = _mark(key_node)
+            if _SURROGATE.search(key_node.value):
+                self.problems.append(
+                    Problem(mark, path, "a \\u escape in a key makes a lone surrogate")
+                )
+                key_node.value = _SURROGATE.sub("\ufffd", key_node.value)
             if key_node.value in seen:
                 first = seen[key_node.value]
                 self.problems.append(
@@ -150,9 +166,44 @@ def _syntax_problem(error: yaml.YAMLError) -> Problem:
     return Problem(None, (), f"YAML syntax error: {error}")
 
 
+# What YAML's reader refuses (yaml.reader.Reader.NON_PRINTABLE): C0 and C1 controls but
+# tab, newline, carriage return and NEL; DEL; surrogates; U+FFFE and U+FFFF.
+_NON_PRINTABLE = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+MAX_CHARACTER_PROBLEMS = 20
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def unprintable_problems(text: str) -> list[Problem]:
+    """One located problem per character YAML cannot read (the first 20), else none."""
+    problems: list[Problem] = []
+    for found in _NON_PRINTABLE.finditer(text):
+        start = found.start()
+        line = text.count("\n", 0, start) + 1
+        column = start - (text.rfind("\n", 0, start) + 1) + 1
+        code = ord(found.group())
+        what = "a NUL character" if code == 0 else f"the control character U+{code:04X}"
+        if 0xD800 <= code <= 0xDFFF:
+            what = f"a lone surrogate U+{code:04X}"
+        elif code in (0xFFFE, 0xFFFF):
+            what = f"the non-character U+{code:04X}"
+        problems.append(
+            Problem(Mark(line, column), (), f"{what} cannot appear in YAML text; delete it")
+        )
+        if len(problems) >= MAX_CHARACTER_PROBLEMS:
+            break
+    return problems
+
+
 def parse_marked(text: str) -> tuple[MarkedData | None, list[Problem]]:
     """The data of a single-document YAML text with the marks of every part, and the
-    problems found (syntax errors, duplicate keys, unsupported tags)."""
+    problems found (characters YAML cannot read, syntax errors, duplicate keys,
+    unsupported tags)."""
+    unreadable = unprintable_problems(text)
+    if unreadable:
+        # PyYAML's reader would stop at the first with an unlocated ReaderError.
+        return None, unreadable
     loader = yaml.SafeLoader(text)
     problems: list[Problem] = []
     try:

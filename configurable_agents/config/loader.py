@@ -96,10 +96,19 @@ def _read(source: str | Path, filename: str | None) -> tuple[str, str]:
     try:
         return raw.decode("utf-8-sig"), file
     except UnicodeDecodeError as error:
+        # Located like any other problem: the line, and the column in characters before it.
+        line = raw.count(b"\n", 0, error.start) + 1
+        start = raw.rfind(b"\n", 0, error.start) + 1
+        column = len(raw[start : error.start].decode("utf-8-sig", "replace")) + 1
         raise ConfigError(
             [
                 ConfigIssue(
-                    file, None, None, "", f"the file is not UTF-8 text (byte {error.start + 1})"
+                    file,
+                    line,
+                    column,
+                    "",
+                    f"the file is not UTF-8 text (byte {error.start + 1} is "
+                    f"0x{raw[error.start]:02x})",
                 )
             ]
         ) from None

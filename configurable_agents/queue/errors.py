@@ -9,7 +9,8 @@
 
 Starting and steering also raise the lower layers' errors, never a copy of them: a missing
 workflow or run is a ``storage.errors.NotFoundError``, a run in the wrong state an
-``IllegalTransitionError``, inputs that do not fit a ``config.errors.InvalidInputsError``.
+``IllegalTransitionError``, inputs that do not fit a ``config.errors.InvalidInputsError``,
+text or numbers no database can keep a ``storage.errors.UnstorableValueError``.
 :data:`REFUSALS` lists every error a caller answers as a refusal; :func:`http_status` gives
 the code to answer with (webhooks and the agent API answer with it).
 """
@@ -17,7 +18,7 @@ the code to answer with (webhooks and the agent API answer with it).
 from __future__ import annotations
 
 from configurable_agents.config.errors import ConfigLayerError
-from configurable_agents.storage.errors import ConflictError, NotFoundError
+from configurable_agents.storage.errors import ConflictError, InvalidValueError, NotFoundError
 
 __all__ = [
     "REFUSALS",
@@ -74,6 +75,7 @@ REFUSALS: tuple[type[Exception], ...] = (
     NotFoundError,
     ConflictError,
     ConfigLayerError,
+    InvalidValueError,
 )
 
 
@@ -85,6 +87,6 @@ def http_status(error: Exception) -> int:
         return 404
     if isinstance(error, ConflictError):
         return 409
-    if isinstance(error, ConfigLayerError):
+    if isinstance(error, ConfigLayerError | InvalidValueError):
         return 422
     return 400

@@ -11,6 +11,7 @@
     │   ├── WorkflowNameTakenError, ExperimentNameTakenError, ApiKeyNameTakenError
     │   └── IllegalTransitionError
     ├── InvalidValueError (also TypeError)
+    │   └── UnstorableValueError   text with a lone surrogate or NUL, an integer past 64 bits
     ├── DatabaseUnreachableError
     └── SchemaBehindError
 
@@ -37,6 +38,7 @@ __all__ = [
     "StepNotFoundError",
     "StorageError",
     "TriggerEventNotFoundError",
+    "UnstorableValueError",
     "VariantNotFoundError",
     "WorkflowNameTakenError",
     "WorkflowNotFoundError",
@@ -114,6 +116,20 @@ class IllegalTransitionError(ConflictError):
 
 class InvalidValueError(StorageError, TypeError):
     """A value cannot be stored as given (for example not JSON)."""
+
+
+class UnstorableValueError(InvalidValueError):
+    """A value no database or encoding can keep: text with a lone surrogate or a NUL,
+    an integer past 64 bits, a number that is not finite. ``where`` is its path
+    (``("body", "inputs", "text")``); the message says what is wrong."""
+
+    def __init__(self, where: tuple[str | int, ...], message: str) -> None:
+        self.where = where
+        super().__init__(f"{'.'.join(str(part) for part in where)}: {message}")
+        self.reason = message
+
+    def __reduce__(self) -> tuple[type[UnstorableValueError], tuple[tuple[str | int, ...], str]]:
+        return (UnstorableValueError, (self.where, self.reason))
 
 
 class DatabaseUnreachableError(StorageError):

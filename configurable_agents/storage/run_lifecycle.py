@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from configurable_agents.storage.errors import IllegalTransitionError
 from configurable_agents.storage.models import Run, RunState, utcnow
 from configurable_agents.storage.states import TRANSITIONS
+from configurable_agents.storage.values import require_storable
 
 __all__ = [
     "claim",
@@ -70,7 +71,11 @@ def create(
     workflow_version_id: int | None = None,
     trigger: str = "cli",
 ) -> Run:
-    """A new run, queued: every run starts life waiting for a worker (or the CLI)."""
+    """A new run, queued: every run starts life waiting for a worker (or the CLI).
+
+    UnstorableValueError (nothing stored) for inputs no database can keep."""
+    require_storable(inputs, ("inputs",))
+    require_storable(workflow_name, ("workflow_name",))
     run = Run(
         workflow_name=workflow_name,
         workflow_id=workflow_id,

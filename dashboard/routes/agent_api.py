@@ -26,6 +26,7 @@ from configurable_agents.queue.remote import (
 )
 from configurable_agents.storage.database import session_scope
 from configurable_agents.storage.repositories import agents
+from dashboard.errors import DISPATCH
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 PATH_PREFIX = "/api/v1/agents/"
@@ -76,7 +77,7 @@ def _session_factory(request: Request) -> Any:
     return request.app.state.database.session_factory
 
 
-@router.post("/register", status_code=201)
+@router.post("/register", status_code=201, responses=DISPATCH)
 async def register(request: Request, body: RegisterIn) -> Response:
     """Fetch the agent's input schema from ``<url>/schema`` and register it; the answer
     holds its token, shown only this once."""
@@ -138,7 +139,7 @@ def list_remote(request: Request, include_dead: bool = False) -> Response:
     return JSONResponse(out)
 
 
-@router.get("/remote/{name}/form")
+@router.get("/remote/{name}/form", responses=DISPATCH)
 def form(request: Request, name: str) -> Response:
     """The typed inputs of an alive agent, as a run form needs them."""
     try:
@@ -162,7 +163,7 @@ def form(request: Request, name: str) -> Response:
     )
 
 
-@router.post("/{name}/runs", status_code=202)
+@router.post("/{name}/runs", status_code=202, responses=DISPATCH)
 def dispatch(request: Request, name: str, body: DispatchIn) -> Response:
     """Queue a run that hands the inputs to the alive agent ``name``."""
     try:

@@ -19,6 +19,7 @@ from configurable_agents.queue.triggers import (
     too_large,
     webhook_deliveries,
 )
+from dashboard.errors import DISPATCH
 
 router = APIRouter(prefix="/api/v1", tags=["triggers"])
 PATH_PREFIX = "/api/v1/hooks/"
@@ -44,6 +45,7 @@ async def list_webhooks(request: Request, workflow: str | None = None) -> JSONRe
     "/hooks/{workflow}",
     status_code=202,
     responses={
+        **DISPATCH,
         200: {"description": "A repeat of a delivery id: nothing started"},
         400: {"description": "No X-Delivery-Id, or a body that is not JSON"},
         401: {"description": "Missing or wrong X-Signature-256"},

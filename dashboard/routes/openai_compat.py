@@ -81,7 +81,18 @@ def _prepare(request: Request, body: ChatCompletionIn) -> tuple[ServedWorkflow, 
     return workflow, run
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post(
+    "/chat/completions",
+    response_model=None,
+    responses={
+        400: {"description": "The message does not fit the workflow's inputs"},
+        404: {"description": "No workflow of that model name (`workflow/<name>`)"},
+        409: {"description": "The run waits for a person's approval"},
+        429: {"description": "The queue is full (QUEUE_MAX_DEPTH)"},
+        500: {"description": "The run failed"},
+        503: {"description": "The queue cannot be reached"},
+    },
+)
 async def chat_completions(request: Request, body: ChatCompletionIn) -> Response:
     """Run the workflow the model names; answer its output as a chat completion."""
     try:

@@ -14,6 +14,7 @@ from configurable_agents.storage.models import Run
 from configurable_agents.storage.repositories import runs
 from dashboard import run_service
 from dashboard.deps import session_factory_of, settings_of
+from dashboard.errors import DISPATCH
 from dashboard.render import redirect
 from dashboard.schemas import CONFLICT, ERRORS, DecisionIn, RunOut
 
@@ -66,7 +67,10 @@ async def approve(
 
 
 @router.post(
-    "/api/v1/runs/{run_id}/cancel", response_model=RunOut, tags=["runs"], responses=CONFLICT
+    "/api/v1/runs/{run_id}/cancel",
+    response_model=RunOut,
+    tags=["runs"],
+    responses={**CONFLICT, **DISPATCH},
 )
 async def cancel_run(request: Request, run_id: str) -> Any:
     """Cancel a queued or waiting run now; a running one stops at its next step."""
@@ -79,7 +83,7 @@ async def cancel_run(request: Request, run_id: str) -> Any:
     response_model=RunOut,
     status_code=201,
     tags=["runs"],
-    responses=CONFLICT,
+    responses={**CONFLICT, **DISPATCH},
 )
 async def retry_run(request: Request, run_id: str) -> Any:
     """Start a new run with the same version and inputs as a failed or cancelled one."""
@@ -89,7 +93,10 @@ async def retry_run(request: Request, run_id: str) -> Any:
 
 
 @router.post(
-    "/api/v1/runs/{run_id}/approve", response_model=RunOut, tags=["runs"], responses=CONFLICT
+    "/api/v1/runs/{run_id}/approve",
+    response_model=RunOut,
+    tags=["runs"],
+    responses={**CONFLICT, **DISPATCH},
 )
 async def approve_run(request: Request, run_id: str, body: DecisionIn) -> Any:
     """Approve or reject a run waiting for a human decision."""

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from configurable_agents.storage.errors import ChatSessionNotFoundError
 from configurable_agents.storage.models import ChatMessage, ChatSession, utcnow
+from configurable_agents.storage.values import require_storable
 
 ROLES = ("user", "assistant", "system")
 
@@ -22,6 +23,7 @@ def create_session(
     config_yaml: str | None = None,
 ) -> ChatSession:
     """A new, empty conversation."""
+    require_storable({"title": title, "config_yaml": config_yaml}, ())
     chat = ChatSession(title=title, workflow_id=workflow_id, config_yaml=config_yaml)
     session.add(chat)
     session.flush()
@@ -59,6 +61,7 @@ def append_message(
     """Add a message at the end of the conversation; the conversation moves to the top."""
     if role not in ROLES:
         raise ValueError(f"chat message role must be one of {', '.join(ROLES)}, got {role!r}")
+    require_storable({"content": content, "meta": meta}, ())
     chat = get(session, chat_id)
     # Setting the parent appends to a loaded message list without loading an unloaded one.
     message = ChatMessage(session=chat, role=role, content=content, meta=meta or {})
@@ -86,6 +89,7 @@ def list_sessions(session: Session, *, limit: int = 50, offset: int = 0) -> Sequ
 
 def set_config(session: Session, chat_id: str, config_yaml: str | None) -> ChatSession:
     """Remember the conversation's latest valid config."""
+    require_storable(config_yaml, ("config_yaml",))
     chat = get(session, chat_id)
     chat.config_yaml = config_yaml
     session.flush()
@@ -104,6 +108,7 @@ def set_title(session: Session, chat_id: str, title: str) -> ChatSession:
     """Rename the conversation."""
     if not title.strip():
         raise ValueError("chat session title must not be empty")
+    require_storable(title, ("title",))
     chat = get(session, chat_id)
     chat.title = title.strip()
     session.flush()

@@ -21,6 +21,7 @@ from configurable_agents.storage.models import (
     ExperimentVariant,
     utcnow,
 )
+from configurable_agents.storage.values import require_storable
 
 STATUSES = ("draft", "running", "completed", "failed")
 
@@ -51,6 +52,9 @@ def create(
     description: str = "",
 ) -> Experiment:
     """An experiment in draft with its variants (name -> overrides) and dataset items."""
+    require_storable(
+        {"name": name, "description": description, "variants": variants, "dataset": dataset}, ()
+    )
     if not variants:
         raise ValueError(f"experiment {name!r} needs at least one variant")
     if not isinstance(dataset, list):

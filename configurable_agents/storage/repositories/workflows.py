@@ -13,6 +13,7 @@ from configurable_agents.storage.errors import (
     WorkflowVersionNotFoundError,
 )
 from configurable_agents.storage.models import Workflow, WorkflowVersion, utcnow
+from configurable_agents.storage.values import require_storable
 
 
 def create(
@@ -25,6 +26,9 @@ def create(
     note: str = "",
 ) -> Workflow:
     """Create a workflow with its first version; WorkflowNameTakenError when the name is in use."""
+    require_storable(
+        {"name": name, "config_yaml": config_yaml, "description": description, "note": note}, ()
+    )
     if get_by_name(session, name) is not None:
         raise WorkflowNameTakenError(f"a workflow named {name!r} already exists")
     workflow = Workflow(name=name, description=description, source=source, latest_version=1)
@@ -43,6 +47,7 @@ def add_version(
     note: str = "",
 ) -> WorkflowVersion:
     """Append a new version; the same text as the latest version adds nothing."""
+    require_storable({"config_yaml": config_yaml, "description": description, "note": note}, ())
     latest = get_version(session, workflow.id)
     if latest is not None and latest.config_yaml == config_yaml:
         return latest

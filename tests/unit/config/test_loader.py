@@ -113,7 +113,9 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
     )
     binary = tmp_path / "binary.yaml"
     binary.write_bytes(b"name: \xff\xfe")
-    with pytest.raises(ConfigError, match=r"binary.yaml: the file is not UTF-8 text \(byte 7\)"):
+    with pytest.raises(
+        ConfigError, match=r"binary.yaml:1:7: the file is not UTF-8 text \(byte 7 is 0xff\)"
+    ):
         load_config(binary)
 
 
