@@ -1,0 +1,1117 @@
+"""The one interpreter of the request's language: words in, a Plan out, by the tables in
+``lexicon`` and ``patterns`` (no model).
+
+    plan = interpret("Given a URL, fetch the page and summarize it")
+    [(s.id, s.kind) for s in plan.steps()]  # [('fetch', 'http_request'), ('summarize', 'llm')]
+
+How it reads: take out what is said about the whole workflow (loop bounds, "until",
+"in parallel", "Given X,"), cut the rest into sentences, cut each sentence into verb
+phrases (a phrase starts at a verb of the table that stands at a clause boundary), and
+give each phrase the step its verb's role and its words call for: a language step, an
+HTTP call, a file read or write, a calculation, an approval, a router. What a step reads
+is what an earlier step wrote, or an input named after the phrase's noun. Everything the
+interpreter had to assume goes into ``plan.guessed``; a guess that changes the graph also
+becomes ``plan.question``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from configurable_agents.builder import lexicon, patterns
+from configurable_agents.builder.plan import (
+    Choice,
+    Field,
+    Loop,
+    Parallel,
+    Plan,
+    Question,
+    Route,
+    Router,
+    Step,
+)
+from configurable_agents.builder.text import field_name, label, node_id, number, sentence, unique
+
+DEFAULT_ROUNDS = 3
+DEFAULT_THRESHOLD = 7
+MAX_ROUNDS = 1000
+# The tokens after which a verb starts a new phrase.
+_BOUNDARY = frozenset(
+    {
+        ",",
+        ";",
+        "(",
+        "and",
+        "then",
+        "to",
+        "also",
+        "before",
+        "after",
+        "finally",
+        "next",
+        "or",
+        "plus",
+        "&",
+        "first",
+        "lastly",
+        "afterwards",
+        "that",
+        "which",
+        "who",
+        "it",
+        "they",
+    }
+)
+_TOKEN = re.compile(r"https?://[^\s,;]+|[\w][\w'\-./]*[\w]|[\w]|[,;()&]")
+_PUNCT = frozenset({",", ";", "(", ")", "&"})
+
+
+@dataclass
+class _Phrase:
+    """A verb and the words that follow it up to the next phrase."""
+
+    verb: lexicon.Verb
+    word: str
+    tokens: list[str]  # after the verb
+    sentence: str
+
+    @property
+    def text(self) -> str:
+        return " ".join([self.word, *self.tokens])
+
+    @property
+    def lowered(self) -> list[str]:
+        return [token.lower() for token in self.tokens]
+
+    def object_tokens(self) -> list[str]:
+        """The direct object: the words up to the first preposition or punctuation."""
+        found = []
+        for token in self.lowered:
+            if token in _PUNCT or token in lexicon.PREPOSITIONS:
+                break
+            found.append(token)
+        return found
+
+    def preposition_phrases(self) -> list[tuple[str, list[str]]]:
+        """(preposition, words) after the object."""
+        pairs: list[tuple[str, list[str]]] = []
+        for token in self.lowered[len(self.object_tokens()) :]:
+            if token in lexicon.PREPOSITIONS:
+                pairs.append((token, []))
+            elif token in _PUNCT:
+                continue
+            elif pairs:
+                pairs[-1][1].append(token)
+        return pairs
+
+    def mentions(self, words: frozenset[str]) -> bool:
+        lowered = {token.strip(".") for token in [self.word.lower(), *self.lowered]}
+        return bool(lowered & words)
+
+
+def _holds(condition: str, mentioned: dict[str, bool]) -> bool:
+    """A word of a ROLE_STEPS condition: "web", "!storage" (not mentioned), or "" (always)."""
+    if not condition:
+        return True
+    if condition.startswith("!"):
+        return not mentioned[condition[1:]]
+    return mentioned[condition]
+
+
+def _singular(word: str) -> str:
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "ches", "shes", "xes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is", "news")) and len(word) > 3:
+        return word[:-1]
+    return word
+
+
+def head_noun(words: list[str]) -> str | None:
+    """The field-like name of a noun phrase ("incoming Gmail messages" -> message), or
+    None when it names nothing (a pronoun, a vendor, only adjectives)."""
+    kept = [
+        word
+        for word in words
+        if word not in lexicon.ADJECTIVES
+        and word not in lexicon.VENDORS
+        and word not in lexicon.NOT_A_NAME
+        and word not in lexicon.CONDITIONS
+        and word not in lexicon.LANGUAGES
+        and not word.isdigit()
+        and re.fullmatch(r"[a-z][a-z0-9'-]*", word)
+    ]
+    kept = [
+        word.removesuffix("'s")
+        for word in kept
+        if word not in lexicon.SERVICES or word in {"email", "emails", "message"}
+    ]
+    if not kept:
+        return None
+    head = _singular(kept[-1])
+    if len(kept) >= 2 and kept[-2] not in lexicon.STORAGE and len(kept[-2]) > 2:
+        head = f"{_singular(kept[-2]) if kept[-2].endswith('ies') else kept[-2]}_{head}"
+    return field_name(head)
+
+
+@dataclass
+class _Reader:
+    """What the phrases read so far have left: the plan being built and the last output."""
+
+    plan: Plan
+    previous: str | None = None
+    # The classify step the last router can choose on.
+    labels_field: str | None = None
+    triggered: list[str] = field(default_factory=list)
+
+    # --- fields ---------------------------------------------------------------------------
+
+    def input(self, name: str, description: str, *, kind: str = "str", guessed: bool = True) -> str:
+        """An input field (declared once: a second mention reuses it, never name_2)."""
+        existing = self.plan.fields.get(name)
+        if existing is not None:
+            return name
+        if name in lexicon.INT_NOUNS:
+            kind = "int"
+        elif name in lexicon.FLOAT_NOUNS or name.split("_")[-1] in lexicon.FLOAT_NOUNS:
+            kind = "float"
+        self.plan.fields[name] = Field(name, kind, description, required=True)
+        if guessed:
+            self.plan.guessed.append(f"I guessed the input '{name}'")
+        return name
+
+    def output(self, name: str, spec: Field) -> str:
+        """A field a step writes; a second writer gets a name of its own."""
+        name = unique(name, self.plan.fields) if name in self.plan.fields else name
+        spec.name = name
+        self.plan.fields[name] = spec
+        return name
+
+    def step_id(self, wanted: str) -> str:
+        return unique(node_id(wanted), self.plan.ids())
+
+    def add(self, step: Step) -> Step:
+        self.plan.blocks.append(step)
+        return step
+
+    def place(
+        self, step: Step, output: str, description: str, *, kind: str = "str", then: str = ""
+    ) -> Step:
+        """Add a step that writes one field; the next step works on ``then`` (the step's
+        own output when not given: a save or a send passes on what it saved or sent)."""
+        step.writes = [self.output(output, Field(output, kind, description))]
+        self.add(step)
+        self.previous = then or step.writes[0]
+        return step
+
+    def source(self, phrase: _Phrase, *, create: bool = False) -> str | None:
+        """The field a phrase works on: an earlier output, a field it names, or a new input."""
+        words = phrase.object_tokens()
+        head = head_noun(words)
+        supplied = any(
+            word in ("given", "user's", "user", "provided", "incoming", "input") for word in words
+        )
+        pronoun = not words or words[0] in lexicon.PRONOUNS
+        if head and head in self.plan.fields:
+            return head
+        if head and head.split("_")[-1] in self.plan.fields:
+            return head.split("_")[-1]
+        if self.previous and (pronoun or not supplied or create):
+            return self.previous
+        if create:
+            for preposition, others in phrase.preposition_phrases():
+                other = head_noun(others)
+                if preposition in ("about", "on", "from", "based on", "for", "of") and other:
+                    return self.input(other, f"The {label(other).lower()}")
+            return None
+        if self.triggered and (pronoun or head is None):
+            return self.triggered[-1]
+        name = head or "text"
+        return self.input(name, f"The {label(name).lower()} to {phrase.verb.base}")
+
+
+def _clean(request: str) -> str:
+    text = " ".join(request.replace("\r", "").replace("{", "").replace("}", "").split(" "))
+    for pattern in patterns.PREAMBLES:
+        text = pattern.sub("", text.strip(), count=1)
+    return text.strip()
+
+
+@dataclass
+class _Modifiers:
+    bound: int | None = None
+    threshold: float | None = None
+    repeat: bool = False
+
+
+def _take_loop(text: str) -> tuple[str, _Modifiers]:
+    found = _Modifiers()
+    for pattern in patterns.LOOP_BOUNDS:
+        match = pattern.search(text)
+        if match:
+            found.bound = number(match.group(1))
+            text = text[: match.start()] + text[match.end() :]
+            break
+    match = patterns.UNTIL.search(text)
+    if match:
+        found.repeat = True
+        score = match.group(1) or match.group(2)
+        found.threshold = float(score) if score else None
+        text = text[: match.start()] + text[match.end() :]
+    match = patterns.REPEATEDLY.search(text)
+    if match:
+        found.repeat = True
+        text = text[: match.start()] + text[match.end() :]
+    return text, found
+
+
+def _sentences(text: str) -> list[str]:
+    lines = [line for line in text.splitlines() if line.strip()]
+    items = [match.group(1) for line in lines if (match := patterns.ITEM.match(line))]
+    if len(items) >= 2:
+        return items
+    return [part.strip() for part in patterns.SENTENCE.split(text) if part and part.strip()]
+
+
+def _is_start(tokens: list[str], index: int) -> bool:
+    found = lexicon.verb(tokens[index])
+    if found is None:
+        return False
+    before = index - 1
+    while (
+        before >= 0
+        and tokens[before].lower().endswith("ly")
+        and tokens[before].lower() not in ("only", "early", "daily", "weekly", "monthly")
+    ):
+        before -= 1
+    if before < 0:
+        return True
+    previous = tokens[before].lower()
+    if previous in _BOUNDARY or previous in lexicon.VENDORS:
+        if (
+            previous in ("that", "which", "it", "they")
+            and index + 1 < len(tokens)
+            and tokens[index].lower() in lexicon.NOUN_TOO
+        ):
+            return False
+        return not (
+            previous == "to"
+            and tokens[index].lower() in lexicon.NOUN_TOO
+            and not tokens[index].lower().endswith("e")
+        )
+    return False
+
+
+def phrases_of(text: str) -> list[_Phrase]:
+    """The verb phrases of a sentence, in order."""
+    tokens = _TOKEN.findall(text)
+    starts = [index for index in range(len(tokens)) if _is_start(tokens, index)]
+    found: list[_Phrase] = []
+    for number_, start in enumerate(starts):
+        end = starts[number_ + 1] if number_ + 1 < len(starts) else len(tokens)
+        rest = tokens[start + 1 : end]
+        while rest and rest[-1].lower() in _BOUNDARY:
+            rest = rest[:-1]
+        verb = lexicon.verb(tokens[start])
+        assert verb is not None
+        found.append(_Phrase(verb, tokens[start], rest, text))
+    # "scrapes and summarizes content": the first verb shares the second one's object.
+    for index in range(len(found) - 1):
+        if not found[index].tokens and found[index + 1].tokens:
+            found[index].tokens = list(found[index + 1].tokens)
+    return found
+
+
+def _labels(text: str) -> list[str]:
+    match = patterns.LABELS.search(text)
+    if not match:
+        return []
+    parts = patterns.LIST_SEPARATOR.split(match.group("list"))
+    values = []
+    for part in parts:
+        part = re.sub(r"\b(?:etc|and so on)\b", "", part, flags=re.I).strip(" .'\"")
+        words = part.split()
+        if not words or len(words) > 3:
+            continue
+        values.append(field_name(part, "value"))
+    values = list(dict.fromkeys(values))
+    return values if len(values) >= 2 else []
+
+
+def _languages(phrase: _Phrase) -> list[str]:
+    return [word.capitalize() for word in phrase.lowered if word in lexicon.LANGUAGES]
+
+
+class Interpreter:
+    """Reads one request (or one added phrase, for refinements) into a plan."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.reader = _Reader(plan)
+        steps = plan.steps()
+        if steps:
+            last = steps[-1]
+            self.reader.previous = _main_output(last, plan)
+
+    @property
+    def plan(self) -> Plan:
+        return self.reader.plan
+
+    # --- phrases to steps -------------------------------------------------------------------
+
+    def read_sentence(self, text: str) -> list[Step]:
+        """Add the steps of a sentence to the plan; the steps added."""
+        condition = patterns.CONDITION.search(text)
+        parallel = patterns.PARALLEL.search(text)
+        if parallel:
+            text = text[: parallel.start()] + text[parallel.end() :]
+        if condition and condition.start() > 0 and not patterns.ROUTE.search(text):
+            # "summarize the text unless it is short": the condition guards what comes before.
+            before = self.read_phrases(text[: condition.start()], guard=condition)
+            return before + self.read_phrases(text[condition.end() :])
+        if condition and condition.start() == 0:
+            rest = text[condition.end() :]
+            cut = re.search(r",\s*|\bthen\b\s*", rest)
+            guarded = rest[cut.end() :] if cut else ""
+            otherwise = patterns.OTHERWISE.search(guarded)
+            orelse = guarded[otherwise.end() :] if otherwise else ""
+            guarded = guarded[: otherwise.start()] if otherwise else guarded
+            return self.read_phrases(guarded, guard=condition, orelse=orelse)
+        added = self.read_phrases(text)
+        if parallel:
+            self._make_parallel(added)
+        return added
+
+    def read_phrases(
+        self, text: str, guard: re.Match[str] | None = None, orelse: str = ""
+    ) -> list[Step]:
+        phrases = phrases_of(text)
+        if guard is not None:
+            return self._guarded(phrases, guard, orelse)
+        added: list[Step] = []
+        for phrase in phrases:
+            added += self.read_phrase(phrase)
+        return added
+
+    def read_phrase(self, phrase: _Phrase) -> list[Step]:
+        """The steps one phrase makes (none for noise and triggers): the first row of
+        ``lexicon.ROLE_STEPS`` for the verb's role whose condition the words meet."""
+        mentioned = {
+            "web": phrase.mentions(lexicon.WEB) or bool(patterns.URL.search(phrase.text)),
+            "service": phrase.mentions(lexicon.SERVICES),
+            "storage": phrase.mentions(lexicon.STORAGE)
+            or bool(patterns.FILENAME.search(phrase.text)),
+            "strong": phrase.verb.base not in lexicon.WEAK_SEND,
+        }
+        approval = patterns.APPROVAL.search(phrase.text)
+        if approval and approval.start() == 0:
+            return [self.approval(phrase)]
+        role = phrase.verb.role if phrase.verb.role in lexicon.ROLE_STEPS else "language"
+        make = next(
+            make
+            for condition, make in lexicon.ROLE_STEPS[role]
+            if all(_holds(part, mentioned) for part in condition.split())
+        )
+        added = self._makers()[make](phrase)
+        if approval and added:
+            added.append(self.approval(phrase))
+        return added
+
+    def _makers(self) -> dict[str, Callable[[_Phrase], list[Step]]]:
+        return {
+            "language": lambda p: (
+                self.languages(p)
+                if p.verb.base == "translate" and len(_languages(p)) > 1
+                else [self.language(p)]
+            ),
+            "fetch": lambda p: [self.fetch(p)],
+            "send": lambda p: [self.send(p)],
+            "file_write": lambda p: [self.file_write(p)],
+            "file_read": lambda p: [self.file_read(p)],
+            "calculate": lambda p: [self.calculate(p)],
+            "approval": lambda p: [self.approval(p)],
+            "input": self.trigger,
+            "route": self.router_phrase,
+            "nothing": lambda p: [],
+            "create": lambda p: [
+                self.language(
+                    _Phrase(
+                        lexicon.Verb(p.verb.base, "transform", field_name(f"{p.verb.base}_result")),
+                        p.word,
+                        p.tokens,
+                        p.sentence,
+                    )
+                )
+            ],
+        }
+
+    def router_phrase(self, phrase: _Phrase) -> list[Step]:
+        """A router is a block of its own: its branch steps are inside it, none are added."""
+        self.route(phrase)
+        return []
+
+    def trigger(self, phrase: _Phrase) -> list[Step]:
+        """What starts a run ("monitors incoming emails"): its noun is an input."""
+        head = head_noun(phrase.object_tokens())
+        if head:
+            name = self.reader.input(head, f"The {label(head).lower()} that starts a run")
+            self.reader.triggered.append(name)
+            self.reader.previous = self.reader.previous or name
+        return []
+
+    def _guarded(self, phrases: list[_Phrase], guard: re.Match[str], orelse: str) -> list[Step]:
+        """Steps that run only when a condition holds: a check (or an earlier label) and a
+        router whose branch holds them."""
+        value = field_name(guard.group("value"))
+        negative = guard.group("word").lower() == "unless" or " not " in guard.group(0).lower()
+        previous = self.reader.previous
+        router_field, wanted = self._condition_field(value, negative)
+        router = Router(self.reader.step_id("route"), router_field)
+        self.plan.blocks.append(router)
+        start = len(self.plan.blocks)
+        steps: list[Step] = []
+        for phrase in phrases:
+            steps += self.read_phrase(phrase)
+        branch = [block for block in self.plan.blocks[start:] if isinstance(block, Step)]
+        del self.plan.blocks[start:]
+        router.routes.append(Route(wanted, branch))
+        if orelse.strip():
+            self.reader.previous = previous
+            start = len(self.plan.blocks)
+            for phrase in phrases_of(orelse):
+                steps += self.read_phrase(phrase)
+            other = [block for block in self.plan.blocks[start:] if isinstance(block, Step)]
+            del self.plan.blocks[start:]
+            router.otherwise = other
+        self.plan.understood.append(
+            f"I made '{router.id}' a router on `{router_field}`: "
+            + " / ".join(
+                f"{route.value} \u2192 {', '.join(s.id for s in route.steps) or 'on'}"
+                for route in router.routes
+            )
+            + (
+                f" / otherwise \u2192 {', '.join(s.id for s in router.otherwise)}"
+                if router.otherwise
+                else ""
+            )
+        )
+        return steps
+
+    def _condition_field(self, value: str, negative: bool) -> tuple[str, str]:
+        """The field a condition is about and the value that takes the branch."""
+        for spec in self.plan.fields.values():
+            if spec.values and value in spec.values:
+                if negative:
+                    others = [v for v in spec.values if v != value]
+                    return spec.name, others[0] if others else value
+                return spec.name, value
+        subject = self.reader.previous or self.reader.input("text", "The text to check")
+        check = Step(
+            self.reader.step_id(f"check_{value}"),
+            "classify",
+            "check",
+            sentence(
+                f"Is the {label(subject).lower()} {value.replace('_', ' ')}? Answer yes or no"
+            ),
+            reads=[subject],
+        )
+        name = self.reader.output(
+            f"is_{value}",
+            Field(f"is_{value}", "enum", f"Whether it is {value}", values=["yes", "no"]),
+        )
+        check.writes = [name]
+        self.reader.add(check)
+        self.reader.previous = subject
+        return name, "no" if negative else "yes"
+
+    def language(self, phrase: _Phrase) -> Step:
+        """A step the model answers."""
+        verb = phrase.verb
+        reader = self.reader
+        create = verb.role == "create"
+        source = reader.source(phrase, create=create)
+        reads = [source] if source else []
+        words = phrase.object_tokens()
+        head = head_noun(words)
+        tokens = list(phrase.tokens)
+        if source and not create and (not words or words[0] in lexicon.PRONOUNS):
+            # "summarize it": say what it is.
+            what = ["the", label(source).lower()]
+            tokens = what + tokens[1:] if words else what + tokens
+        instruction = sentence(" ".join([phrase.word.capitalize(), *tokens]))
+        instruction = re.sub(
+            r"\b(?:using|with|via|by)\s+(?:\w+\s+){0,3}?(?:ai|openai|gpt[\w.-]*|claude|ollama|llm)\b\S*",
+            "",
+            instruction,
+            flags=re.I,
+        )
+        instruction = sentence(instruction)
+        step = Step(reader.step_id(verb.base), "llm", verb.base, instruction, reads=reads)
+        if verb.role == "review":
+            step.kind = "review"
+            score = reader.output("score", Field("score", "int", "Review score from 1 to 10"))
+            feedback = reader.output("feedback", Field("feedback", "str", "What to improve"))
+            step.writes = [score, feedback]
+            step.instruction += (
+                " Give a score from 1 to 10 (10 is best) and say briefly what to improve."
+            )
+            reader.add(step)
+            return step
+        if verb.role == "revise":
+            target = source or reader.input(head or "text", "The text to revise")
+            step.reads = [target] + (["feedback"] if "feedback" in self.plan.fields else [])
+            step.writes = [target]
+            reader.add(step)
+            reader.previous = target
+            return step
+        if verb.role == "classify":
+            step.kind = "classify"
+            values = _labels(phrase.text)
+            topic = next(
+                (
+                    w
+                    for w in (
+                        "sentiment",
+                        "priority",
+                        "urgency",
+                        "intent",
+                        "toxicity",
+                        "language",
+                        "topic",
+                        "category",
+                    )
+                    if w in phrase.text.lower()
+                ),
+                None,
+            )
+            name = topic or (verb.output or "category")
+            spec = Field(
+                name,
+                "enum" if values else "str",
+                f"One of: {', '.join(values)}" if values else f"The {name}",
+                values=values or None,
+            )
+            output = reader.output(name, spec)
+            step.writes = [output]
+            if values:
+                cut = patterns.LABELS.search(step.instruction)
+                base = step.instruction[: cut.start()] if cut else step.instruction
+                step.instruction = sentence(base) + f" Answer with one of: {', '.join(values)}."
+                self.plan.understood.append(f"'{step.id}' sorts into {' / '.join(values)}")
+            step.args["values"] = values
+            reader.labels_field = output
+            reader.add(step)
+            reader.previous = source or reader.previous
+            return step
+        if create:
+            name = head if head and head not in self.plan.fields else (verb.output or "result")
+            description = f"The {label(name).lower()}"
+        else:
+            name = verb.output or "result"
+            if name in self.plan.fields and head:
+                name = f"{head}_{name}"
+            description = f"The {label(name).lower()} of the {label(source or 'text').lower()}"
+        languages = _languages(phrase)
+        if verb.base == "translate" and languages:
+            name = field_name(languages[0])
+            description = f"The {label(source or 'text').lower()} in {languages[0]}"
+            step.instruction = (
+                sentence(f"Translate the {label(source or 'text').lower()} into {languages[0]}")
+                + " Answer with the translation only."
+            )
+        output = reader.output(name, Field(name, "str", description))
+        step.writes = [output]
+        reader.add(step)
+        reader.previous = output
+        return step
+
+    def languages(self, phrase: _Phrase) -> list[Step]:
+        """ "Translate the text into German and Spanish": one step per language."""
+        source = self.reader.source(phrase)
+        added = []
+        for language in _languages(phrase):
+            self.reader.previous = source
+            tokens = [
+                token
+                for token in phrase.tokens
+                if token.lower() not in lexicon.LANGUAGES
+                and token.lower() not in ("and", "or", ",")
+            ]
+            one = _Phrase(phrase.verb, phrase.word, [*tokens, language], phrase.sentence)
+            step = self.language(one)
+            step.id = f"translate_{step.writes[0]}"
+            added.append(step)
+        self.reader.previous = source
+        self.plan.understood.append(
+            "one translation step per language: " + ", ".join(s.writes[0] for s in added)
+        )
+        return added
+
+    def _tool(
+        self,
+        kind: str,
+        wanted_id: str,
+        does: str,
+        phrase: _Phrase,
+        reads: list[str],
+        args: dict[str, object],
+    ) -> Step:
+        """A tool step said in the phrase's words."""
+        step_id = self.reader.step_id(wanted_id)
+        return Step(step_id, kind, does, sentence(phrase.text), reads=reads, args=args)
+
+    def fetch(self, phrase: _Phrase) -> Step:
+        """An HTTP GET: of the URL in the words, else of a `url` input."""
+        found = patterns.URL.search(phrase.text)
+        reader = self.reader
+        if found:
+            url = found.group(0)
+        else:
+            name = "url"
+            if name not in self.plan.fields:
+                reader.input(name, "The address to fetch")
+            url = f"{{{name}}}"
+        head = head_noun([w for w in phrase.object_tokens() if w not in lexicon.WEB]) or None
+        output_name = (
+            "page"
+            if phrase.mentions(
+                frozenset({"page", "pages", "webpage", "website", "site", "webpages", "websites"})
+            )
+            else "response"
+        )
+        if head and head not in self.plan.fields and output_name == "response":
+            output_name = head
+        step = self._tool(
+            "http_request", "fetch", phrase.verb.base, phrase, [], {"url": url, "method": "GET"}
+        )
+        step.reads = [url.strip("{}")] if not found else []
+        return reader.place(step, output_name, "What the request returned")
+
+    def send(self, phrase: _Phrase) -> Step:
+        """An HTTP POST of the last result to a service (mail, chat, CRM)."""
+        reader = self.reader
+        body = reader.previous or reader.input("message", "The message to send")
+        found = patterns.URL.search(phrase.text)
+        if found:
+            url = found.group(0)
+        else:
+            target = next((w for w in phrase.lowered if w in lexicon.SERVICES), None) or "webhook"
+            if target in ("email", "emails", "mail", "inbox", "gmail", "outlook", "smtp"):
+                target = "mail"
+            name = (
+                f"{field_name(target)}_url"
+                if target not in ("api", "webhook", "endpoint")
+                else "webhook_url"
+            )
+            if name not in self.plan.fields:
+                reader.input(name, f"The {target} address to post to")
+            url = f"{{{name}}}"
+        verb = phrase.verb.base
+        step = self._tool(
+            "http_request",
+            verb,
+            verb,
+            phrase,
+            [body],
+            {"url": url, "method": "POST", "body": f"{{{body}}}"},
+        )
+        if not found:
+            step.reads.append(url.strip("{}"))
+        return reader.place(step, "sent", "The service's answer", then=body)
+
+    def file_write(self, phrase: _Phrase) -> Step:
+        reader = self.reader
+        subject = reader.previous or reader.input(
+            head_noun(phrase.object_tokens()) or "text", "The text to save"
+        )
+        found = patterns.FILENAME.search(phrase.text)
+        path = found.group(1) if found else f"outputs/{subject}.md"
+        verb = phrase.verb.base if phrase.verb.role in ("save", "send") else "save"
+        step = self._tool(
+            "file_write",
+            verb,
+            verb,
+            phrase,
+            [subject],
+            {"path": path, "content": f"{{{subject}}}\n"},
+        )
+        return reader.place(step, "saved_to", "Where the file was saved", then=subject)
+
+    def file_read(self, phrase: _Phrase) -> Step:
+        reader = self.reader
+        found = patterns.FILENAME.search(phrase.text)
+        if found:
+            path = found.group(1)
+            reads: list[str] = []
+        else:
+            name = reader.input("path", "A file inside the workspace folder")
+            path, reads = f"{{{name}}}", [name]
+        head = head_noun([w for w in phrase.object_tokens() if w not in lexicon.STORAGE])
+        output_name = head if head and head not in self.plan.fields else "file_text"
+        step = self._tool("file_read", "read", phrase.verb.base, phrase, reads, {"path": path})
+        return reader.place(step, output_name, "The text of the file")
+
+    def calculate(self, phrase: _Phrase) -> Step:
+        """A calculation over the numbers the phrase names (inputs, numeric)."""
+        reader = self.reader
+        names = [
+            _singular(w)
+            for w in phrase.lowered
+            if _singular(w) in lexicon.FLOAT_NOUNS | lexicon.INT_NOUNS
+        ]
+        names = list(dict.fromkeys(name for name in names if name != "total"))
+        if len(names) < 2:
+            names = [*names, *[n for n in ("price", "quantity") if n not in names]][:2]
+        for name in names:
+            if name not in self.plan.fields:
+                reader.input(name, f"The {name}", kind="float")
+        operator = " + " if phrase.verb.base in ("sum", "add") else " * "
+        expression = operator.join(names)
+        if phrase.verb.base == "average":
+            expression = f"({' + '.join(names)}) / {len(names)}"
+        step = self._tool(
+            "calculator", "calculate", phrase.verb.base, phrase, names, {"expression": expression}
+        )
+        self.plan.guessed.append(f"I guessed the calculation `{expression}`")
+        return reader.place(step, "total", "The calculated value", kind="float")
+
+    def approval(self, phrase: _Phrase | None) -> Step:
+        """A person approves the last result before the workflow goes on."""
+        reader = self.reader
+        subject = reader.previous or reader.input("text", "The text to approve")
+        step = Step(
+            reader.step_id("approve"),
+            "approval",
+            "approve",
+            f"Approve the {label(subject).lower()}?",
+            reads=[subject],
+        )
+        step.writes = [
+            reader.output(
+                "approval_comment", Field("approval_comment", "str", "The approver's comment")
+            )
+        ]
+        reader.add(step)
+        reader.previous = subject
+        return step
+
+    def route(self, phrase: _Phrase) -> Router | None:
+        """A router on the labels of the last classification ("routes them to the right
+        team", "filters spam", "route bugs to an engineer")."""
+        reader = self.reader
+        field_ = reader.labels_field
+        match = patterns.ROUTE.search(phrase.text)
+        labels = _labels(phrase.text)
+        if field_ is None:
+            if phrase.verb.role == "filter":
+                value = head_noun(phrase.object_tokens()) or "irrelevant"
+                field_, wanted = self._condition_field(value, negative=True)
+                router = Router(reader.step_id("filter"), field_, [Route(wanted, [])])
+                self.plan.blocks.append(router)
+                return router
+            if not (match or labels):
+                return None
+            source = reader.previous or reader.input(
+                head_noun(phrase.object_tokens()) or "text", "What to route"
+            )
+            values = labels or ["urgent", "normal"]
+            classify = Step(
+                reader.step_id("classify"),
+                "classify",
+                "classify",
+                sentence(f"Classify the {label(source).lower()}")
+                + f" Answer with one of: {', '.join(values)}.",
+                reads=[source],
+            )
+            classify.writes = [
+                reader.output(
+                    "category",
+                    Field("category", "enum", f"One of: {', '.join(values)}", values=values),
+                )
+            ]
+            classify.args["values"] = values
+            reader.add(classify)
+            field_ = reader.labels_field = classify.writes[0]
+            if not labels:
+                self.plan.guessed.append(f"I guessed the labels {' / '.join(values)}")
+                self.plan.question = self.plan.question or Question(
+                    "Which labels should the router choose between?",
+                    [
+                        Choice(" / ".join(v), f"classify as {', '.join(v)}")
+                        for v in (
+                            values,
+                            ["bug", "feature", "question"],
+                            ["sales", "support", "other"],
+                        )
+                    ],
+                )
+        spec = self.plan.fields[field_]
+        router = self._router_after(field_)
+        if phrase.verb.role == "filter":
+            value = head_noun(phrase.object_tokens()) or "irrelevant"
+            values = spec.values or []
+            if value not in values:
+                spec.type, spec.values = "enum", [*values, value] if values else [value, "other"]
+            if not any(route.value == value for route in router.routes):
+                router.routes.append(Route(value, []))
+            router.id = router.id if router.id != "route" else reader.step_id("filter")
+            self.plan.understood.append(f"'{router.id}' stops the {value} ones")
+            return router
+        if match:
+            value = _match_label(match.group("value"), spec.values or [])
+            target = match.group("target").strip(" .")
+            words = [w.lower() for w in target.split()]
+            name = head_noun(words) or "handler"
+            start = len(self.plan.blocks)
+            before = reader.previous
+            inner = phrases_of(target)
+            if inner:
+                for one in inner:
+                    self.read_phrase(one)
+            else:
+                subject = before or field_
+                step = Step(
+                    reader.step_id(f"to_{name}"),
+                    "llm",
+                    "hand over",
+                    sentence(
+                        f"Write a short note handing the {label(subject).lower()} over to {target}"
+                    ),
+                    reads=[subject],
+                )
+                step.writes = [
+                    reader.output(
+                        f"{name}_note", Field(f"{name}_note", "str", f"The note for {target}")
+                    )
+                ]
+                reader.add(step)
+            branch = [b for b in self.plan.blocks[start:] if isinstance(b, Step)]
+            del self.plan.blocks[start:]
+            if value not in (spec.values or []) and spec.values:
+                spec.values.append(value)
+            existing = next((r for r in router.routes if r.value == value), None)
+            if existing:
+                existing.steps += branch
+            else:
+                router.routes.append(Route(value, branch))
+            reader.previous = before
+        else:
+            for value in labels or spec.values or []:
+                if not any(route.value == value for route in router.routes):
+                    router.routes.append(Route(value, []))
+        if not router.routes:
+            router.routes.append(Route((spec.values or ["other"])[0], []))
+        self.plan.understood.append(
+            f"I made '{router.id}' a router with branches {' / '.join(spec.values or [r.value for r in router.routes])}"
+        )
+        return router
+
+    def _router_after(self, field_: str) -> Router:
+        last = self.plan.blocks[-1] if self.plan.blocks else None
+        if isinstance(last, Router) and last.field == field_:
+            return last
+        router = Router(self.reader.step_id("route"), field_)
+        self.plan.blocks.append(router)
+        return router
+
+    def _make_parallel(self, added: list[Step]) -> None:
+        """The steps of one sentence said to run at once become a parallel group."""
+        singles = [step for step in added if step in self.plan.blocks]
+        if len(singles) < 2:
+            return
+        at = self.plan.blocks.index(singles[0])
+        for step in singles:
+            self.plan.blocks.remove(step)
+        source = singles[0].reads[:1]
+        for step in singles:
+            if (
+                step.kind in ("llm", "classify", "review")
+                and source
+                and step.reads
+                and step.reads[0] in [s.writes[0] for s in singles if s.writes]
+            ):
+                step.reads[0] = source[0]
+        self.plan.blocks.insert(at, Parallel(self.reader.step_id("parallel"), singles))
+        self.plan.understood.append(f"{', '.join(s.id for s in singles)} run at the same time")
+
+    # --- the whole request -----------------------------------------------------------------
+
+    def finish(self, modifiers: _Modifiers) -> None:
+        """Joins, loops and questions: what needs every step to be known."""
+        plan = self.plan
+        reader = self.reader
+        if plan.blocks and isinstance(plan.blocks[-1], Parallel):
+            branches = plan.blocks[-1].branches
+            join = Step(
+                reader.step_id("combine"),
+                "llm",
+                "combine",
+                "Combine the results below into one answer.",
+                reads=[s.writes[0] for s in branches if s.writes],
+            )
+            join.writes = [
+                reader.output("combined", Field("combined", "str", "The combined result"))
+            ]
+            plan.blocks.append(join)
+            plan.guessed.append(f"I added '{join.id}' to join the parallel steps")
+        for index, block in enumerate(plan.blocks[:-1]):
+            following = plan.blocks[index + 1]
+            if (
+                isinstance(block, Parallel)
+                and isinstance(following, Step)
+                and following.kind in ("llm", "classify", "review")
+            ):
+                for step in block.branches:
+                    if step.writes and step.writes[0] not in following.reads:
+                        following.reads.append(step.writes[0])
+                following.node = None
+        if modifiers.bound is not None or modifiers.repeat:
+            self._loop(modifiers)
+        if plan.question is None:
+            sends = [
+                s
+                for s in plan.steps()
+                if s.kind == "http_request" and s.args.get("method") == "POST"
+            ]
+            approvals = [s for s in plan.steps() if s.kind == "approval"]
+            if sends and not approvals:
+                plan.question = Question(
+                    f"Should a person approve before '{sends[0].id}' sends it?",
+                    [
+                        Choice("Yes, ask me before sending", "ask me before sending"),
+                        Choice("No, send it directly", ""),
+                    ],
+                )
+
+    def _loop(self, modifiers: _Modifiers) -> None:
+        plan = self.plan
+        reader = self.reader
+        steps = [block for block in plan.blocks if isinstance(block, Step)]
+        if not steps:
+            return
+        bound = modifiers.bound if modifiers.bound is not None else DEFAULT_ROUNDS
+        if modifiers.bound is None:
+            plan.guessed.append(
+                f"No limit was given for the repeat, so it stops after {bound} rounds"
+            )
+            plan.question = Question(
+                "How many rounds at most?",
+                [Choice(f"{n} rounds", f"loop at most {n} times") for n in (3, 5, 10)],
+            )
+        bound = min(max(bound, 1), MAX_ROUNDS)
+        reviews = [s for s in steps if s.kind == "review"]
+        language = [s for s in steps if s.kind in ("llm", "classify")]
+        if not reviews and modifiers.repeat and language:
+            target = language[-1]
+            review = Step(
+                reader.step_id("review"),
+                "review",
+                "review",
+                sentence(f"Review the {label(target.writes[0]).lower()}")
+                + " Give a score from 1 to 10 (10 is best) and say briefly what to improve.",
+                reads=[target.writes[0]],
+            )
+            review.writes = [
+                reader.output("score", Field("score", "int", "Review score from 1 to 10")),
+                reader.output("feedback", Field("feedback", "str", "What to improve")),
+            ]
+            plan.blocks.insert(plan.blocks.index(target) + 1, review)
+            steps = [block for block in plan.blocks if isinstance(block, Step)]
+            plan.guessed.append(
+                f"I added the review '{review.id}' that scores the result, to know when it is good enough"
+            )
+            reviews = [review]
+        if reviews:
+            review = reviews[-1]
+            subject = review.reads[0] if review.reads else None
+            producers = [s for s in steps[: steps.index(review)] if subject in s.writes]
+            body = producers[-1] if producers else steps[0]
+            if body is review:
+                return
+            if body.kind == "llm" and "feedback" not in body.reads:
+                body.reads.append("feedback")
+                body.node = None
+            threshold = (
+                modifiers.threshold if modifiers.threshold is not None else DEFAULT_THRESHOLD
+            )
+            plan.loop = Loop(
+                body.id, review.id, bound, review.writes[0], threshold, id=reader.step_id("repeat")
+            )
+            plan.understood.append(
+                f"'{body.id}' is redone until `{review.writes[0]}` reaches {threshold:g}, at most {bound} times"
+            )
+        else:
+            last = steps[-1]
+            plan.loop = Loop(last.id, last.id, bound, id=reader.step_id("repeat"))
+            plan.understood.append(f"'{last.id}' repeats at most {bound} times")
+
+
+def _match_label(word: str, values: list[str]) -> str:
+    name = field_name(word)
+    for value in values:
+        if (
+            value == name
+            or _singular(name) == _singular(value)
+            or value.startswith(_singular(name))
+        ):
+            return value
+    return _singular(name)
+
+
+def _main_output(step: Step, plan: Plan) -> str | None:
+    if step.kind in ("approval", "file_write") or (
+        step.kind == "http_request" and step.args.get("method") == "POST"
+    ):
+        return step.reads[0] if step.reads else None
+    if step.kind == "review":
+        return step.reads[0] if step.reads else None
+    if step.kind == "classify":
+        return step.reads[0] if step.reads else step.writes[0]
+    return step.writes[0] if step.writes else None
+
+
+def interpret(request: str) -> Plan:
+    """The plan of a request in words (deterministic; no model)."""
+    plan = Plan(request=request.strip())
+    text = _clean(request)
+    text, modifiers = _take_loop(text)
+    interpreter = Interpreter(plan)
+    given = patterns.GIVEN.match(text)
+    if given and head_noun(given.group("what").lower().split()):
+        name = head_noun(given.group("what").lower().split()) or "text"
+        interpreter.reader.input(name, f"The {label(name).lower()}", guessed=False)
+        interpreter.reader.triggered.append(name)
+        text = text[given.end() :]
+    for part in _sentences(text):
+        interpreter.read_sentence(part)
+    if not plan.blocks:
+        fallback = one_step(request, interpreter.reader.triggered[-1:])
+        plan.blocks, plan.fields = fallback.blocks, plan.fields | fallback.fields
+        plan.guessed += fallback.guessed
+    interpreter.finish(modifiers)
+    plan.description = " ".join(_clean(request).split())
+    return plan
+
+
+def one_step(request: str, inputs: list[str] | None = None) -> Plan:
+    """The plan of last resort: one model step that does what was asked, as written."""
+    plan = Plan(request=request.strip(), description=" ".join(_clean(request).split()))
+    reader = _Reader(plan)
+    subject = (inputs or [None])[0] or reader.input(
+        "text", "What the request is about", guessed=False
+    )
+    step = Step(
+        "respond",
+        "llm",
+        "respond",
+        sentence(plan.description[:300] or "Answer the request"),
+        reads=[subject],
+    )
+    step.writes = [reader.output("answer", Field("answer", "str", "The answer"))]
+    plan.blocks.append(step)
+    plan.guessed.append(
+        "I found no step I know in the words, so one model step does what you asked"
+    )
+    return plan
