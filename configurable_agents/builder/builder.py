@@ -176,6 +176,8 @@ class Builder:
                 changed=config is not None,
                 details={"template": template.name},
             )
+        if command.name == "keep":
+            return TurnResult("Kept the workflow as it is.", current, MODE_COMMAND)
         if command.name in ("save", "run", "undo", "new"):
             needs_config = command.name in ("save", "run")
             if needs_config and current is None:

@@ -211,9 +211,7 @@ class _Reader:
         """The field a phrase works on: an earlier output, a field it names, or a new input."""
         words = phrase.object_tokens()
         head = head_noun(words)
-        supplied = any(
-            word in ("given", "user's", "user", "provided", "incoming", "input") for word in words
-        )
+        supplied = any(word in lexicon.SUPPLIED for word in words)
         pronoun = not words or words[0] in lexicon.PRONOUNS
         if head and head in self.plan.fields:
             return head
@@ -224,7 +222,11 @@ class _Reader:
         if create:
             for preposition, others in phrase.preposition_phrases():
                 other = head_noun(others)
-                if preposition in ("about", "on", "from", "based on", "for", "of") and other:
+                # "about a topic" is an input; "about the sea" is part of the instruction.
+                given = any(word in lexicon.SUPPLIED for word in others)
+                placeholder = other and other.split("_")[-1] in lexicon.PLACEHOLDERS
+                about = preposition in ("about", "on", "from", "for", "of")
+                if about and other and (placeholder or given):
                     return self.input(other, f"The {label(other).lower()}")
             return None
         if self.triggered and (pronoun or head is None):
@@ -981,7 +983,7 @@ class Interpreter:
                     f"Should a person approve before '{sends[0].id}' sends it?",
                     [
                         Choice("Yes, ask me before sending", "ask me before sending"),
-                        Choice("No, send it directly", ""),
+                        Choice("No, send it directly", "keep it as it is"),
                     ],
                 )
 

@@ -391,6 +391,22 @@ ADJECTIVES = word_set(
     high-quality engaging compelling seo-friendly seo-optimized"""
 )
 
+# Nouns that stand for "whatever the user gives": "write about a topic" takes the topic as
+# an input, while "write about the sea" is about the sea.
+PLACEHOLDERS = word_set(
+    """topic subject theme text document doc question query message email mail product
+    company brand business person name customer client user url link file idea keyword
+    keywords description brief notes note data article input language city country place
+    location date event audience title prompt request task goal problem situation decision
+    book movie film song job role position recipe ingredients code snippet report paper
+    essay letter review feedback complaint ticket issue draft content page website post
+    tweet story transcript conversation speech source words sentence paragraph statement
+    claim argument resume cv profile requirement requirements spec specification lead
+    schema payload order invoice receipt application candidate contract"""
+)
+# Words that mark a noun as something the user supplies: "a given text", "the user's question".
+SUPPLIED = word_set("given user's user users provided incoming input supplied")
+
 DETERMINERS = word_set("a an the this that these those its their his her our my your some any")
 PRONOUNS = word_set("it them this that these those everything both they result results output")
 
