@@ -39,9 +39,7 @@ def test_a_question_with_buttons_is_answered_by_a_click_and_changes_the_loop(
 
     conversation.get_by_role("button", name="5 rounds").click()
 
-    conversation.get_by_text("The loop 'repeat' now runs at most 5 times.").wait_for(
-        timeout=60_000
-    )
+    conversation.get_by_text("The loop 'repeat' now runs at most 5 times.").wait_for(timeout=60_000)
     page.get_by_role("tab", name="Plan").click()
     assert "at most 5 times" in page.locator("#ca-plan").inner_text()
     page.get_by_role("tab", name="YAML").click()
