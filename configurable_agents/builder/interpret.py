@@ -64,6 +64,8 @@ _BOUNDARY = frozenset(
         "they",
     }
 )
+# Words after which a noun of an action starts a step ("moves through ideation, editing").
+_NOMINAL_AFTER = frozenset({"through", "by", "with", "including", "includes", "plus", "via", "for"})
 _TOKEN = re.compile(r"https?://[^\s,;]+|[\w][\w'\-./]*[\w]|[\w]|[,;()&]")
 _PUNCT = frozenset({",", ";", "(", ")", "&"})
 
@@ -109,6 +111,39 @@ class _Phrase:
     def mentions(self, words: frozenset[str]) -> bool:
         lowered = {token.strip(".") for token in [self.word.lower(), *self.lowered]}
         return bool(lowered & words)
+
+    def names_a_product(self) -> bool:
+        """Whether the words name a product or site ("Trustpilot", "FT.com"): a service."""
+        return any(_is_product(token) for token in self.tokens)
+
+    def source_words(self) -> list[str]:
+        """The words that say where the object comes from: the object and what follows
+        "from", "of", "in", "on" (not "to" or "into": those say where it goes)."""
+        found: list[str] = []
+        taking = True
+        for token in self.tokens:
+            lowered = token.lower()
+            if lowered in lexicon.PREPOSITIONS:
+                taking = lowered in ("from", "of", "in", "on", "about", "for")
+            elif taking and token not in _PUNCT:
+                found.append(token)
+        return found
+
+
+def _is_product(token: str) -> bool:
+    lowered = token.lower().strip(".")
+    if patterns.DOMAIN.fullmatch(token.strip(".")):
+        return True
+    known = lexicon.VENDORS | lexicon.LANGUAGES | lexicon.STORAGE | lexicon.PEOPLE
+    return (
+        token[:1].isupper()
+        and not token.isupper()
+        and lowered not in known
+        and lowered not in lexicon.NOT_A_NAME
+        and lowered not in lexicon.ADJECTIVES
+        and lexicon.verb(lowered) is None
+        and lowered not in lexicon.NOUN_VERBS
+    ) or lowered in lexicon.SERVICES
 
 
 def _holds(condition: str, mentioned: dict[str, bool]) -> bool:
@@ -267,6 +302,8 @@ def _take_loop(text: str) -> tuple[str, _Modifiers]:
     if match:
         found.repeat = True
         text = text[: match.start()] + text[match.end() :]
+    if patterns.REPEAT_CUE.search(text):
+        found.repeat = True
     return text, found
 
 
@@ -307,19 +344,74 @@ def _is_start(tokens: list[str], index: int) -> bool:
     return False
 
 
+def _nominal_start(tokens: list[str], index: int) -> int | None:
+    """Where a phrase said as a noun starts ("AI-based receipt matching", "sentiment
+    analysis"): the index of its first modifier, or None when the noun is only an object."""
+    if tokens[index].lower() not in lexicon.NOUN_VERBS:
+        return None
+    start = index
+    while start > 0 and index - start < 2:
+        previous = tokens[start - 1].lower()
+        if previous in _BOUNDARY or previous in _PUNCT or previous in _NOMINAL_AFTER:
+            break
+        found = lexicon.verb(previous)
+        if found is not None and found.role == "noise" or previous in lexicon.GENERIC:
+            break
+        if previous in lexicon.DETERMINERS or lexicon.verb(previous) is not None:
+            return None
+        start -= 1
+    if start == 0:
+        return 0
+    previous = tokens[start - 1].lower()
+    found = lexicon.verb(previous)
+    noise = found is not None and (found.role == "noise" or found.base in lexicon.GENERIC)
+    if previous in _BOUNDARY or previous in _PUNCT or previous in _NOMINAL_AFTER or noise:
+        return start
+    return None
+
+
 def phrases_of(text: str) -> list[_Phrase]:
-    """The verb phrases of a sentence, in order."""
+    """The verb phrases of a sentence, in order: each starts at a verb at a clause
+    boundary, or at a noun of an action ("performs sentiment analysis on feedback")."""
     tokens = _TOKEN.findall(text)
-    starts = [index for index in range(len(tokens)) if _is_start(tokens, index)]
+    starts: list[tuple[int, int]] = []  # (first token, the verb's token)
+    for index in range(len(tokens)):
+        if _is_start(tokens, index):
+            starts.append((index, index))
+            continue
+        nominal = _nominal_start(tokens, index)
+        if nominal is not None and (not starts or nominal > starts[-1][1]):
+            if starts and nominal <= starts[-1][1]:
+                continue
+            starts.append((nominal, index))
     found: list[_Phrase] = []
-    for number_, start in enumerate(starts):
-        end = starts[number_ + 1] if number_ + 1 < len(starts) else len(tokens)
-        rest = tokens[start + 1 : end]
+    for number_, (start, at) in enumerate(starts):
+        end = starts[number_ + 1][0] if number_ + 1 < len(starts) else len(tokens)
+        rest = tokens[at + 1 : end]
         while rest and rest[-1].lower() in _BOUNDARY:
             rest = rest[:-1]
-        verb = lexicon.verb(tokens[start])
+        if at != start or lexicon.verb(tokens[at]) is None:
+            # A noun of an action: its object follows "of"/"on", else its modifiers are.
+            verb = lexicon.verb(lexicon.NOUN_VERBS[tokens[at].lower()])
+            if rest and rest[0].lower() in ("of", "on", "for"):
+                rest = rest[1:]
+            else:
+                rest = tokens[start:at] + rest
+        else:
+            verb = lexicon.verb(tokens[at])
         assert verb is not None
-        found.append(_Phrase(verb, tokens[start], rest, text))
+        found.append(_Phrase(verb, tokens[at], rest, text))
+    for index, phrase in enumerate(found):
+        words = phrase.object_tokens()
+        action = lexicon.NOUN_VERBS.get(words[-1]) if words else None
+        if phrase.verb.base in lexicon.GENERIC and action:
+            # "creates meeting summaries": the step summarizes the meeting.
+            found[index] = _Phrase(
+                lexicon.verb(action) or phrase.verb,
+                phrase.word,
+                [t for t in phrase.tokens if t.lower() != words[-1]],
+                phrase.sentence,
+            )
     # "scrapes and summarizes content": the first verb shares the second one's object.
     for index in range(len(found) - 1):
         if not found[index].tokens and found[index + 1].tokens:
@@ -335,6 +427,7 @@ def _labels(text: str) -> list[str]:
     values = []
     for part in parts:
         part = re.sub(r"\b(?:etc|and so on)\b", "", part, flags=re.I).strip(" .'\"")
+        part = patterns.LABEL_NOUNS.sub("", part)
         words = part.split()
         if not words or len(words) > 3:
             continue
@@ -352,6 +445,8 @@ class Interpreter:
 
     def __init__(self, plan: Plan) -> None:
         self.reader = _Reader(plan)
+        # Inside a guarded branch a condition word does not guard again.
+        self._guarding = False
         steps = plan.steps()
         if steps:
             last = steps[-1]
@@ -365,6 +460,12 @@ class Interpreter:
 
     def read_sentence(self, text: str) -> list[Step]:
         """Add the steps of a sentence to the plan; the steps added."""
+        approval = patterns.APPROVAL.search(text)
+        if approval and not patterns.APPROVAL.match(text.strip()):
+            # "drafts replies for review before sending": a person approves in between.
+            before = self.read_sentence(text[: approval.start()])
+            step = self.approval(None)
+            return [*before, step, *self.read_sentence(text[approval.end() :])]
         condition = patterns.CONDITION.search(text)
         parallel = patterns.PARALLEL.search(text)
         if parallel:
@@ -391,7 +492,8 @@ class Interpreter:
     ) -> list[Step]:
         phrases = phrases_of(text)
         if guard is not None:
-            return self._guarded(phrases, guard, orelse)
+            negative = guard.group("word").lower() == "unless" or " not " in guard.group(0).lower()
+            return self._guarded(phrases, guard.group("value"), negative=negative, orelse=orelse)
         added: list[Step] = []
         for phrase in phrases:
             added += self.read_phrase(phrase)
@@ -402,15 +504,20 @@ class Interpreter:
         ``lexicon.ROLE_STEPS`` for the verb's role whose condition the words meet."""
         mentioned = {
             "web": phrase.mentions(lexicon.WEB) or bool(patterns.URL.search(phrase.text)),
-            "service": phrase.mentions(lexicon.SERVICES),
+            "service": phrase.mentions(lexicon.SERVICES) or phrase.names_a_product(),
             "storage": phrase.mentions(lexicon.STORAGE)
             or bool(patterns.FILENAME.search(phrase.text)),
-            "strong": phrase.verb.base not in lexicon.WEAK_SEND,
+            "strong": phrase.verb.base not in lexicon.WEAK,
         }
         approval = patterns.APPROVAL.search(phrase.text)
         if approval and approval.start() == 0:
             return [self.approval(phrase)]
         role = phrase.verb.role if phrase.verb.role in lexicon.ROLE_STEPS else "language"
+        condition = next((w for w in phrase.lowered if w in lexicon.CONDITIONS), None)
+        guardable = role in ("send", "save", "language") and phrase.verb.role != "classify"
+        if condition and guardable and not self._guarding:
+            # "notifies HR of qualified candidates": only the qualified ones.
+            return self._guarded([phrase], condition)
         make = next(
             make
             for condition, make in lexicon.ROLE_STEPS[role]
@@ -463,19 +570,24 @@ class Interpreter:
             self.reader.previous = self.reader.previous or name
         return []
 
-    def _guarded(self, phrases: list[_Phrase], guard: re.Match[str], orelse: str) -> list[Step]:
+    def _guarded(
+        self, phrases: list[_Phrase], value: str, *, negative: bool = False, orelse: str = ""
+    ) -> list[Step]:
         """Steps that run only when a condition holds: a check (or an earlier label) and a
         router whose branch holds them."""
-        value = field_name(guard.group("value"))
-        negative = guard.group("word").lower() == "unless" or " not " in guard.group(0).lower()
+        value = field_name(value)
         previous = self.reader.previous
         router_field, wanted = self._condition_field(value, negative)
         router = Router(self.reader.step_id("route"), router_field)
         self.plan.blocks.append(router)
         start = len(self.plan.blocks)
         steps: list[Step] = []
-        for phrase in phrases:
-            steps += self.read_phrase(phrase)
+        self._guarding = True
+        try:
+            for phrase in phrases:
+                steps += self.read_phrase(phrase)
+        finally:
+            self._guarding = False
         branch = [block for block in self.plan.blocks[start:] if isinstance(block, Step)]
         del self.plan.blocks[start:]
         router.routes.append(Route(wanted, branch))
@@ -533,6 +645,8 @@ class Interpreter:
         verb = phrase.verb
         reader = self.reader
         create = verb.role == "create"
+        if reader.previous is None:
+            self._implied_source(phrase)
         source = reader.source(phrase, create=create)
         reads = [source] if source else []
         words = phrase.object_tokens()
@@ -629,6 +743,25 @@ class Interpreter:
         reader.previous = output
         return step
 
+    def _implied_source(self, phrase: _Phrase) -> None:
+        """A first step about something on the web, in a product or in a file ("summarizes
+        Umami analytics data", "extracts news from FT.com") gets it first."""
+        words = phrase.source_words()
+        lowered = {word.lower().strip(".") for word in words}
+        where = "the web"
+        if any(_is_product(word) for word in words) or lowered & lexicon.WEB:
+            step = self.fetch(
+                _Phrase(lexicon.Verb("fetch", "fetch"), "fetch", words, phrase.sentence)
+            )
+        elif lowered & lexicon.STORAGE:
+            step = self.file_read(
+                _Phrase(lexicon.Verb("read", "read"), "read", words, phrase.sentence)
+            )
+            where = "a file"
+        else:
+            return
+        self.plan.guessed.append(f"I added '{step.id}' to get it from {where} first")
+
     def languages(self, phrase: _Phrase) -> list[Step]:
         """ "Translate the text into German and Spanish": one step per language."""
         source = self.reader.source(phrase)
@@ -699,7 +832,8 @@ class Interpreter:
         if found:
             url = found.group(0)
         else:
-            target = next((w for w in phrase.lowered if w in lexicon.SERVICES), None) or "webhook"
+            named = [t.lower().strip(".") for t in phrase.tokens if _is_product(t)]
+            target = next(iter(named), None) or "webhook"
             if target in ("email", "emails", "mail", "inbox", "gmail", "outlook", "smtp"):
                 target = "mail"
             name = (
@@ -850,6 +984,28 @@ class Interpreter:
                     ],
                 )
         spec = self.plan.fields[field_]
+        if labels and spec.values and not any(label_ in spec.values for label_ in labels):
+            # Labels named now replace labels guessed before.
+            spec.values = labels
+            spec.description = f"One of: {', '.join(labels)}"
+            for step in self.plan.steps():
+                if field_ in step.writes:
+                    step.instruction = re.sub(
+                        r"Answer with one of: .*",
+                        f"Answer with one of: {', '.join(labels)}.",
+                        step.instruction,
+                    )
+            self.plan.guessed = [
+                g for g in self.plan.guessed if not g.startswith("I guessed the labels")
+            ]
+            self.plan.question = None
+        for block in list(self.plan.blocks):
+            if (
+                isinstance(block, Router)
+                and block.field == field_
+                and not any(r.steps for r in block.routes)
+            ):
+                self.plan.blocks.remove(block)
         router = self._router_after(field_)
         if phrase.verb.role == "filter":
             value = head_noun(phrase.object_tokens()) or "irrelevant"

@@ -104,7 +104,12 @@ VERB_TABLE: dict[str, tuple[str, str | None]] = {
     "moderate": ("classify", "verdict"),
     "parse": ("transform", "parsed"),
     "structure": ("transform", "structured"),
-    "answer_question": ("transform", "answer"),
+    "match": ("transform", "match"),
+    "transcribe": ("transform", "transcript"),
+    "sanitize": ("revise", None),
+    "clean": ("revise", None),
+    "standardize": ("revise", None),
+    "normalize": ("revise", None),
     # review: an LLM scores the object and says what to improve
     "review": ("review", None),
     "evaluate": ("review", None),
@@ -133,10 +138,10 @@ VERB_TABLE: dict[str, tuple[str, str | None]] = {
     "categorise": ("classify", "category"),
     "label": ("classify", "label"),
     "tag": ("classify", "tag"),
-    "sort": ("classify", "category"),
+    "sort": ("route", None),
     "detect": ("classify", "category"),
     "flag": ("classify", "flag"),
-    "triage": ("classify", "category"),
+    "triage": ("route", None),
     # tools and control
     "fetch": ("fetch", None),
     "scrape": ("fetch", None),
@@ -199,6 +204,8 @@ VERB_TABLE: dict[str, tuple[str, str | None]] = {
     "skip": ("filter", None),
     "ignore": ("filter", None),
     "monitor": ("trigger", None),
+    "ingest": ("trigger", None),
+    "accept": ("trigger", None),
     "watch": ("trigger", None),
     "listen": ("trigger", None),
     "receive": ("trigger", None),
@@ -207,10 +214,26 @@ VERB_TABLE: dict[str, tuple[str, str | None]] = {
     "collect": ("trigger", None),
     "gather": ("trigger", None),
     "repeat": ("repeat", None),
+    "regenerate": ("repeat", None),
+    "rerun": ("repeat", None),
+    "rewind": ("repeat", None),
     "retry": ("repeat", None),
     "iterate": ("repeat", None),
     "loop": ("repeat", None),
     "use": ("noise", None),
+    "perform": ("noise", None),
+    "conduct": ("noise", None),
+    "give": ("noise", None),
+    "offer": ("noise", None),
+    "handle": ("noise", None),
+    "utilize": ("noise", None),
+    "facilitate": ("noise", None),
+    "implement": ("noise", None),
+    "demonstrate": ("noise", None),
+    "orchestrate": ("noise", None),
+    "apply": ("noise", None),
+    "move": ("noise", None),
+    "start": ("noise", None),
     "leverage": ("noise", None),
     "help": ("noise", None),
     "enable": ("noise", None),
@@ -269,9 +292,15 @@ NOUN_TOO = word_set(
 # route (a router), create (a model step with a result of its own), nothing.
 ROLE_STEPS: dict[str, list[tuple[str, str]]] = {
     "language": [("", "language")],
-    "fetch": [("web", "fetch"), ("service", "fetch"), ("storage", "file_read"), ("", "input")],
+    "fetch": [
+        ("web", "fetch"),
+        ("service", "fetch"),
+        ("storage", "file_read"),
+        ("strong", "fetch"),
+        ("", "input"),
+    ],
     "read": [("web", "fetch"), ("storage", "file_read"), ("", "input")],
-    "trigger": [("web !storage", "fetch"), ("", "input")],
+    "trigger": [("web !storage", "fetch"), ("storage !service", "file_read"), ("", "input")],
     "send": [
         ("storage !service", "file_write"),
         ("service", "send"),
@@ -286,8 +315,94 @@ ROLE_STEPS: dict[str, list[tuple[str, str]]] = {
     "noise": [("", "nothing")],
     "repeat": [("", "nothing")],
 }
-# Verbs that send only when a service is named ("add it to Notion"); alone they are words.
-WEAK_SEND = frozenset({"add", "update", "share", "schedule", "sync"})
+# Verbs that send or fetch only when a service or the web is named ("add it to Notion",
+# "get the page"); alone they say nothing about a tool.
+WEAK = frozenset({"add", "update", "share", "schedule", "sync", "get", "retrieve", "look"})
+# Verbs that say only "do": with a noun of an action as their object ("performs sentiment
+# analysis", "creates meeting summaries") the step is that action.
+GENERIC = frozenset(
+    {
+        "create",
+        "generate",
+        "produce",
+        "make",
+        "prepare",
+        "perform",
+        "give",
+        "provide",
+        "conduct",
+        "automate",
+        "run",
+        "handle",
+        "offer",
+        "do",
+        "apply",
+        "use",
+        "move",
+        "start",
+    }
+)
+# Nouns of actions: a step said as a noun ("sentiment analysis", "through ideation,
+# editing and publishing").
+NOUN_VERBS = {
+    "analysis": "analyze",
+    "analyses": "analyze",
+    "summary": "summarize",
+    "summaries": "summarize",
+    "summarization": "summarize",
+    "digest": "summarize",
+    "translation": "translate",
+    "translations": "translate",
+    "classification": "classify",
+    "categorization": "categorize",
+    "review": "review",
+    "reviews": "review",
+    "screening": "screen",
+    "comparison": "compare",
+    "confirmation": "approve",
+    "approval": "approve",
+    "ideation": "brainstorm",
+    "research": "research",
+    "reconciliation": "compare",
+    "preparation": "prepare",
+    "retrieval": "fetch",
+    "matching": "match",
+    "aggregation": "aggregate",
+    "drafting": "draft",
+    "delivery": "send",
+    "extraction": "extract",
+    "recommendation": "recommend",
+    "recommendations": "recommend",
+    "enrichment": "enrich",
+    "scoring": "score",
+    "prioritization": "prioritize",
+    "moderation": "moderate",
+    "notification": "notify",
+    "notifications": "notify",
+    "generation": "generate",
+    "validation": "validate",
+    "evaluation": "evaluate",
+    "detection": "detect",
+    "transcription": "transcribe",
+    "tagging": "tag",
+    "reporting": "report",
+    "scraping": "scrape",
+    "alerts": "alert",
+    "forecasting": "forecast",
+    "proofreading": "proofread",
+    "critique": "critique",
+    "outline": "outline",
+    "outlines": "outline",
+    "qualification": "qualify",
+    "triage": "triage",
+    "routing": "route",
+    "filtering": "filter",
+    "logging": "log",
+    "calculation": "calculate",
+    "calculations": "calculate",
+    "verification": "verify",
+    "sentiment": "analyze",
+}
 
 
 def _forms(base: str) -> set[str]:
@@ -353,9 +468,10 @@ VENDORS = word_set(
 )
 # Words that make the step conditional: its object must be of this kind.
 CONDITIONS = word_set(
-    """qualified unqualified relevant irrelevant urgent important positive negative
-    high-scoring low-scoring high-priority spam valid invalid approved rejected new
-    critical angry unhappy happy complete incomplete suspicious toxic"""
+    """qualified unqualified relevant irrelevant urgent positive negative
+    high-scoring low-scoring high-priority spam invalid rejected
+    critical angry unhappy happy incomplete suspicious toxic risky high-value
+    low-confidence high-urgency"""
 )
 # Words that name a person who approves.
 PEOPLE = word_set(

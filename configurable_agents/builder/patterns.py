@@ -24,6 +24,11 @@ PREAMBLES = [
         _I,
     ),
     re.compile(r"^\s*(?:this|the|a|an)\s+(?:\w+[- ])?(?:workflow|template|automation)\s+", _I),
+    re.compile(
+        r"^\s*(?:an?\s+)?(?:scheduled|automated|simple|small|daily|ai[- ]powered|\w+)?\s*"
+        r"(?:workflow|automation|pipeline)\s+(?:that|which|to)\s+",
+        _I,
+    ),
 ]
 
 # "Given a URL, ..." / "Take a text and ...": what the run starts with.
@@ -36,7 +41,7 @@ GIVEN = re.compile(
 LOOP_BOUNDS = [
     re.compile(
         rf"[,;]?\s*(?:with\s+|for\s+|in\s+)?\b(?:at most|up to|no more than|not more than|"
-        rf"a maximum of|maximum of|max(?:imum)?|limit(?:ed)? to)\s+{_N}\s*{_UNITS}?",
+        rf"a maximum of|maximum of|max(?:imum)?|limit(?:ed)? to|cap(?:ped)? at|a limit of)\s+{_N}\s*{_UNITS}?",
         _I,
     ),
     re.compile(
@@ -55,6 +60,12 @@ UNTIL = re.compile(
     r"(?:\s*/\s*10)?(?=$|[.,;])",
     _I,
 )
+# Words that say the workflow goes back and does something again.
+REPEAT_CUE = re.compile(
+    r"\b(?:loops?|looping|looped|iterat\w*|retr(?:y|ies|ied|ying)|repeat\w*|re-?runs?|"
+    r"re-?running|regenerat\w*|another chance|try again|rewinds?|self-correcting|again)\b",
+    _I,
+)
 REPEATEDLY = re.compile(
     r"[,;]?\s*\b(?:in a loop|repeatedly|iteratively|loop back|and repeat|and try again|"
     r"and (?:review|check) (?:it )?again)\b",
@@ -71,7 +82,8 @@ APPROVAL = re.compile(
     r"manual(?:ly)? (?:review|check|approv\w*)|(?:reviewed|checked|confirmed) by (?:a |an |the )?"
     r"(?:human|person|manager|someone|me|us|team|editor|reviewer|user|admin)|"
     r"for (?:human |manual |your |a |final )?(?:review|approval)|ask (?:me|us|a person|a human)|"
-    r"wait(?:s|ing)? for (?:a |an )?(?:human|person|confirmation|approval|ok)|"
+    r"wait(?:s|ing)? for (?:a |an |my |your |our |human |manual )?(?:human|person|confirmation|approval|ok)|"
+    r"manual confirmation|human review|approval gate|"
     r"(?:human|person|manager|team) (?:reviews?|checks?|approves?|confirms?))\b",
     _I,
 )
@@ -87,8 +99,14 @@ OTHERWISE = re.compile(r"[,;]?\s*\b(?:otherwise|else|if not)\b,?\s*", _I)
 
 # Lists of labels: "as bug, feature or question", "(urgent, normal)", "like A or B".
 LABELS = re.compile(
-    r"(?:\b(?:as|into|between|like|such as|either)\s+(?:either\s+|one of\s+)?|\()"
+    r"(?:\b(?:as|into|between|like|such as|either|one of|to)\s+(?:either\s+|one of\s+|the\s+)?|\()"
     r"(?P<list>[\w' -]+(?:\s*(?:,|/|\bor\b|\band\b)\s*[\w' -]+)+)\)?",
+    _I,
+)
+# Words after the last label that name what the labels are ("Spam categories").
+LABEL_NOUNS = re.compile(
+    r"\s+(?:categor(?:y|ies)|types?|labels?|class(?:es)?|paths?|teams?|handlers?|"
+    r"departments?|queues?|buckets?|groups?|folders?)$",
     _I,
 )
 LIST_SEPARATOR = re.compile(r"\s*(?:,\s*(?:or\s+|and\s+)?|/|\bor\b|\band\b)\s*", _I)
@@ -104,5 +122,9 @@ URL = re.compile(r"https?://[^\s,;\"'<>]+[^\s,;.\"'<>)]")
 FILENAME = re.compile(r"\b([\w-]+(?:/[\w-]+)*\.(?:md|txt|json|csv|html|yaml|log|xlsx|pdf))\b")
 THRESHOLD = re.compile(r"\b(?:at least|above|over|>=?)\s*(\d+(?:\.\d+)?)", _I)
 PARALLEL = re.compile(
-    r"[,;]?\s*\b(?:in parallel|simultaneously|at the same time|concurrently|in tandem)\b", _I
+    r"[,;]?\s*\b(?:in parallel|parallel|simultaneously|at the same time|concurrently|in tandem|"
+    r"fan(?:s|ning)? out|branch(?:es|ing)? out|split(?:s|ting)? out)\b",
+    _I,
 )
+# A name written like a product ("Trustpilot", "FT.com"): a service the step talks to.
+DOMAIN = re.compile(r"\b[\w-]+\.(?:com|io|ai|org|net|co|app|dev)\b", _I)
