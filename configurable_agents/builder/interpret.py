@@ -62,12 +62,15 @@ _BOUNDARY = frozenset(
         "who",
         "it",
         "they",
+        ":",
     }
 )
+# Every way of saying e-mail posts to one mail address.
+_MAIL = dict.fromkeys(("email", "emails", "mail", "inbox", "gmail", "outlook", "smtp"), "mail")
 # Words after which a noun of an action starts a step ("moves through ideation, editing").
 _NOMINAL_AFTER = frozenset({"through", "by", "with", "including", "includes", "plus", "via", "for"})
-_TOKEN = re.compile(r"https?://[^\s,;]+|[\w][\w'\-./]*[\w]|[\w]|[,;()&]")
-_PUNCT = frozenset({",", ";", "(", ")", "&"})
+_TOKEN = re.compile(r"https?://[^\s,;]+|[\w][\w'\-./]*[\w]|[\w]|[,;:()&]")
+_PUNCT = frozenset({",", ";", ":", "(", ")", "&"})
 
 
 @dataclass
@@ -115,6 +118,17 @@ class _Phrase:
     def names_a_product(self) -> bool:
         """Whether the words name a product or site ("Trustpilot", "FT.com"): a service."""
         return any(_is_product(token) for token in self.tokens)
+
+    def names_a_destination(self) -> bool:
+        """Whether the words send the result to a product ("... back to Airtable")."""
+        into = False
+        for token in self.tokens:
+            lowered = token.lower()
+            if lowered in lexicon.PREPOSITIONS:
+                into = lowered in ("to", "in", "into", "on", "onto")
+            elif into and _is_product(token):
+                return True
+        return False
 
     def source_words(self) -> list[str]:
         """The words that say where the object comes from: the object and what follows
@@ -329,7 +343,12 @@ def _is_start(tokens: list[str], index: int) -> bool:
     if before < 0:
         return True
     previous = tokens[before].lower()
-    if previous in _BOUNDARY or previous in lexicon.VENDORS:
+    word = tokens[index].lower()
+    if previous == "by" and word.endswith("ing"):
+        return True  # "by comparing the spreadsheets"
+    # "AI classifies emails": a vendor is a subject only of a verb said in the third person.
+    subject = previous in lexicon.VENDORS and word.endswith("s")
+    if previous in _BOUNDARY or subject:
         if (
             previous in ("that", "which", "it", "they")
             and index + 1 < len(tokens)
@@ -355,9 +374,9 @@ def _nominal_start(tokens: list[str], index: int) -> int | None:
         if previous in _BOUNDARY or previous in _PUNCT or previous in _NOMINAL_AFTER:
             break
         found = lexicon.verb(previous)
-        if found is not None and found.role == "noise" or previous in lexicon.GENERIC:
+        if (found is not None and found.role == "noise") or previous in lexicon.GENERIC:
             break
-        if previous in lexicon.DETERMINERS or lexicon.verb(previous) is not None:
+        if previous in lexicon.DETERMINERS or _is_start(tokens, start - 1):
             return None
         start -= 1
     if start == 0:
@@ -504,10 +523,12 @@ class Interpreter:
         ``lexicon.ROLE_STEPS`` for the verb's role whose condition the words meet."""
         mentioned = {
             "web": phrase.mentions(lexicon.WEB) or bool(patterns.URL.search(phrase.text)),
-            "service": phrase.mentions(lexicon.SERVICES) or phrase.names_a_product(),
+            "service": phrase.mentions(lexicon.SERVICES | lexicon.CHANNELS)
+            or phrase.names_a_product(),
             "storage": phrase.mentions(lexicon.STORAGE)
             or bool(patterns.FILENAME.search(phrase.text)),
             "strong": phrase.verb.base not in lexicon.WEAK,
+            "destination": phrase.names_a_destination(),
         }
         approval = patterns.APPROVAL.search(phrase.text)
         if approval and approval.start() == 0:
@@ -524,6 +545,11 @@ class Interpreter:
             if all(_holds(part, mentioned) for part in condition.split())
         )
         added = self._makers()[make](phrase)
+        if make == "fetch" and phrase.mentions(lexicon.VENDORS) and phrase.verb.role != "lookup":
+            # "scrapes the reviews using DeepSeek": a model takes what matters from the page.
+            extract = lexicon.verb("extract")
+            assert extract is not None
+            added.append(self.language(_Phrase(extract, "extract", ["it"], phrase.sentence)))
         if approval and added:
             added.append(self.approval(phrase))
         return added
@@ -536,7 +562,7 @@ class Interpreter:
                 else [self.language(p)]
             ),
             "fetch": lambda p: [self.fetch(p)],
-            "send": lambda p: [self.send(p)],
+            "send": self.send,
             "file_write": lambda p: [self.file_write(p)],
             "file_read": lambda p: [self.file_read(p)],
             "calculate": lambda p: [self.calculate(p)],
@@ -824,38 +850,42 @@ class Interpreter:
         step.reads = [url.strip("{}")] if not found else []
         return reader.place(step, output_name, "What the request returned")
 
-    def send(self, phrase: _Phrase) -> Step:
-        """An HTTP POST of the last result to a service (mail, chat, CRM)."""
+    def send(self, phrase: _Phrase) -> list[Step]:
+        """An HTTP POST of the last result to each service the words name ("sends them
+        via email and Telegram": two posts), or to the URL they give."""
         reader = self.reader
         body = reader.previous or reader.input("message", "The message to send")
         found = patterns.URL.search(phrase.text)
         if found:
-            url = found.group(0)
+            targets = [found.group(0)]
         else:
-            named = [t.lower().strip(".") for t in phrase.tokens if _is_product(t)]
-            target = next(iter(named), None) or "webhook"
-            if target in ("email", "emails", "mail", "inbox", "gmail", "outlook", "smtp"):
-                target = "mail"
-            name = (
-                f"{field_name(target)}_url"
-                if target not in ("api", "webhook", "endpoint")
-                else "webhook_url"
+            named = [
+                _MAIL.get(t.lower().strip("."), t.lower().strip("."))
+                for t in phrase.tokens
+                if _is_product(t) or t.lower() in lexicon.CHANNELS
+            ]
+            targets = list(dict.fromkeys(named)) or ["webhook"]
+        steps = []
+        for target in targets:
+            if found:
+                url, reads = target, [body]
+            else:
+                generic = target in ("api", "webhook", "endpoint", "server", "service", "backend")
+                name = "webhook_url" if generic else f"{field_name(target)}_url"
+                if name not in self.plan.fields:
+                    reader.input(name, f"The {target} address to post to")
+                url, reads = f"{{{name}}}", [body, name]
+            verb = phrase.verb.base
+            step = self._tool(
+                "http_request",
+                verb if len(targets) == 1 else f"{verb}_{field_name(target)}",
+                verb,
+                phrase,
+                reads,
+                {"url": url, "method": "POST", "body": f"{{{body}}}"},
             )
-            if name not in self.plan.fields:
-                reader.input(name, f"The {target} address to post to")
-            url = f"{{{name}}}"
-        verb = phrase.verb.base
-        step = self._tool(
-            "http_request",
-            verb,
-            verb,
-            phrase,
-            [body],
-            {"url": url, "method": "POST", "body": f"{{{body}}}"},
-        )
-        if not found:
-            step.reads.append(url.strip("{}"))
-        return reader.place(step, "sent", "The service's answer", then=body)
+            steps.append(reader.place(step, "sent", "The service's answer", then=body))
+        return steps
 
     def file_write(self, phrase: _Phrase) -> Step:
         reader = self.reader

@@ -54,7 +54,10 @@ VERB_TABLE: dict[str, tuple[str, str | None]] = {
     "list": ("create", "items"),
     "extract": ("create", "extracted"),
     "identify": ("create", "findings"),
-    "find": ("create", "findings"),
+    "find": ("lookup", "findings"),
+    "scour": ("lookup", "findings"),
+    "browse": ("lookup", "findings"),
+    "explore": ("lookup", "findings"),
     "pick": ("create", "choice"),
     "select": ("create", "choice"),
     "choose": ("create", "choice"),
@@ -152,7 +155,7 @@ VERB_TABLE: dict[str, tuple[str, str | None]] = {
     "get": ("fetch", None),
     "call": ("fetch", None),
     "query": ("fetch", None),
-    "search": ("fetch", None),
+    "search": ("lookup", "findings"),
     "visit": ("fetch", None),
     "look": ("fetch", None),
     "send": ("send", None),
@@ -292,6 +295,10 @@ NOUN_TOO = word_set(
 # route (a router), create (a model step with a result of its own), nothing.
 ROLE_STEPS: dict[str, list[tuple[str, str]]] = {
     "language": [("", "language")],
+    # "find companies using Exa.ai", "search the web": a lookup on a service is a request.
+    "lookup": [("web", "fetch"), ("service", "fetch"), ("", "language")],
+    # "create them in Spotify", "write the results back to Airtable": a record made there.
+    "create": [("destination", "send"), ("", "language")],
     "fetch": [
         ("web", "fetch"),
         ("service", "fetch"),
@@ -300,7 +307,7 @@ ROLE_STEPS: dict[str, list[tuple[str, str]]] = {
         ("", "input"),
     ],
     "read": [("web", "fetch"), ("storage", "file_read"), ("", "input")],
-    "trigger": [("web !storage", "fetch"), ("storage !service", "file_read"), ("", "input")],
+    "trigger": [("storage", "file_read"), ("web", "fetch"), ("", "input")],
     "send": [
         ("storage !service", "file_write"),
         ("service", "send"),
@@ -442,9 +449,11 @@ SERVICES = word_set(
     salesforce trello asana teams whatsapp twitter linkedin wordpress gotenberg api apis
     webhook webhooks endpoint http rest sms twilio calendar zendesk airtable mailchimp
     shopify stripe github gitlab todoist monday zapier odoo freshdesk intercom medium
-    facebook instagram reddit youtube gmail outlook smtp mail inbox channel chat email
-    emails server service backend database"""
+    facebook instagram reddit youtube gmail outlook smtp"""
 )
+# Ways of reaching someone that are not a named product: a send over them is an HTTP call,
+# but "a reply to the email" does not go anywhere.
+CHANNELS = word_set("mail inbox channel chat email emails server service backend database")
 # Services that are places to keep rows: a save there is a file write.
 STORAGE = word_set(
     """file files disk folder workspace sheet sheets spreadsheet spreadsheets csv excel

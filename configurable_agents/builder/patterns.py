@@ -74,7 +74,10 @@ REPEATEDLY = re.compile(
 
 # Sentences and list items.
 ITEM = re.compile(r"^\s*(?:\d+\s*[.):]|[-*\u2022])\s+(.*\S)\s*$")
-SENTENCE = re.compile(r"(?<=[a-z0-9)\"'])[.!?]\s+(?=[A-Z0-9])|\n+|;\s*")
+# Sentences, and the bullets and arrows people draw between steps ("A \u2192 B \u2192 C").
+SENTENCE = re.compile(
+    r"(?<=[a-z0-9)\"'*`])[.!?]\s+(?=[A-Z0-9*\[])|\n+|;\s*|\s*[\u2022\u2192\u2193\u21d2]\s*|\s+->\s+|\s+=>\s+"
+)
 
 # A step done by a person: an approval.
 APPROVAL = re.compile(
