@@ -348,7 +348,15 @@ def _is_start(tokens: list[str], index: int) -> bool:
         return True  # "by comparing the spreadsheets"
     # "AI classifies emails": a vendor is a subject only of a verb said in the third person.
     subject = previous in lexicon.VENDORS and word.endswith("s")
-    if previous in _BOUNDARY or subject:
+    # "the drafter generates output": a noun after "the" is the subject of such a verb.
+    named = (
+        word.endswith("s")
+        and found.base not in lexicon.NOUN_TOO
+        and before >= 1
+        and tokens[before - 1].lower() in ("the", "a", "an", "each", "every", "this")
+        and previous not in lexicon.ADJECTIVES
+    )
+    if previous in _BOUNDARY or subject or named:
         if (
             previous in ("that", "which", "it", "they")
             and index + 1 < len(tokens)
@@ -446,7 +454,9 @@ def _labels(text: str) -> list[str]:
     values = []
     for part in parts:
         part = re.sub(r"\b(?:etc|and so on)\b", "", part, flags=re.I).strip(" .'\"")
-        part = patterns.LABEL_NOUNS.sub("", part)
+        # "Spam categories without writing code": the label ends at the word for labels.
+        part = patterns.LABEL_NOUNS.split(part)[0]
+        part = re.sub(r"^(?:an?|the|either)\s+", "", part.strip(), flags=re.I)
         words = part.split()
         if not words or len(words) > 3:
             continue
@@ -1105,13 +1115,20 @@ class Interpreter:
         return router
 
     def _make_parallel(self, added: list[Step]) -> None:
-        """The steps of one sentence said to run at once become a parallel group."""
-        singles = [step for step in added if step in self.plan.blocks]
+        """The steps of one sentence said to run at once become a parallel group; a join
+        verb among them ("merge the responses") is the join; with fewer than two steps
+        to run at once, two branches of the one step (or of the task) are guessed."""
+        singles = [
+            step
+            for step in added
+            if step in self.plan.blocks and step.does not in lexicon.JOIN_VERBS
+        ]
         if len(singles) < 2:
-            return
-        at = self.plan.blocks.index(singles[0])
+            singles = self._guess_branches(singles)
+        at = self.plan.blocks.index(singles[0]) if singles[0] in self.plan.blocks else None
         for step in singles:
-            self.plan.blocks.remove(step)
+            if step in self.plan.blocks:
+                self.plan.blocks.remove(step)
         source = singles[0].reads[:1]
         for step in singles:
             if (
@@ -1121,8 +1138,39 @@ class Interpreter:
                 and step.reads[0] in [s.writes[0] for s in singles if s.writes]
             ):
                 step.reads[0] = source[0]
-        self.plan.blocks.insert(at, Parallel(self.reader.step_id("parallel"), singles))
+        group = Parallel(self.reader.step_id("parallel"), singles)
+        joins = [s for s in added if s.does in lexicon.JOIN_VERBS and s in self.plan.blocks]
+        if at is None:
+            at = self.plan.blocks.index(joins[0]) if joins else len(self.plan.blocks)
+        self.plan.blocks.insert(at, group)
         self.plan.understood.append(f"{', '.join(s.id for s in singles)} run at the same time")
+
+    def _guess_branches(self, singles: list[Step]) -> list[Step]:
+        reader = self.reader
+        model = singles[0] if singles else None
+        source = (model.reads[:1] if model else []) or [
+            reader.previous or reader.input("task", "The task to split")
+        ]
+        does = model.does if model else "work"
+        branches = []
+        for part in ("a", "b"):
+            name = f"{(model.writes[0] if model and model.writes else 'part')}_{part}"
+            step = Step(
+                reader.step_id(f"{does}_{part}"),
+                "llm",
+                does,
+                sentence(
+                    f"{(model.instruction if model else 'Work on the task').rstrip('.')}: part {part.upper()}"
+                ),
+                reads=list(source),
+            )
+            step.writes = [reader.output(name, Field(name, "str", f"Part {part.upper()}"))]
+            branches.append(step)
+        if model is not None and model in self.plan.blocks:
+            self.plan.blocks[self.plan.blocks.index(model)] = branches[0]
+            self.plan.blocks.insert(self.plan.blocks.index(branches[0]) + 1, branches[1])
+        self.plan.guessed.append("I guessed two branches to run at the same time")
+        return branches
 
     # --- the whole request -----------------------------------------------------------------
 
@@ -1130,6 +1178,7 @@ class Interpreter:
         """Joins, loops and questions: what needs every step to be known."""
         plan = self.plan
         reader = self.reader
+        self._independent_analyses()
         if plan.blocks and isinstance(plan.blocks[-1], Parallel):
             branches = plan.blocks[-1].branches
             join = Step(
@@ -1172,6 +1221,29 @@ class Interpreter:
                         Choice("No, send it directly", "keep it as it is"),
                     ],
                 )
+
+    def _independent_analyses(self) -> None:
+        """Two or more model steps that read the same thing and are then combined
+        ("analyze the sentiment, the topics and the entities, then merge them") run at once."""
+        blocks = self.plan.blocks
+        for end, block in enumerate(blocks):
+            if not (isinstance(block, Step) and block.does in lexicon.JOIN_VERBS):
+                continue
+            start = end
+            while (
+                start > 0
+                and isinstance(blocks[start - 1], Step)
+                and blocks[start - 1].kind in ("llm", "classify")
+                and blocks[start - 1].does not in lexicon.JOIN_VERBS
+            ):
+                start -= 1
+            run = [b for b in blocks[start:end] if isinstance(b, Step)]
+            sources = {tuple(step.reads[:1]) for step in run}
+            written = {name for step in run for name in step.writes}
+            if len(run) >= 2 and len(sources) == 1 and not (set(run[0].reads) & written):
+                blocks[start:end] = [Parallel(self.reader.step_id("parallel"), run)]
+                self.plan.understood.append(f"{', '.join(s.id for s in run)} run at the same time")
+                return
 
     def _loop(self, modifiers: _Modifiers) -> None:
         plan = self.plan

@@ -257,6 +257,7 @@ VERB_TABLE: dict[str, tuple[str, str | None]] = {
     "combine": ("create", "combined"),
     "merge": ("create", "combined"),
     "aggregate": ("create", "combined"),
+    "consolidate": ("create", "combined"),
     "compile": ("create", "report"),
     "report": ("create", "report"),
 }
@@ -322,6 +323,8 @@ ROLE_STEPS: dict[str, list[tuple[str, str]]] = {
     "noise": [("", "nothing")],
     "repeat": [("", "nothing")],
 }
+# Verbs that bring the results of several steps together: the join of a parallel group.
+JOIN_VERBS = frozenset({"combine", "merge", "aggregate", "compile", "consolidate", "join"})
 # Verbs that send or fetch only when a service or the web is named ("add it to Notion",
 # "get the page"); alone they say nothing about a tool.
 WEAK = frozenset({"add", "update", "share", "schedule", "sync", "get", "retrieve", "look"})

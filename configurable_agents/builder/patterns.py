@@ -56,7 +56,7 @@ UNTIL = re.compile(
     r"[,;]?\s*\b(?:and\s+)?(?:repeat\s+|loop\s+|iterate\s+|keep\s+\w+ing\s+)?until\s+"
     r"(?:it\s+is\s+|it's\s+|the\s+\w+\s+is\s+|the\s+score\s+reaches\s+|it\s+scores\s+|"
     r"its\s+score\s+is\s+|they\s+are\s+)?"
-    r"(?:(?:at least|above|over)\s+(\d+)|(\d+)\s*(?:or more|\+|or higher|/10)?|[\w' -]{1,40}?)"
+    r"(?:(?:at least|above|over)\s+(\d+)|(\d+)\s*(?:or more|\+|or higher|/10)?|[^.,;]{1,90}?)"
     r"(?:\s*/\s*10)?(?=$|[.,;])",
     _I,
 )
@@ -81,7 +81,8 @@ SENTENCE = re.compile(
 
 # A step done by a person: an approval.
 APPROVAL = re.compile(
-    r"\b(?:approv\w*|sign[- ]?off|signs? off|human[- ]in[- ]the[- ]loop|human review|"
+    # A critic, model or agent that "approves" is a review by the model, not by a person.
+    r"\b(?:(?<!critic )(?<!model )(?<!agent )(?<!llm )(?<!validator )(?<!evaluator )approv\w*|sign[- ]?off|signs? off|human[- ]in[- ]the[- ]loop|human review|"
     r"manual(?:ly)? (?:review|check|approv\w*)|(?:reviewed|checked|confirmed) by (?:a |an |the )?"
     r"(?:human|person|manager|someone|me|us|team|editor|reviewer|user|admin)|"
     r"for (?:human |manual |your |a |final )?(?:review|approval)|ask (?:me|us|a person|a human)|"
