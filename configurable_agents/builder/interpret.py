@@ -65,6 +65,8 @@ _BOUNDARY = frozenset(
         ":",
     }
 )
+# Words before a past participle that make it a step said in the passive.
+_PASSIVE = frozenset({"is", "are", "was", "were", "be", "been", "being", "gets", "get", "then"})
 # Every way of saying e-mail posts to one mail address.
 _MAIL = dict.fromkeys(("email", "emails", "mail", "inbox", "gmail", "outlook", "smtp"), "mail")
 # Words after which a noun of an action starts a step ("moves through ideation, editing").
@@ -121,14 +123,20 @@ class _Phrase:
 
     def names_a_destination(self) -> bool:
         """Whether the words send the result to a product ("... back to Airtable")."""
-        into = False
+        into = ""
         for token in self.tokens:
             lowered = token.lower()
             if lowered in lexicon.PREPOSITIONS:
-                into = lowered in ("to", "in", "into", "on", "onto")
-            elif into and _is_product(token):
+                into = lowered
+            elif into in ("to", "into", "onto") and _is_product(token):
+                return True
+            elif into in ("in", "on") and lowered in lexicon.SERVICES:
                 return True
         return False
+
+    def makes_content(self) -> bool:
+        """Whether the object is something to write ("a report"), not a record to store."""
+        return any(word in lexicon.CONTENT_NOUNS for word in self.object_tokens())
 
     def source_words(self) -> list[str]:
         """The words that say where the object comes from: the object and what follows
@@ -191,7 +199,7 @@ def head_noun(words: list[str]) -> str | None:
         and word not in lexicon.CONDITIONS
         and word not in lexicon.LANGUAGES
         and not word.isdigit()
-        and re.fullmatch(r"[a-z][a-z0-9'-]*", word)
+        and re.fullmatch(r"[a-z][a-z0-9-]*(?:'s)?", word)
     ]
     kept = [
         word.removesuffix("'s")
@@ -346,6 +354,9 @@ def _is_start(tokens: list[str], index: int) -> bool:
     word = tokens[index].lower()
     if previous == "by" and word.endswith("ing"):
         return True  # "by comparing the spreadsheets"
+    participle = word.endswith(("ed", "en")) or word in lexicon.IRREGULAR
+    if participle and previous in _PASSIVE:
+        return True  # "the data is then formatted", "is written into a sheet"
     # "AI classifies emails": a vendor is a subject only of a verb said in the third person.
     subject = previous in lexicon.VENDORS and word.endswith("s")
     # "the drafter generates output": a noun after "the" is the subject of such a verb.
@@ -497,8 +508,7 @@ class Interpreter:
             return [*before, step, *self.read_sentence(text[approval.end() :])]
         condition = patterns.CONDITION.search(text)
         parallel = patterns.PARALLEL.search(text)
-        if parallel:
-            text = text[: parallel.start()] + text[parallel.end() :]
+        text = patterns.PARALLEL.sub("", text)
         if condition and condition.start() > 0 and not patterns.ROUTE.search(text):
             # "summarize the text unless it is short": the condition guards what comes before.
             before = self.read_phrases(text[: condition.start()], guard=condition)
@@ -539,6 +549,7 @@ class Interpreter:
             or bool(patterns.FILENAME.search(phrase.text)),
             "strong": phrase.verb.base not in lexicon.WEAK,
             "destination": phrase.names_a_destination(),
+            "content": phrase.makes_content(),
         }
         approval = patterns.APPROVAL.search(phrase.text)
         if approval and approval.start() == 0:
@@ -573,6 +584,8 @@ class Interpreter:
             ),
             "fetch": lambda p: [self.fetch(p)],
             "send": self.send,
+            "write_then_send": lambda p: [self.language(p), *self.send(p)],
+            "write_then_save": lambda p: [self.language(p), self.file_write(p)],
             "file_write": lambda p: [self.file_write(p)],
             "file_read": lambda p: [self.file_read(p)],
             "calculate": lambda p: [self.calculate(p)],
@@ -1148,9 +1161,20 @@ class Interpreter:
     def _guess_branches(self, singles: list[Step]) -> list[Step]:
         reader = self.reader
         model = singles[0] if singles else None
-        source = (model.reads[:1] if model else []) or [
-            reader.previous or reader.input("task", "The task to split")
-        ]
+        join = next(
+            (
+                b
+                for b in reversed(self.plan.blocks)
+                if isinstance(b, Step) and b.does in lexicon.JOIN_VERBS
+            ),
+            None,
+        )
+        before = join.reads[:1] if join is not None else []
+        source = (
+            (model.reads[:1] if model else [])
+            or before
+            or [reader.previous or reader.input("task", "The task to split")]
+        )
         does = model.does if model else "work"
         branches = []
         for part in ("a", "b"):

@@ -298,8 +298,16 @@ ROLE_STEPS: dict[str, list[tuple[str, str]]] = {
     "language": [("", "language")],
     # "find companies using Exa.ai", "search the web": a lookup on a service is a request.
     "lookup": [("web", "fetch"), ("service", "fetch"), ("", "language")],
-    # "create them in Spotify", "write the results back to Airtable": a record made there.
-    "create": [("destination", "send"), ("", "language")],
+    # "compile a report into a Notion table": written, then sent; "create them in
+    # Spotify", "write the results back to Airtable": a record made there; the same into a
+    # sheet or a file is a file write.
+    "create": [
+        ("destination content storage", "write_then_save"),
+        ("destination content", "write_then_send"),
+        ("destination storage", "file_write"),
+        ("destination", "send"),
+        ("", "language"),
+    ],
     "fetch": [
         ("web", "fetch"),
         ("service", "fetch"),
@@ -452,7 +460,8 @@ SERVICES = word_set(
     salesforce trello asana teams whatsapp twitter linkedin wordpress gotenberg api apis
     webhook webhooks endpoint http rest sms twilio calendar zendesk airtable mailchimp
     shopify stripe github gitlab todoist monday zapier odoo freshdesk intercom medium
-    facebook instagram reddit youtube gmail outlook smtp"""
+    facebook instagram reddit youtube gmail outlook smtp spotify baserow supabase
+    quickbooks"""
 )
 # Ways of reaching someone that are not a named product: a send over them is an HTTP call,
 # but "a reply to the email" does not go anywhere.
@@ -477,6 +486,13 @@ VENDORS = word_set(
     n8n flowise dify langflow crewai agent agents bot chatbot assistant vapi bland
     natural language processing nlp cloud local locally powered ai-powered automatically
     automated automation"""
+)
+# Nouns of things a model writes (a create step at a destination writes one, then sends it).
+CONTENT_NOUNS = word_set(
+    """report reports summary summaries article articles post posts message messages email
+    emails reply replies draft drafts content copy newsletter digest note notes letter
+    description descriptions title titles caption captions answer answers proposal plan
+    outline story essay poem tweet tweets announcement response responses"""
 )
 # Words that make the step conditional: its object must be of this kind.
 CONDITIONS = word_set(

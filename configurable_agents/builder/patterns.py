@@ -110,7 +110,7 @@ LABELS = re.compile(
 # Words after the last label that name what the labels are ("Spam categories").
 LABEL_NOUNS = re.compile(
     r"\s+(?:categor(?:y|ies)|types?|labels?|class(?:es)?|paths?|teams?|handlers?|"
-    r"departments?|queues?|buckets?|groups?|folders?)$",
+    r"departments?|queues?|buckets?|groups?|folders?)\b",
     _I,
 )
 LIST_SEPARATOR = re.compile(r"\s*(?:,\s*(?:or\s+|and\s+)?|/|\bor\b|\band\b)\s*", _I)
@@ -127,6 +127,7 @@ FILENAME = re.compile(r"\b([\w-]+(?:/[\w-]+)*\.(?:md|txt|json|csv|html|yaml|log|
 THRESHOLD = re.compile(r"\b(?:at least|above|over|>=?)\s*(\d+(?:\.\d+)?)", _I)
 PARALLEL = re.compile(
     r"[,;]?\s*\b(?:in parallel|parallel|simultaneously|at the same time|concurrently|in tandem|"
+    r"each of them|"
     r"fan(?:s|ning)? out|branch(?:es|ing)? out|split(?:s|ting)? out)\b",
     _I,
 )
