@@ -128,10 +128,10 @@ class _Phrase:
             lowered = token.lower()
             if lowered in lexicon.PREPOSITIONS:
                 into = lowered
-            elif into in ("to", "into", "onto") and _is_product(token):
-                return True
-            elif into in ("in", "on") and lowered in lexicon.SERVICES:
-                return True
+            else:
+                sent = into in ("to", "into", "onto") and _is_product(token)
+                if sent or (into in ("in", "on") and lowered in lexicon.SERVICES):
+                    return True
         return False
 
     def makes_content(self) -> bool:
