@@ -82,7 +82,7 @@ def _valid(data: dict[str, Any] | None) -> bool:
 
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def side(name: str, built: dict[str, tuple[dict[str, Any] | None, float]]) -> dict[str, Any]:
