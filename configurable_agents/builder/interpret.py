@@ -63,6 +63,14 @@ _BOUNDARY = frozenset(
         "it",
         "they",
         ":",
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "must",
+        "may",
+        "might",
     }
 )
 # Words before a past participle that make it a step said in the passive.
@@ -247,8 +255,13 @@ class _Reader:
         self.plan.fields[name] = spec
         return name
 
-    def step_id(self, wanted: str) -> str:
-        return unique(node_id(wanted), self.plan.ids())
+    def step_id(self, wanted: str, detail: str | None = None) -> str:
+        """A node id from the verb; a second step with the verb is told apart by what it
+        works on ("analyze_topic") before it is numbered."""
+        taken = self.plan.ids()
+        if detail and node_id(wanted) in taken:
+            wanted = f"{wanted}_{detail}"
+        return unique(node_id(wanted), taken)
 
     def add(self, step: Step) -> Step:
         self.plan.blocks.append(step)
@@ -268,6 +281,12 @@ class _Reader:
         """The field a phrase works on: an earlier output, a field it names, or a new input."""
         words = phrase.object_tokens()
         head = head_noun(words)
+        if head in lexicon.ASPECTS:
+            # "the sentiment of a review": the step reads the review.
+            about = [w for p, ws in phrase.preposition_phrases() if p in ("of", "in") for w in ws]
+            if about:
+                words = about
+                head = head_noun(words)
         supplied = any(word in lexicon.SUPPLIED for word in words)
         pronoun = not words or words[0] in lexicon.PRONOUNS
         if head and head in self.plan.fields:
@@ -476,6 +495,32 @@ def _labels(text: str) -> list[str]:
     return values if len(values) >= 2 else []
 
 
+def _per_item(phrase: _Phrase) -> list[_Phrase]:
+    """One phrase per item of a listed object: "analyze the tone, the topics and the
+    entities of a text" -> three phrases, each with the words after the list."""
+    words = phrase.tokens
+    end = next(
+        (
+            i
+            for i, t in enumerate(words)
+            if t.lower() in lexicon.PREPOSITIONS and t.lower() not in ("and", "or")
+        ),
+        len(words),
+    )
+    items: list[list[str]] = [[]]
+    for token in words[:end]:
+        if token in (",", "and", "or", "&"):
+            if items[-1]:
+                items.append([])
+        else:
+            items[-1].append(token)
+    items = [item for item in items if item]
+    if len(items) < 2:
+        return [phrase]
+    tail = words[end:]
+    return [_Phrase(phrase.verb, phrase.word, [*item, *tail], phrase.sentence) for item in items]
+
+
 def _languages(phrase: _Phrase) -> list[str]:
     return [word.capitalize() for word in phrase.lowered if word in lexicon.LANGUAGES]
 
@@ -521,9 +566,27 @@ class Interpreter:
             orelse = guarded[otherwise.end() :] if otherwise else ""
             guarded = guarded[: otherwise.start()] if otherwise else guarded
             return self.read_phrases(guarded, guard=condition, orelse=orelse)
-        added = self.read_phrases(text)
         if parallel:
-            self._make_parallel(added)
+            return self._parallel_sentence(text, parallel.start())
+        return self.read_phrases(text)
+
+    def _parallel_sentence(self, text: str, at: int) -> list[Step]:
+        """ "A and B in parallel, then C": the phrases before the cue run at once (one
+        phrase over a list, "analyze the sentiment, the topics and the entities", runs
+        once per item); those after it come after the join."""
+        phrases = phrases_of(text[:at]) or phrases_of(text)
+        rest = phrases_of(text[at:]) if phrases_of(text[:at]) else []
+        if len(phrases) == 1:
+            phrases = _per_item(phrases[0])
+        added: list[Step] = []
+        before = self.reader.previous
+        for phrase in phrases:
+            # Every branch works on what came before the group, not on another branch.
+            self.reader.previous = before or self.reader.previous
+            added += self.read_phrase(phrase)
+        self._make_parallel(added)
+        for phrase in rest:
+            added += self.read_phrase(phrase)
         return added
 
     def read_phrases(
@@ -713,7 +776,7 @@ class Interpreter:
             flags=re.I,
         )
         instruction = sentence(instruction)
-        step = Step(reader.step_id(verb.base), "llm", verb.base, instruction, reads=reads)
+        step = Step(reader.step_id(verb.base, head), "llm", verb.base, instruction, reads=reads)
         if verb.role == "review":
             step.kind = "review"
             score = reader.output("score", Field("score", "int", "Review score from 1 to 10"))
@@ -1131,11 +1194,12 @@ class Interpreter:
         """The steps of one sentence said to run at once become a parallel group; a join
         verb among them ("merge the responses") is the join; with fewer than two steps
         to run at once, two branches of the one step (or of the task) are guessed."""
-        singles = [
-            step
-            for step in added
-            if step in self.plan.blocks and step.does not in lexicon.JOIN_VERBS
-        ]
+        singles: list[Step] = []
+        for step in added:
+            written = {name for single in singles for name in single.writes}
+            independent = not set(step.reads) & written
+            if step in self.plan.blocks and step.does not in lexicon.JOIN_VERBS and independent:
+                singles.append(step)
         if len(singles) < 2:
             singles = self._guess_branches(singles)
         at = self.plan.blocks.index(singles[0]) if singles[0] in self.plan.blocks else None
@@ -1170,6 +1234,9 @@ class Interpreter:
             None,
         )
         before = join.reads[:1] if join is not None else []
+        if join is not None and reader.previous in join.writes:
+            # What the join writes cannot be what the branches read.
+            reader.previous = next(iter(before), None)
         source = (
             (model.reads[:1] if model else [])
             or before

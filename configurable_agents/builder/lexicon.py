@@ -419,6 +419,9 @@ NOUN_VERBS = {
     "calculation": "calculate",
     "calculations": "calculate",
     "verification": "verify",
+    "optimization": "optimize",
+    "reading": "read",
+    "interpretation": "interpret",
     "sentiment": "analyze",
 }
 
@@ -486,6 +489,28 @@ VENDORS = word_set(
     n8n flowise dify langflow crewai agent agents bot chatbot assistant vapi bland
     natural language processing nlp cloud local locally powered ai-powered automatically
     automated automation"""
+)
+# Nouns of an aspect of something: "the sentiment of a review" is about the review.
+ASPECTS = frozenset(
+    {
+        "sentiment",
+        "tone",
+        "topic",
+        "entity",
+        "keyword",
+        "intent",
+        "quality",
+        "risk",
+        "style",
+        "grammar",
+        "structure",
+        "language",
+        "mood",
+        "emotion",
+        "theme",
+        "key_point",
+        "summary",
+    }
 )
 # Nouns of things a model writes (a create step at a destination writes one, then sends it).
 CONTENT_NOUNS = word_set(
@@ -599,7 +624,8 @@ PREPOSITIONS = (
 # Words that never name an input (stop-words and the request's own glue).
 NOT_A_NAME = STOPWORDS | word_set(
     """unless only else otherwise content data info information result results output
-    outputs thing things way process time item items other others new"""
+    outputs thing things way process time item items other others new back up out down
+    away together"""
 )
 
 # The words that turn a phrase into a repeat, and the words that make steps run at once.
