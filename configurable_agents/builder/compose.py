@@ -147,7 +147,7 @@ def compose(plan: Plan, *, name: str | None = None, offline: bool = True) -> dic
             routes = []
             open_ends: list[str] = []
             for route in block.routes:
-                target = route.steps[0].id if route.steps else _NEXT
+                target = route.steps[0].id if route.steps else "END" if route.stop else _NEXT
                 routes.append(
                     {"when": {"field": block.field, "op": "eq", "value": route.value}, "to": target}
                 )
@@ -155,9 +155,16 @@ def compose(plan: Plan, *, name: str | None = None, offline: bool = True) -> dic
             graph.nodes.append(
                 {"id": block.id, "kind": "router", "routes": routes, "default": default}
             )
-            for steps in [*(route.steps for route in block.routes), block.otherwise]:
+            for route in block.routes:
                 graph.open = []
-                open_ends += graph.chain(steps)
+                ends = graph.chain(route.steps)
+                if route.stop and route.steps:
+                    # A branch that ends the run: its last step goes to END.
+                    graph.edges += [{"from": end, "to": "END"} for end in ends]
+                else:
+                    open_ends += ends
+            graph.open = []
+            open_ends += graph.chain(block.otherwise)
             graph.open = open_ends
         else:
             graph.nodes.append(

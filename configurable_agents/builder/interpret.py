@@ -231,6 +231,8 @@ class _Reader:
     # The classify step the last router can choose on.
     labels_field: str | None = None
     triggered: list[str] = field(default_factory=list)
+    # Label fields whose values were guessed: labels named later replace them.
+    guessed_labels: set[str] = field(default_factory=set)
 
     # --- fields ---------------------------------------------------------------------------
 
@@ -378,13 +380,13 @@ def _is_start(tokens: list[str], index: int) -> bool:
         return True  # "the data is then formatted", "is written into a sheet"
     # "AI classifies emails": a vendor is a subject only of a verb said in the third person.
     subject = previous in lexicon.VENDORS and word.endswith("s")
-    # "the drafter generates output": a noun after "the" is the subject of such a verb.
+    # "the drafter generates output", "a Claude prompt returns one of ...": a noun phrase
+    # before a verb said in the third person is its subject.
     named = (
         word.endswith("s")
         and found.base not in lexicon.NOUN_TOO
-        and before >= 1
-        and tokens[before - 1].lower() in ("the", "a", "an", "each", "every", "this")
         and previous not in lexicon.ADJECTIVES
+        and _subject_before(tokens, before)
     )
     if previous in _BOUNDARY or subject or named:
         if (
@@ -425,6 +427,19 @@ def _nominal_start(tokens: list[str], index: int) -> int | None:
     if previous in _BOUNDARY or previous in _PUNCT or previous in _NOMINAL_AFTER or noise:
         return start
     return None
+
+
+def _subject_before(tokens: list[str], end: int) -> bool:
+    """Whether tokens[..end] end with a noun phrase that opens the sentence or a determiner."""
+    at = end
+    while at >= 0 and end - at < 5:
+        word = tokens[at].lower()
+        if word in ("the", "a", "an", "each", "every", "this", "our", "your", "its"):
+            return True
+        if word in _BOUNDARY or word in _PUNCT or lexicon.verb(word) is not None:
+            return False
+        at -= 1
+    return at < 0
 
 
 def phrases_of(text: str) -> list[_Phrase]:
@@ -545,6 +560,9 @@ class Interpreter:
 
     def read_sentence(self, text: str) -> list[Step]:
         """Add the steps of a sentence to the plan; the steps added."""
+        led = self._label_led(text)
+        if led is not None:
+            return led
         approval = patterns.APPROVAL.search(text)
         if approval and not patterns.APPROVAL.match(text.strip()):
             # "drafts replies for review before sending": a person approves in between.
@@ -569,6 +587,28 @@ class Interpreter:
         if parallel:
             return self._parallel_sentence(text, parallel.start())
         return self.read_phrases(text)
+
+    def _label_led(self, text: str) -> list[Step] | None:
+        """ "Bugs become Linear issues. Questions get a Slack reply.": a sentence that
+        starts with a label of the last classification is that label's branch."""
+        field_ = self.reader.labels_field
+        values = self.plan.fields[field_].values if field_ else None
+        tokens = _TOKEN.findall(text)
+        if not values or not tokens:
+            return None
+        for size in (2, 1):
+            said = field_name(" ".join(_singular(t.lower()) for t in tokens[:size]))
+            if said in values:
+                break
+        else:
+            return None
+        assert field_ is not None
+        router = self._router_for(field_)
+        for value in values:
+            if not any(route.value == value for route in router.routes):
+                router.routes.append(Route(value, []))
+        self._branch(router, said, " ".join(tokens[size:]))
+        return []
 
     def _parallel_sentence(self, text: str, at: int) -> list[Step]:
         """ "A and B in parallel, then C": the phrases before the cue run at once (one
@@ -611,6 +651,7 @@ class Interpreter:
             "storage": phrase.mentions(lexicon.STORAGE)
             or bool(patterns.FILENAME.search(phrase.text)),
             "strong": phrase.verb.base not in lexicon.WEAK,
+            "labels": bool(_labels(phrase.text)),
             "destination": phrase.names_a_destination(),
             "content": phrase.makes_content(),
         }
@@ -656,6 +697,16 @@ class Interpreter:
             "input": self.trigger,
             "route": self.router_phrase,
             "nothing": lambda p: [],
+            "classify": lambda p: [
+                self.language(
+                    _Phrase(
+                        lexicon.Verb("classify", "classify", "category"),
+                        p.word,
+                        p.tokens,
+                        p.sentence,
+                    )
+                )
+            ],
             "create": lambda p: [
                 self.language(
                     _Phrase(
@@ -1051,142 +1102,156 @@ class Interpreter:
 
     def route(self, phrase: _Phrase) -> Router | None:
         """A router on the labels of the last classification ("routes them to the right
-        team", "filters spam", "route bugs to an engineer")."""
+        team", "route bugs to an engineer"; "filters spam" stops some)."""
+        if phrase.verb.role == "filter":
+            return self._filter(phrase)
         reader = self.reader
-        field_ = reader.labels_field
         match = patterns.ROUTE.search(phrase.text)
         labels = _labels(phrase.text)
+        field_ = reader.labels_field or self._classify_for_route(phrase, labels, bool(match))
         if field_ is None:
-            if phrase.verb.role == "filter":
-                value = head_noun(phrase.object_tokens()) or "irrelevant"
-                field_, wanted = self._condition_field(value, negative=True)
-                router = Router(reader.step_id("filter"), field_, [Route(wanted, [])])
-                self.plan.blocks.append(router)
-                return router
-            if not (match or labels):
-                return None
-            source = reader.previous or reader.input(
-                head_noun(phrase.object_tokens()) or "text", "What to route"
-            )
-            values = labels or ["urgent", "normal"]
-            classify = Step(
-                reader.step_id("classify"),
-                "classify",
-                "classify",
-                sentence(f"Classify the {label(source).lower()}")
-                + f" Answer with one of: {', '.join(values)}.",
-                reads=[source],
-            )
-            classify.writes = [
-                reader.output(
-                    "category",
-                    Field("category", "enum", f"One of: {', '.join(values)}", values=values),
-                )
-            ]
-            classify.args["values"] = values
-            reader.add(classify)
-            field_ = reader.labels_field = classify.writes[0]
-            if not labels:
-                self.plan.guessed.append(f"I guessed the labels {' / '.join(values)}")
-                self.plan.question = self.plan.question or Question(
-                    "Which labels should the router choose between?",
-                    [
-                        Choice(" / ".join(v), f"classify as {', '.join(v)}")
-                        for v in (
-                            values,
-                            ["bug", "feature", "question"],
-                            ["sales", "support", "other"],
-                        )
-                    ],
-                )
+            return None
         spec = self.plan.fields[field_]
-        if labels and spec.values and not any(label_ in spec.values for label_ in labels):
-            # Labels named now replace labels guessed before.
-            spec.values = labels
-            spec.description = f"One of: {', '.join(labels)}"
-            for step in self.plan.steps():
-                if field_ in step.writes:
-                    step.instruction = re.sub(
-                        r"Answer with one of: .*",
-                        f"Answer with one of: {', '.join(labels)}.",
-                        step.instruction,
-                    )
-            self.plan.guessed = [
-                g for g in self.plan.guessed if not g.startswith("I guessed the labels")
-            ]
-            self.plan.question = None
-        for block in list(self.plan.blocks):
-            if (
-                isinstance(block, Router)
-                and block.field == field_
-                and not any(r.steps for r in block.routes)
-            ):
-                self.plan.blocks.remove(block)
-        router = self._router_after(field_)
-        if phrase.verb.role == "filter":
-            value = head_noun(phrase.object_tokens()) or "irrelevant"
-            values = spec.values or []
-            if value not in values:
-                spec.type, spec.values = "enum", [*values, value] if values else [value, "other"]
-            if not any(route.value == value for route in router.routes):
-                router.routes.append(Route(value, []))
-            router.id = router.id if router.id != "route" else reader.step_id("filter")
-            self.plan.understood.append(f"'{router.id}' stops the {value} ones")
-            return router
+        if labels and field_ in reader.guessed_labels:
+            self._relabel(field_, labels)
+        router = self._router_for(field_)
+        values = spec.values or []
         if match:
-            value = _match_label(match.group("value"), spec.values or [])
-            target = match.group("target").strip(" .")
-            words = [w.lower() for w in target.split()]
-            name = head_noun(words) or "handler"
-            start = len(self.plan.blocks)
-            before = reader.previous
-            inner = phrases_of(target)
-            if inner:
-                for one in inner:
-                    self.read_phrase(one)
-            else:
-                subject = before or field_
-                step = Step(
-                    reader.step_id(f"to_{name}"),
-                    "llm",
-                    "hand over",
-                    sentence(
-                        f"Write a short note handing the {label(subject).lower()} over to {target}"
-                    ),
-                    reads=[subject],
-                )
-                step.writes = [
-                    reader.output(
-                        f"{name}_note", Field(f"{name}_note", "str", f"The note for {target}")
-                    )
-                ]
-                reader.add(step)
-            branch = [b for b in self.plan.blocks[start:] if isinstance(b, Step)]
-            del self.plan.blocks[start:]
-            if value not in (spec.values or []) and spec.values:
-                spec.values.append(value)
-            existing = next((r for r in router.routes if r.value == value), None)
-            if existing:
-                existing.steps += branch
-            else:
-                router.routes.append(Route(value, branch))
-            reader.previous = before
+            value = _match_label(match.group("value"), values)
+            if values and value not in values:
+                values.append(value)
+            self._branch(router, value, match.group("target").strip(" ."))
+        elif labels and len(labels) == len(values) and set(labels) != set(values):
+            # "categorizes (A, B, C) and routes them to the department (X, Y, Z)": in order.
+            for value, target in zip(values, labels, strict=True):
+                self._branch(router, value, target.replace("_", " "))
         else:
-            for value in labels or spec.values or []:
+            # "routes them by category": a branch per label, each going on for now.
+            for value in values:
                 if not any(route.value == value for route in router.routes):
                     router.routes.append(Route(value, []))
         if not router.routes:
-            router.routes.append(Route((spec.values or ["other"])[0], []))
+            router.routes.append(Route("other", []))
         self.plan.understood.append(
-            f"I made '{router.id}' a router with branches {' / '.join(spec.values or [r.value for r in router.routes])}"
+            f"I made '{router.id}' a router with branches "
+            + " / ".join(values or [r.value for r in router.routes])
         )
         return router
 
-    def _router_after(self, field_: str) -> Router:
+    def _filter(self, phrase: _Phrase) -> Router:
+        """ "filters spam": a router that ends the run for that label."""
+        reader = self.reader
+        value = head_noun(phrase.object_tokens()) or "irrelevant"
+        if reader.labels_field is None:
+            field_, wanted = self._condition_field(value, negative=False)
+        else:
+            field_, wanted = reader.labels_field, value
+            spec = self.plan.fields[field_]
+            if spec.values and value not in spec.values:
+                spec.values.append(value)
+        router = self._router_for(field_, "filter")
+        router.routes.append(Route(wanted, [], stop=True))
+        self.plan.understood.append(f"'{router.id}' stops the run when `{field_}` is {wanted}")
+        return router
+
+    def _classify_for_route(self, phrase: _Phrase, labels: list[str], named: bool) -> str | None:
+        """The classification a router needs when none came before it."""
+        if not (named or labels):
+            return None
+        reader = self.reader
+        source = reader.previous or reader.input(
+            head_noun(phrase.object_tokens()) or "text", "What to route"
+        )
+        values = labels or ["urgent", "normal"]
+        classify = Step(
+            reader.step_id("classify"),
+            "classify",
+            "classify",
+            sentence(f"Classify the {label(source).lower()}")
+            + f" Answer with one of: {', '.join(values)}.",
+            reads=[source],
+        )
+        spec = Field("category", "enum", f"One of: {', '.join(values)}", values=values)
+        classify.writes = [reader.output("category", spec)]
+        reader.add(classify)
+        reader.previous = source
+        field_ = reader.labels_field = classify.writes[0]
+        if not labels:
+            reader.guessed_labels.add(field_)
+            self.plan.guessed.append(f"I guessed the labels {' / '.join(values)}")
+            self.plan.question = self.plan.question or Question(
+                "Which labels should the router choose between?",
+                [
+                    Choice(" / ".join(v), f"classify as {', '.join(v)}")
+                    for v in (values, ["bug", "feature", "question"], ["sales", "support", "other"])
+                ],
+            )
+        return field_
+
+    def _relabel(self, field_: str, labels: list[str]) -> None:
+        """Labels named now replace labels guessed before."""
+        spec = self.plan.fields[field_]
+        spec.values = list(labels)
+        spec.description = f"One of: {', '.join(labels)}"
+        for step in self.plan.steps():
+            if field_ in step.writes:
+                step.instruction = re.sub(
+                    r"Answer with one of: .*",
+                    f"Answer with one of: {', '.join(labels)}.",
+                    step.instruction,
+                )
+        self.reader.guessed_labels.discard(field_)
+        self.plan.guessed = [
+            g for g in self.plan.guessed if not g.startswith("I guessed the labels")
+        ]
+        self.plan.question = None
+
+    def _branch(self, router: Router, value: str, target: str) -> None:
+        """The steps of the route for ``value``: what the target words say to do, or a
+        hand-over note to the person or team they name."""
+        reader = self.reader
+        before = reader.previous
+        start = len(self.plan.blocks)
+        inner = phrases_of(target)
+        for one in inner:
+            self.read_phrase(one)
+        if not inner:
+            name = head_noun([w.lower() for w in target.split()]) or "handler"
+            subject = before or router.field
+            step = Step(
+                reader.step_id(f"to_{name}"),
+                "llm",
+                "hand over",
+                sentence(
+                    f"Write a short note handing the {label(subject).lower()} over to {target}"
+                ),
+                reads=[subject],
+            )
+            note = f"{name}_note"
+            step.writes = [reader.output(note, Field(note, "str", f"The note for {target}"))]
+            reader.add(step)
+        branch = [b for b in self.plan.blocks[start:] if isinstance(b, Step)]
+        del self.plan.blocks[start:]
+        existing = next((r for r in router.routes if r.value == value), None)
+        if existing is not None:
+            existing.steps += branch
+        else:
+            router.routes.append(Route(value, branch))
+        reader.previous = before
+
+    def _router_for(self, field_: str, wanted_id: str = "route") -> Router:
+        """The router on a field: the last block when it is one, else a new one here (a
+        router on the field that has no branch steps yet moves here)."""
         last = self.plan.blocks[-1] if self.plan.blocks else None
         if isinstance(last, Router) and last.field == field_:
             return last
-        router = Router(self.reader.step_id("route"), field_)
+        for block in list(self.plan.blocks):
+            empty = isinstance(block, Router) and not any(r.steps for r in block.routes)
+            if empty and block.field == field_:  # type: ignore[union-attr]
+                self.plan.blocks.remove(block)
+                self.plan.blocks.append(block)
+                return block  # type: ignore[return-value]
+        router = Router(self.reader.step_id(wanted_id), field_)
         self.plan.blocks.append(router)
         return router
 

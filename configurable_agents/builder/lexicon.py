@@ -328,7 +328,8 @@ ROLE_STEPS: dict[str, list[tuple[str, str]]] = {
     "approve": [("", "approval")],
     "route": [("", "route")],
     "filter": [("", "route")],
-    "noise": [("", "nothing")],
+    # "a prompt returns one of bug, question or noise": a classification.
+    "noise": [("labels", "classify"), ("", "nothing")],
     "repeat": [("", "nothing")],
 }
 # Verbs that bring the results of several steps together: the join of a parallel group.

@@ -187,9 +187,10 @@ class _Lifter:
         router = Router(node["id"], fields.pop())
         for route, target in zip(node["routes"], targets, strict=False):
             steps, end = self.chain(target, {meet})
-            if end != meet:
+            if end not in (meet, END):
                 raise _Shape(node["id"])
-            router.routes.append(Route(str(route["when"]["value"]), steps))
+            stop = target == END and meet != END
+            router.routes.append(Route(str(route["when"]["value"]), steps, stop=stop))
         router.otherwise, end = self.chain(node["default"], {meet})
         if end != meet:
             raise _Shape(node["id"])

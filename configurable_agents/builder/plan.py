@@ -79,10 +79,12 @@ class Step:
 
 @dataclass
 class Route:
-    """One branch of a router: taken when the router's field equals ``value``."""
+    """One branch of a router: taken when the router's field equals ``value``; ``stop``
+    ends the run there ("filter out spam")."""
 
     value: str
     steps: list[Step] = field(default_factory=list)
+    stop: bool = False
 
 
 @dataclass
