@@ -503,6 +503,14 @@ def _labels(text: str) -> list[str]:
         part = patterns.LABEL_NOUNS.split(part)[0]
         part = re.sub(r"^(?:an?|the|either)\s+", "", part.strip(), flags=re.I)
         words = part.split()
+        if len(words) > 3 and part is parts[-1]:
+            # "noise plus a severity 1-4": the last label ends where the list's words do.
+            cut = next(
+                (i for i, w in enumerate(words) if w.lower() in lexicon.NOT_A_NAME | {"plus"}),
+                len(words),
+            )
+            words = words[:cut]
+            part = " ".join(words)
         if not words or len(words) > 3:
             continue
         values.append(field_name(part, "value"))
@@ -700,10 +708,7 @@ class Interpreter:
             "classify": lambda p: [
                 self.language(
                     _Phrase(
-                        lexicon.Verb("classify", "classify", "category"),
-                        p.word,
-                        p.tokens,
-                        p.sentence,
+                        lexicon.Verb("classify", "classify", "category"), "classify", [], p.text
                     )
                 )
             ],
@@ -847,7 +852,7 @@ class Interpreter:
             return step
         if verb.role == "classify":
             step.kind = "classify"
-            values = _labels(phrase.text)
+            values = _labels(phrase.text) or _labels(phrase.sentence)
             topic = next(
                 (
                     w
