@@ -75,6 +75,8 @@ _BOUNDARY = frozenset(
 )
 # Words before a past participle that make it a step said in the passive.
 _PASSIVE = frozenset({"is", "are", "was", "were", "be", "been", "being", "gets", "get", "then"})
+# Words that make a review one done by a person.
+_BY_PEOPLE = frozenset({"human", "manual", "person", "people", "editorial", "team"})
 # Every way of saying e-mail posts to one mail address.
 _MAIL = dict.fromkeys(("email", "emails", "mail", "inbox", "gmail", "outlook", "smtp"), "mail")
 # Words after which a noun of an action starts a step ("moves through ideation, editing").
@@ -465,6 +467,9 @@ def phrases_of(text: str) -> list[_Phrase]:
         if at != start or lexicon.verb(tokens[at]) is None:
             # A noun of an action: its object follows "of"/"on", else its modifiers are.
             verb = lexicon.verb(lexicon.NOUN_VERBS[tokens[at].lower()])
+            modifiers = {t.lower() for t in tokens[start:at]}
+            if verb is not None and verb.role == "review" and modifiers & _BY_PEOPLE:
+                verb = lexicon.verb("approve")  # "human review": a person approves
             if rest and rest[0].lower() in ("of", "on", "for"):
                 rest = rest[1:]
             else:
@@ -516,6 +521,16 @@ def _labels(text: str) -> list[str]:
         values.append(field_name(part, "value"))
     values = list(dict.fromkeys(values))
     return values if len(values) >= 2 else []
+
+
+def _alternative_label(text: str) -> str:
+    """A label for one alternative of a decision: its noun of an action when it ends with
+    one ("flag for human review" -> review), else its verb ("send it" -> send)."""
+    words = [w.lower() for w in _TOKEN.findall(text)]
+    if words and words[-1] in lexicon.NOUN_VERBS:
+        return field_name(words[-1])
+    found = lexicon.verb(words[0]) if words else None
+    return field_name(found.base if found else (words[0] if words else "other"))
 
 
 def _per_item(phrase: _Phrase) -> list[_Phrase]:
@@ -571,6 +586,10 @@ class Interpreter:
         led = self._label_led(text)
         if led is not None:
             return led
+        decide = patterns.DECIDE.search(text)
+        if decide:
+            before = self.read_phrases(text[: decide.start()])
+            return before + self._decide(decide) + self.read_phrases(text[decide.end() :])
         approval = patterns.APPROVAL.search(text)
         if approval and not patterns.APPROVAL.match(text.strip()):
             # "drafts replies for review before sending": a person approves in between.
@@ -595,6 +614,35 @@ class Interpreter:
         if parallel:
             return self._parallel_sentence(text, parallel.start())
         return self.read_phrases(text)
+
+    def _decide(self, match: re.Match[str]) -> list[Step]:
+        """ "decides whether to send it or flag it for review": a model step chooses one of
+        the alternatives (named by their verbs), a router takes the branch."""
+        reader = self.reader
+        alternatives = [match.group("first"), match.group("second")]
+        values = [_alternative_label(text) for text in alternatives]
+        subject = reader.previous or reader.input("text", "What to decide about")
+        decide = Step(
+            reader.step_id("decide"),
+            "classify",
+            "decide",
+            sentence(f"Decide whether to {alternatives[0]} or {alternatives[1]}")
+            + f" Answer with one of: {', '.join(values)}.",
+            reads=[subject],
+        )
+        spec = Field("decision", "enum", f"One of: {', '.join(values)}", values=values)
+        decide.writes = [reader.output("decision", spec)]
+        reader.add(decide)
+        reader.previous = subject
+        router = self._router_for(decide.writes[0])
+        for value, text in zip(values, alternatives, strict=True):
+            self._branch(
+                router, value, f"to {text}" if lexicon.verb(text.split()[0]) is None else text
+            )
+        self.plan.understood.append(
+            f"I made '{router.id}' a router with branches {' / '.join(values)}"
+        )
+        return [decide]
 
     def _label_led(self, text: str) -> list[Step] | None:
         """ "Bugs become Linear issues. Questions get a Slack reply.": a sentence that
@@ -1117,7 +1165,8 @@ class Interpreter:
         if field_ is None:
             return None
         spec = self.plan.fields[field_]
-        if labels and field_ in reader.guessed_labels:
+        if labels and (field_ in reader.guessed_labels or not spec.values):
+            # Labels named now replace labels guessed before (or give a free label some).
             self._relabel(field_, labels)
         router = self._router_for(field_)
         values = spec.values or []
@@ -1196,7 +1245,7 @@ class Interpreter:
     def _relabel(self, field_: str, labels: list[str]) -> None:
         """Labels named now replace labels guessed before."""
         spec = self.plan.fields[field_]
-        spec.values = list(labels)
+        spec.type, spec.values = "enum", list(labels)
         spec.description = f"One of: {', '.join(labels)}"
         for step in self.plan.steps():
             if field_ in step.writes:

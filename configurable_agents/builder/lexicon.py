@@ -8,6 +8,7 @@ Every table is data: sets of words kept as prose (``word_set``) or dicts. The co
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from configurable_agents.builder.text import NUMBER_WORDS, STOPWORDS, word_set
@@ -203,6 +204,8 @@ VERB_TABLE: dict[str, tuple[str, str | None]] = {
     "escalate": ("route", None),
     "direct": ("route", None),
     "filter": ("filter", None),
+    "drop": ("filter", None),
+    "block": ("filter", None),
     "discard": ("filter", None),
     "skip": ("filter", None),
     "ignore": ("filter", None),
@@ -259,6 +262,9 @@ VERB_TABLE: dict[str, tuple[str, str | None]] = {
     "aggregate": ("create", "combined"),
     "consolidate": ("create", "combined"),
     "compile": ("create", "report"),
+    "break": ("create", "parts"),
+    "split": ("create", "parts"),
+    "divide": ("create", "parts"),
     "report": ("create", "report"),
 }
 
@@ -490,6 +496,11 @@ VENDORS = word_set(
     n8n flowise dify langflow crewai agent agents bot chatbot assistant vapi bland
     natural language processing nlp cloud local locally powered ai-powered automatically
     automated automation"""
+)
+# Things a step can draw on besides what it works on: "answers questions using a knowledge
+# base" reads the knowledge base first and gives it to every later model step.
+KNOWLEDGE = re.compile(
+    r"\b(knowledge ?base|faq|documentation|company (?:info|docs)|policies)\b", re.I
 )
 # Nouns of an aspect of something: "the sentiment of a review" is about the review.
 ASPECTS = frozenset(

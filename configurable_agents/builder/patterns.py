@@ -99,6 +99,13 @@ CONDITION = re.compile(
     r"(?:a\s+|an\s+|too\s+|very\s+|marked\s+as\s+|classified\s+as\s+)?(?P<value>[\w-]+)",
     _I,
 )
+# "decides whether to send it automatically or flag it for human review": a router with a
+# branch for each alternative.
+DECIDE = re.compile(
+    r"\b(?:decid\w*|determin\w*|choos\w*|chooses|checks?|checking)\s+(?:whether|if)\s+(?:to\s+)?"
+    r"(?P<first>[^,;.]+?)\s+or\s+(?:to\s+)?(?P<second>[^,;.]+)",
+    _I,
+)
 OTHERWISE = re.compile(r"[,;]?\s*\b(?:otherwise|else|if not)\b,?\s*", _I)
 
 # Lists of labels: "as bug, feature or question", "(urgent, normal)", "like A or B".
@@ -117,7 +124,9 @@ LIST_SEPARATOR = re.compile(r"\s*(?:,\s*(?:or\s+|and\s+)?|/|\bor\b|\band\b)\s*",
 
 # "route bugs to an engineer", "send urgent ones to a manager".
 ROUTE = re.compile(
-    r"\b(?:route|send|forward|escalate|assign|direct|pass)\w*\s+(?:the\s+|all\s+)?(?P<value>[\w-]+?)"
+    r"\b(?:route|send|forward|escalate|assign|direct|pass)\w*\s+(?:the\s+|all\s+)?"
+    # "routes them to ...", "route a query to ...": no label is named.
+    r"(?!(?:a|an|the|it|them|this|these|those|each|every|all|any|one)\b)(?P<value>[\w-]+?)"
     r"(?:s|es)?(?:\s+(?:ones|tickets|messages|items|emails|cases|requests))?\s+to\s+(?P<target>.+)$",
     _I,
 )
