@@ -861,8 +861,7 @@ class Interpreter:
         verb = phrase.verb
         reader = self.reader
         create = verb.role == "create"
-        if reader.previous is None:
-            self._implied_source(phrase)
+        origin = self._implied_source(phrase) if reader.previous is None else None
         source = reader.source(phrase, create=create)
         reads = [source] if source else []
         words = phrase.object_tokens()
@@ -890,6 +889,7 @@ class Interpreter:
                 " Give a score from 1 to 10 (10 is best) and say briefly what to improve."
             )
             reader.add(step)
+            self._post_back(origin, feedback)
             return step
         if verb.role == "revise":
             target = source or reader.input(head or "text", "The text to revise")
@@ -897,6 +897,7 @@ class Interpreter:
             step.writes = [target]
             reader.add(step)
             reader.previous = target
+            self._post_back(origin, target)
             return step
         if verb.role == "classify":
             step.kind = "classify"
@@ -959,13 +960,15 @@ class Interpreter:
         reader.previous = output
         return step
 
-    def _implied_source(self, phrase: _Phrase) -> None:
+    def _implied_source(self, phrase: _Phrase) -> str | None:
         """A first step about something on the web, in a product or in a file ("summarizes
-        Umami analytics data", "extracts news from FT.com") gets it first."""
+        Umami analytics data", "extracts news from FT.com") gets it first; the product it
+        came from, if one is named."""
         words = phrase.source_words()
         lowered = {word.lower().strip(".") for word in words}
         where = "the web"
-        if any(_is_product(word) for word in words) or lowered & lexicon.WEB:
+        product = next((word for word in words if _is_product(word)), None)
+        if product or lowered & lexicon.WEB:
             step = self.fetch(
                 _Phrase(lexicon.Verb("fetch", "fetch"), "fetch", words, phrase.sentence)
             )
@@ -975,8 +978,20 @@ class Interpreter:
             )
             where = "a file"
         else:
-            return
+            return None
         self.plan.guessed.append(f"I added '{step.id}' to get it from {where} first")
+        return product
+
+    def _post_back(self, product: str | None, field_: str) -> None:
+        """A review or a revision of something taken from a product goes back to it
+        ("automates code reviews in GitLab merge requests": the review is posted there)."""
+        if product is None:
+            return
+        kept = self.reader.previous
+        self.reader.previous = field_
+        (step,) = self.send(_Phrase(lexicon.Verb("update", "send"), "update", ["to", product], ""))
+        self.reader.previous = kept
+        self.plan.guessed.append(f"I added '{step.id}' to put the result back into {product}")
 
     def languages(self, phrase: _Phrase) -> list[Step]:
         """ "Translate the text into German and Spanish": one step per language."""
@@ -1384,6 +1399,25 @@ class Interpreter:
 
     # --- the whole request -----------------------------------------------------------------
 
+    def knowledge(self, text: str) -> None:
+        """ "answers questions using the company's knowledge base": when no step reads it,
+        a first step does, and every model step gets it too."""
+        said = lexicon.KNOWLEDGE.search(text)
+        steps = self.plan.steps()
+        reads = any(s.kind == "file_read" or s.args.get("method") == "GET" for s in steps)
+        if not said or reads or not steps:
+            return
+        blocks, self.plan.blocks = self.plan.blocks, []
+        previous, self.reader.previous = self.reader.previous, None
+        words = said.group(0).split()
+        step = self.file_read(_Phrase(lexicon.Verb("read", "read"), "read", ["the", *words], ""))
+        self.plan.blocks = [step, *blocks]
+        self.reader.previous = previous
+        for other in self.plan.steps():
+            if other.kind in ("llm", "classify", "review") and step.writes[0] not in other.reads:
+                other.reads.append(step.writes[0])
+        self.plan.guessed.append(f"I added '{step.id}' to read the {said.group(0)} for the model")
+
     def finish(self, modifiers: _Modifiers) -> None:
         """Joins, loops and questions: what needs every step to be known."""
         plan = self.plan
@@ -1556,6 +1590,7 @@ def interpret(request: str) -> Plan:
         text = text[given.end() :]
     for part in _sentences(text):
         interpreter.read_sentence(part)
+    interpreter.knowledge(text)
     if not plan.blocks:
         fallback = one_step(request, interpreter.reader.triggered[-1:])
         plan.blocks, plan.fields = fallback.blocks, plan.fields | fallback.fields

@@ -321,7 +321,7 @@ ROLE_STEPS: dict[str, list[tuple[str, str]]] = {
         ("strong", "fetch"),
         ("", "input"),
     ],
-    "read": [("web", "fetch"), ("storage", "file_read"), ("", "input")],
+    "read": [("web", "fetch"), ("service", "fetch"), ("storage", "file_read"), ("", "input")],
     "trigger": [("storage", "file_read"), ("web", "fetch"), ("", "input")],
     "send": [
         ("storage !service", "file_write"),
@@ -486,7 +486,7 @@ STORAGE = word_set(
 WEB = word_set(
     """url urls page pages webpage webpages web website websites site sites link links
     feed feeds rss api apis endpoint http https html internet online news headlines
-    weather stock price prices forecast papers arxiv wikipedia search google"""
+    weather stock price prices forecast papers arxiv wikipedia search analytics"""
 )
 # Things that are only words about which model or vendor does the work.
 VENDORS = word_set(
@@ -495,7 +495,7 @@ VENDORS = word_set(
     llama huggingface hugging face jina comprehend aws azure cohere groq langchain
     n8n flowise dify langflow crewai agent agents bot chatbot assistant vapi bland
     natural language processing nlp cloud local locally powered ai-powered automatically
-    automated automation"""
+    automated automation google microsoft"""
 )
 # Things a step can draw on besides what it works on: "answers questions using a knowledge
 # base" reads the knowledge base first and gives it to every later model step.
