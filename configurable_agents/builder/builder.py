@@ -2,10 +2,12 @@
 result out. No database and no web framework: the chat service stores what a turn
 produces, the Gradio app shows it.
 
-Two modes. ``llm``: a capable provider (OpenAI-compatible or Anthropic, from the LLM_*
-settings) generates or changes the whole config under the JSON Schema, with a bounded
-repair loop. ``offline``: the request is decomposed by rules, matched against the
-gallery, and the embedded model only rewords short texts. Either way the config a turn
+Two modes that share the plan (``plan.Plan``). ``llm``: a capable provider
+(OpenAI-compatible or Anthropic, from the LLM_* settings) writes the plan of a new
+workflow under its JSON Schema, or changes the whole config of an existing one, with a
+bounded repair loop. ``offline``: the request is read into a plan by the language tables,
+matched against the gallery, and the embedded model only rewords short texts. Either
+plan is composed and validated by the same code. Either way the config a turn
 ends with is one that validates; when none could be made, the previous one is kept.
 """
 
@@ -28,7 +30,12 @@ from configurable_agents.builder.events import (
 from configurable_agents.builder.explain import describe_plan, explain, step_chain
 from configurable_agents.builder.fill import Filler, FillReport
 from configurable_agents.builder.gallery import Gallery, Match, adopt
-from configurable_agents.builder.generate import GenerationFailed, generate, problems_of
+from configurable_agents.builder.generate import (
+    GenerationFailed,
+    draft_plan,
+    generate,
+    problems_of,
+)
 from configurable_agents.builder.interpret import interpret, one_step
 from configurable_agents.builder.lexicon import SMALL_TALK
 from configurable_agents.builder.plan import Plan
@@ -200,7 +207,13 @@ class Builder:
         where = describe_provider(self.settings)
         try:
             provider = self.capable_provider()
-            generated = yield from generate(provider, text, current, max_attempts=self.max_attempts)
+            if current is None:
+                # A new workflow: the model writes the plan, the same one the rules write.
+                generated = yield from draft_plan(provider, text, max_attempts=self.max_attempts)
+            else:
+                generated = yield from generate(
+                    provider, text, current, max_attempts=self.max_attempts
+                )
         except LLMError as error:
             return TurnResult(
                 f"Mode: LLM ({where}). The model could not be asked: {error}\n\n"
@@ -235,9 +248,14 @@ class Builder:
             + ")"
         )
         verb = "Changed" if current is not None else "Built"
+        shown = (
+            "The plan:\n\n" + describe_plan(generated.plan)
+            if generated.plan is not None
+            else _overview(generated.config)
+        )
         reply = (
             f"Mode: LLM. {verb} by {where}, {attempts}.\n\n"
-            + _overview(generated.config)
+            + shown
             + "\n\nSave it to store it, or tell me what to change."
         )
         return TurnResult(

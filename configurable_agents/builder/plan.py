@@ -203,6 +203,7 @@ class Plan:
 # The plan as a capable model writes it: a flat list of steps; routers and parallel
 # groups name their steps by id. ``plan_from_json`` turns it into a Plan.
 PLAN_SCHEMA: dict[str, Any] = {
+    "title": "Workflow plan",
     "type": "object",
     "properties": {
         "name": {"type": "string"},
@@ -264,3 +265,131 @@ PLAN_SCHEMA: dict[str, Any] = {
     },
     "required": ["steps"],
 }
+
+
+class PlanError(Exception):
+    """A plan written as JSON that cannot be read; ``problems`` says why, one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+_ARGS = ("url", "path", "expression")
+
+
+def _step_from_json(raw: Any, index: int, problems: list[str]) -> Step | None:
+    where = f"steps[{index}]"
+    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+        problems.append(f"{where}: a step is an object with an `id`")
+        return None
+    kind = raw.get("kind")
+    if kind not in STEP_KINDS:
+        problems.append(f"{where}.kind: one of {', '.join(STEP_KINDS)}, not {kind!r}")
+        return None
+    step = Step(
+        raw["id"],
+        kind,
+        str(raw.get("does") or raw["id"]),
+        str(raw.get("instruction") or ""),
+        [str(name) for name in raw.get("reads") or []],
+        [str(name) for name in raw.get("writes") or []],
+        {key: raw[key] for key in _ARGS if raw.get(key)},
+    )
+    if kind == "classify":
+        step.args["values"] = [str(value) for value in raw.get("values") or []]
+    if kind == "review" and not step.writes:
+        step.writes = ["score", "feedback"]
+    if kind in ("http_request", "file_read", "calculator") and not step.writes:
+        step.writes = [f"{step.id}_result"]
+    if kind == "file_write":
+        subject = step.reads[0] if step.reads else None
+        step.args.setdefault("path", f"outputs/{subject or step.id}.md")
+        step.args["content"] = f"{{{subject}}}\n" if subject else ""
+    if kind == "http_request":
+        if "url" not in step.args:
+            problems.append(f"{where}.url: an http_request step needs the url (or {{field}})")
+        if raw.get("method") == "POST" or step.does in ("send", "post", "notify"):
+            body = step.reads[0] if step.reads else None
+            step.args.update(method="POST", body=f"{{{body}}}" if body else "")
+    if kind == "file_read" and "path" not in step.args:
+        problems.append(f"{where}.path: a file_read step needs the path (or {{field}})")
+    if kind == "calculator" and "expression" not in step.args:
+        problems.append(f"{where}.expression: a calculator step needs the expression")
+    return step
+
+
+def _declare(plan: Plan, step: Step) -> None:
+    """The fields a step writes, typed by what the step is."""
+    for name in step.writes:
+        if name in plan.fields:
+            continue
+        values = step.args.get("values") if step.kind == "classify" else None
+        kind = "enum" if values else "int" if name == "score" else "str"
+        if step.kind == "calculator":
+            kind = "float"
+        plan.fields[name] = Field(name, kind, values=values or None)
+
+
+def plan_from_json(data: Any, request: str) -> Plan:
+    """The Plan a capable model wrote as JSON under PLAN_SCHEMA; raises PlanError."""
+    if not isinstance(data, dict) or not isinstance(data.get("steps"), list) or not data["steps"]:
+        raise PlanError(["the plan needs `steps`: a non-empty list of steps"])
+    problems: list[str] = []
+    plan = Plan(
+        request,
+        name=str(data.get("name") or ""),
+        description=str(data.get("description") or request),
+    )
+    for item in data.get("inputs") or []:
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            kind = str(item.get("type") or "str")
+            plan.fields[item["name"]] = Field(
+                item["name"], kind, str(item.get("description") or ""), required=True
+            )
+    steps = [_step_from_json(raw, i, problems) for i, raw in enumerate(data["steps"])]
+    by_id = {step.id: step for step in steps if step is not None}
+    for step in by_id.values():
+        _declare(plan, step)
+    blocks: list[Block] = list(by_id.values())
+    for number, raw in enumerate(data.get("routers") or []):
+        after = by_id.get(str(raw.get("after")))
+        if after is None or not isinstance(raw.get("routes"), dict):
+            problems.append(
+                f"routers[{number}]: `after` names a step and `routes` maps values to steps"
+            )
+            continue
+        router = Router(f"route_{number + 1}" if number else "route", str(raw.get("field")))
+        for value, target in raw["routes"].items():
+            step = by_id.get(str(target))
+            if step is not None and step in blocks:
+                blocks.remove(step)
+            router.routes.append(Route(str(value), [step] if step else [], stop=step is None))
+        blocks.insert(blocks.index(after) + 1, router)
+    for number, group in enumerate(data.get("parallel") or []):
+        members = [by_id[name] for name in group if name in by_id and by_id[name] in blocks]
+        if len(members) < 2:
+            problems.append(f"parallel[{number}]: at least two steps by id")
+            continue
+        at = blocks.index(members[0])
+        for member in members:
+            blocks.remove(member)
+        blocks.insert(at, Parallel(f"parallel_{number + 1}" if number else "parallel", members))
+    loop = data.get("loop")
+    if isinstance(loop, dict):
+        after = by_id.get(str(loop.get("after")))
+        if after is None or str(loop.get("body")) not in by_id:
+            problems.append("loop: `body` and `after` name steps")
+        else:
+            review = after.kind == "review"
+            plan.loop = Loop(
+                str(loop["body"]),
+                after.id,
+                int(loop.get("max_iterations") or 3),
+                "score" if review else None,
+                7 if review else None,
+            )
+    if problems:
+        raise PlanError(problems)
+    plan.blocks = blocks
+    return plan
