@@ -431,6 +431,24 @@ def _nominal_start(tokens: list[str], index: int) -> int | None:
     return None
 
 
+def _passive_subject(tokens: list[str], at: int) -> list[str]:
+    """The noun phrase before "is/are (then) <participle>", or [] when the verb is active."""
+    before = at - 1
+    while before >= 0 and tokens[before].lower() in ("then", "also", "automatically", "now"):
+        before -= 1
+    if before < 0 or tokens[before].lower() not in _PASSIVE - {"then"}:
+        return []
+    words: list[str] = []
+    index = before - 1
+    while index >= 0 and len(words) < 4:
+        word = tokens[index].lower()
+        if word in _BOUNDARY or word in _PUNCT or lexicon.verb(word) is not None:
+            break
+        words.insert(0, tokens[index])
+        index -= 1
+    return words
+
+
 def _subject_before(tokens: list[str], end: int) -> bool:
     """Whether tokens[..end] end with a noun phrase that opens the sentence or a determiner."""
     at = end
@@ -476,6 +494,10 @@ def phrases_of(text: str) -> list[_Phrase]:
                 rest = tokens[start:at] + rest
         else:
             verb = lexicon.verb(tokens[at])
+            subject = _passive_subject(tokens, at)
+            if subject:
+                # "Obvious spam is dropped": what the verb acts on is said before it.
+                rest = [*subject, *rest]
         assert verb is not None
         found.append(_Phrase(verb, tokens[at], rest, text))
     for index, phrase in enumerate(found):
