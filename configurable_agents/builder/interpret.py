@@ -323,14 +323,18 @@ def _clean(request: str) -> str:
 
 
 @dataclass
-class _Modifiers:
+class Modifiers:
+    """What a request says about repeating: a bound, a score to reach, or just "again"."""
+
     bound: int | None = None
     threshold: float | None = None
     repeat: bool = False
 
 
-def _take_loop(text: str) -> tuple[str, _Modifiers]:
-    found = _Modifiers()
+def take_loop(text: str) -> tuple[str, Modifiers]:
+    """The request without its loop words ("at most 3 rounds", "until it is good"), and
+    what they said."""
+    found = Modifiers()
     for pattern in patterns.LOOP_BOUNDS:
         match = pattern.search(text)
         if match:
@@ -1440,7 +1444,7 @@ class Interpreter:
                 other.reads.append(step.writes[0])
         self.plan.guessed.append(f"I added '{step.id}' to read the {said.group(0)} for the model")
 
-    def finish(self, modifiers: _Modifiers) -> None:
+    def finish(self, modifiers: Modifiers) -> None:
         """Joins, loops and questions: what needs every step to be known."""
         plan = self.plan
         reader = self.reader
@@ -1471,7 +1475,7 @@ class Interpreter:
                         following.reads.append(step.writes[0])
                 following.node = None
         if modifiers.bound is not None or modifiers.repeat:
-            self._loop(modifiers)
+            self.add_loop(modifiers)
         if plan.question is None:
             sends = [
                 s
@@ -1511,7 +1515,9 @@ class Interpreter:
                 self.plan.understood.append(f"{', '.join(s.id for s in run)} run at the same time")
                 return
 
-    def _loop(self, modifiers: _Modifiers) -> None:
+    def add_loop(self, modifiers: Modifiers) -> None:
+        """The bounded loop the words ask for: back to what a review scores (a review is
+        added when none was said), else over the last step."""
         plan = self.plan
         reader = self.reader
         steps = [block for block in plan.blocks if isinstance(block, Step)]
@@ -1602,7 +1608,7 @@ def interpret(request: str) -> Plan:
     """The plan of a request in words (deterministic; no model)."""
     plan = Plan(request=request.strip())
     text = _clean(request)
-    text, modifiers = _take_loop(text)
+    text, modifiers = take_loop(text)
     interpreter = Interpreter(plan)
     given = patterns.GIVEN.match(text)
     if given and head_noun(given.group("what").lower().split()):

@@ -461,9 +461,6 @@ def verb(word: str) -> Verb | None:
     return VERBS.get(word.lower())
 
 
-# Roles whose step is answered by the model.
-LANGUAGE_ROLES = frozenset({"create", "transform", "review", "revise", "classify"})
-
 # Named services reached over HTTP (mail, chat, CRMs, task trackers, web APIs).
 SERVICES = word_set(
     """slack telegram discord notion mattermost clickup linear pipedrive crm jira hubspot
@@ -640,8 +637,6 @@ NOT_A_NAME = STOPWORDS | word_set(
     away together"""
 )
 
-# The words that turn a phrase into a repeat, and the words that make steps run at once.
-PARALLEL_WORDS = ("in parallel", "simultaneously", "at the same time", "concurrently", "in tandem")
 # Numbers people write as words.
 NUMBER_PATTERN = r"(\d+|" + "|".join(NUMBER_WORDS) + r")"
 

@@ -133,7 +133,6 @@ ROUTE = re.compile(
 
 URL = re.compile(r"https?://[^\s,;\"'<>]+[^\s,;.\"'<>)]")
 FILENAME = re.compile(r"\b([\w-]+(?:/[\w-]+)*\.(?:md|txt|json|csv|html|yaml|log|xlsx|pdf))\b")
-THRESHOLD = re.compile(r"\b(?:at least|above|over|>=?)\s*(\d+(?:\.\d+)?)", _I)
 PARALLEL = re.compile(
     r"[,;]?\s*\b(?:in parallel|parallel|simultaneously|at the same time|concurrently|in tandem|"
     r"each of them|"

@@ -24,9 +24,9 @@ from configurable_agents.builder import patterns
 from configurable_agents.builder.compose import compose
 from configurable_agents.builder.interpret import (
     Interpreter,
-    _Modifiers,
-    _take_loop,
+    Modifiers,
     phrases_of,
+    take_loop,
 )
 from configurable_agents.builder.lexicon import PRONOUNS
 from configurable_agents.builder.lift import lift
@@ -122,7 +122,7 @@ def _settings(plan: Plan, match: re.Match[str]) -> str:
 
 
 def _bound(plan: Plan, match: re.Match[str]) -> str:
-    _, modifiers = _take_loop(match.group(0))
+    _, modifiers = take_loop(match.group(0))
     if modifiers.bound is None:
         raise RefineError("say how many times, e.g. 'loop at most 5 times'")
     bound = max(1, min(modifiers.bound, 1000))
@@ -130,7 +130,7 @@ def _bound(plan: Plan, match: re.Match[str]) -> str:
         plan.loop.max_iterations = bound
         return f"The loop '{plan.loop.id}' now runs at most {bound} times."
     interpreter = Interpreter(plan)
-    interpreter._loop(_Modifiers(bound=bound, repeat=True))
+    interpreter.add_loop(Modifiers(bound=bound, repeat=True))
     if plan.loop is None:
         raise RefineError("there is no step to repeat")
     added = [line for line in plan.guessed if "review" in line]
@@ -284,10 +284,6 @@ def _add_clause(plan: Plan, what: str, where: str = "end", anchor: str | None = 
     if new_inputs:
         lines.append(f"New input{'s' if len(new_inputs) > 1 else ''}: {', '.join(new_inputs)}.")
     return " ".join(lines)
-
-
-def _verb_phrase(plan: Plan, match: re.Match[str]) -> str:
-    return _add_clause(plan, match.group(0).strip().rstrip("."))
 
 
 # Each row: a pattern anchored at the start of the message, and its edit.
