@@ -305,7 +305,7 @@ class _Reader:
                 # "about a topic" is an input; "about the sea" is part of the instruction.
                 given = any(word in lexicon.SUPPLIED for word in others)
                 placeholder = other and other.split("_")[-1] in lexicon.PLACEHOLDERS
-                about = preposition in ("about", "on", "from", "for", "of")
+                about = preposition in ("about", "on", "from", "for", "of", "to", "based")
                 if about and other and (placeholder or given):
                     return self.input(other, f"The {label(other).lower()}")
             return None
