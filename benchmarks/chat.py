@@ -15,7 +15,9 @@ For each side: the pass rate over all entries, the tuning split and the held-out
 (every 5th entry), the share of requests that got a valid workflow, and p50/p95 seconds
 per request. The embedded model is loaded once before timing (its load is reported).
 
-Run from the repo root: ``.venv/bin/python benchmarks/chat.py [--no-model]``. Writes
+Run from the repo root: ``.venv/bin/python benchmarks/chat.py [--no-model] [--model-sample
+N]`` (the model side takes seconds per request; a sample is scored beside the rules on the
+same sample). Writes
 benchmarks/results/chat.json and prints a summary.
 """
 
@@ -85,11 +87,18 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def side(name: str, built: dict[str, tuple[dict[str, Any] | None, float]]) -> dict[str, Any]:
-    """Scores and timings of one side: ``built`` maps an entry id to (config data, seconds)."""
-    entries = load_corpus()
+def side(
+    name: str,
+    built: dict[str, tuple[dict[str, Any] | None, float]],
+    entries: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Scores and timings of one side: ``built`` maps an entry id to (config data, seconds);
+    ``entries`` (default: the whole corpus) are the ones scored."""
+    entries = entries if entries is not None else load_corpus()
     scores = {e["id"]: score(e, built[e["id"]][0], _valid(built[e["id"]][0])) for e in entries}
-    tuning, held = split(entries)
+    tuning, held = split(load_corpus())
+    tuning = [e for e in tuning if e in entries]
+    held = [e for e in held if e in entries]
     seconds = [built[e["id"]][1] for e in entries]
     return {
         "side": name,
@@ -105,10 +114,12 @@ def side(name: str, built: dict[str, tuple[dict[str, Any] | None, float]]) -> di
     }
 
 
-def run_builder(builder: Builder) -> dict[str, tuple[dict[str, Any] | None, float]]:
-    """Every corpus request through one offline Builder turn."""
+def run_builder(
+    builder: Builder, entries: list[dict[str, Any]]
+) -> dict[str, tuple[dict[str, Any] | None, float]]:
+    """Each entry's request through one offline Builder turn."""
     built: dict[str, tuple[dict[str, Any] | None, float]] = {}
-    for entry in load_corpus():
+    for entry in entries:
         started = time.perf_counter()
         turn = builder.turn(entry["request"], None, mode="offline")
         while True:
@@ -159,6 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-model", action="store_true", help="skip the embedded-model side")
     parser.add_argument("--previous", default=PREVIOUS, help="git revision of the old builder")
+    parser.add_argument(
+        "--model-sample",
+        type=int,
+        default=0,
+        help="requests for the embedded-model side, spread over the corpus (0: all)",
+    )
     args = parser.parse_args(argv)
     load_before = os.getloadavg()
     result: dict[str, Any] = {
@@ -178,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         gallery = Gallery.load()
         sides = []
         rules = Builder(settings, gallery, fill_budget_seconds=0)
-        sides.append(side("rules", timed("rules", lambda: run_builder(rules))))
+        corpus = load_corpus()
+        rules_built = timed("rules", lambda: run_builder(rules, corpus))
+        sides.append(side("rules", rules_built))
         if not args.no_model:
             with_model = Builder(settings, gallery)
             loading = time.perf_counter()
@@ -189,8 +208,14 @@ def main(argv: list[str] | None = None) -> int:
                 )
             result["model_load_seconds"] = round(time.perf_counter() - loading, 3)
             result["model_available"] = model is not None
-            built = timed("rules and model", lambda: run_builder(with_model))
-            sides.append(side("rules_and_model", built))
+            # The model takes seconds per request on two shared cores: a sample, spread
+            # over the corpus, with the rules scored on the same sample beside it.
+            step = max(1, len(corpus) // args.model_sample) if args.model_sample else 1
+            sample = corpus[::step][: args.model_sample or None]
+            result["model_sample"] = len(sample)
+            built = timed("rules and model", lambda: run_builder(with_model, sample))
+            sides.append(side("rules_on_the_model_sample", rules_built, sample))
+            sides.append(side("rules_and_model", built, sample))
         built = timed("previous", lambda: run_previous(args.previous, data_dir))
         sides.append(side("previous", built))
     result["sides"] = sides

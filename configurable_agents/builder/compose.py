@@ -112,6 +112,7 @@ class _Graph:
         self.open: list[str] = ["START"]
 
     def connect(self, target: str) -> None:
+        """Plain edges from every open node to ``target``."""
         for source in self.open:
             self.edges.append({"from": source, "to": target})
         self.open = []
@@ -125,6 +126,7 @@ class _Graph:
         return self.open
 
     def resolve(self, target: str) -> None:
+        """``target`` is what comes next: placeholders and open nodes go to it."""
         for node in self.nodes:
             for key in ("default", "exit", "join", "on_reject"):
                 if node.get(key) == _NEXT:

@@ -96,10 +96,12 @@ class _Phrase:
 
     @property
     def text(self) -> str:
+        """The phrase as written (tokens joined by spaces)."""
         return " ".join([self.word, *self.tokens])
 
     @property
     def lowered(self) -> list[str]:
+        """The words after the verb, lower-case."""
         return [token.lower() for token in self.tokens]
 
     def object_tokens(self) -> list[str]:
@@ -124,6 +126,7 @@ class _Phrase:
         return pairs
 
     def mentions(self, words: frozenset[str]) -> bool:
+        """Whether any of ``words`` is said in the phrase."""
         lowered = {token.strip(".") for token in [self.word.lower(), *self.lowered]}
         return bool(lowered & words)
 
@@ -268,6 +271,7 @@ class _Reader:
         return unique(node_id(wanted), taken)
 
     def add(self, step: Step) -> Step:
+        """Put a step at the end of the plan."""
         self.plan.blocks.append(step)
         return step
 
@@ -603,6 +607,7 @@ class Interpreter:
 
     @property
     def plan(self) -> Plan:
+        """The plan being read into."""
         return self.reader.plan
 
     # --- phrases to steps -------------------------------------------------------------------
@@ -714,6 +719,7 @@ class Interpreter:
     def read_phrases(
         self, text: str, guard: re.Match[str] | None = None, orelse: str = ""
     ) -> list[Step]:
+        """The steps of the verb phrases of ``text``, under a condition when ``guard``."""
         phrases = phrases_of(text)
         if guard is not None:
             negative = guard.group("word").lower() == "unless" or " not " in guard.group(0).lower()
@@ -1119,6 +1125,7 @@ class Interpreter:
         return steps
 
     def file_write(self, phrase: _Phrase) -> Step:
+        """Write the last result to the file the words name (else outputs/<field>.md)."""
         reader = self.reader
         subject = reader.previous or reader.input(
             head_noun(phrase.object_tokens()) or "text", "The text to save"
@@ -1137,6 +1144,7 @@ class Interpreter:
         return reader.place(step, "saved_to", "Where the file was saved", then=subject)
 
     def file_read(self, phrase: _Phrase) -> Step:
+        """Read the file the words name, else the one a `path` input names."""
         reader = self.reader
         found = patterns.FILENAME.search(phrase.text)
         if found:

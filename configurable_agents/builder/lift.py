@@ -58,12 +58,14 @@ class _Lifter:
         self.seen: set[str] = set()
 
     def next_of(self, ident: str) -> str:
+        """The one node a plain edge leads to from ``ident``."""
         targets = self.out.get(ident, [])
         if len(targets) != 1:
             raise _Shape(ident)
         return targets[0]
 
     def step(self, ident: str) -> Step:
+        """The step of a node that does work, keeping its node data."""
         if ident in self.seen or ident not in self.nodes:
             raise _Shape(ident)
         node = self.nodes[ident]
@@ -110,6 +112,7 @@ class _Lifter:
         return [*path, END]
 
     def plan(self) -> Plan:
+        """Walk the graph from START: steps, routers, parallel groups, the loop."""
         data = self.data
         fields = {
             name: Field(
@@ -175,6 +178,7 @@ class _Lifter:
         return plan
 
     def router(self, plan: Plan, node: dict[str, Any]) -> str:
+        """A router's branches up to where they meet; returns where they meet."""
         self.seen.add(node["id"])
         conditions = [route["when"] for route in node["routes"]]
         fields = {condition["field"] for condition in conditions}
