@@ -134,6 +134,20 @@ class _Phrase:
         """Whether the words name a product or site ("Trustpilot", "FT.com"): a service."""
         return any(_is_product(token) for token in self.tokens)
 
+    def destination_words(self) -> list[str]:
+        """The words after "to", "into", "on", "via", "through" (where something goes)."""
+        found: list[str] = []
+        taking = False
+        for token in self.tokens:
+            lowered = token.lower()
+            if lowered in ("and", "or"):
+                continue  # "via email and Telegram": both are where it goes
+            if lowered in lexicon.PREPOSITIONS or lowered == "through":
+                taking = lowered in ("to", "into", "onto", "on", "via", "through", "in")
+            elif taking and token not in _PUNCT:
+                found.append(token)
+        return found
+
     def names_a_destination(self) -> bool:
         """Whether the words send the result to a product ("... back to Airtable")."""
         into = ""
@@ -1096,9 +1110,12 @@ class Interpreter:
         if found:
             targets = [found.group(0)]
         else:
+            # Where it goes is named after "to", "on", "via" ... ("shares YouTube videos on
+            # Discord" posts to Discord), else anywhere in the words.
+            where = phrase.destination_words() or phrase.tokens
             named = [
                 _MAIL.get(t.lower().strip("."), t.lower().strip("."))
-                for t in phrase.tokens
+                for t in where
                 if _is_product(t) or t.lower() in lexicon.CHANNELS
             ]
             targets = list(dict.fromkeys(named)) or ["webhook"]
@@ -1482,6 +1499,7 @@ class Interpreter:
                     if step.writes and step.writes[0] not in following.reads:
                         following.reads.append(step.writes[0])
                 following.node = None
+        self._keep_last()
         if modifiers.bound is not None or modifiers.repeat:
             self.add_loop(modifiers)
         if plan.question is None:
@@ -1499,6 +1517,28 @@ class Interpreter:
                         Choice("No, send it directly", "keep it as it is"),
                     ],
                 )
+
+    def _keep_last(self) -> None:
+        """A request that opens with where the result is kept ("Logs calls to a sheet.
+        Captures ... and a transcript summary.") keeps the last result, at the end."""
+        blocks = self.plan.blocks
+        first = blocks[0] if blocks else None
+        saves = lexicon.verb(first.does) if isinstance(first, Step) else None
+        keeps = saves is not None and saves.role == "save"
+        later = [b for b in blocks[1:] if isinstance(b, Step) and b.kind in ("llm", "classify")]
+        if not keeps or not later or not isinstance(first, Step):
+            return
+        subject = first.reads[0] if first.reads else None
+        if subject is None or not self.plan.fields[subject].is_input:
+            return
+        blocks.remove(first)
+        blocks.append(first)
+        result = _main_output(later[-1], self.plan) or subject
+        first.reads = [result, *first.reads[1:]]
+        for key in ("content", "body"):
+            if key in first.args:
+                first.args[key] = first.args[key].replace(f"{{{subject}}}", f"{{{result}}}")
+        self.plan.understood.append(f"'{first.id}' keeps the result at the end")
 
     def _independent_analyses(self) -> None:
         """Two or more model steps that read the same thing and are then combined
