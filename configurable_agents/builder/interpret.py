@@ -1450,6 +1450,38 @@ class Interpreter:
 
     # --- the whole request -----------------------------------------------------------------
 
+    def branching(self, text: str) -> None:
+        """ "a gate determines which path to take": when the words branch but no router was
+        read, the first model step's result chooses between two guessed paths."""
+        if not patterns.BRANCHING.search(text) or "router" in self.plan.features():
+            return
+        language = [b for b in self.plan.blocks if isinstance(b, Step) and b.kind == "llm"]
+        if not language:
+            return
+        first = language[0]
+        at = self.plan.blocks.index(first) + 1
+        tail, self.plan.blocks = self.plan.blocks[at:], self.plan.blocks[:at]
+        self.reader.previous = _main_output(first, self.plan)
+        self.reader.labels_field = None
+        phrase = _Phrase(lexicon.Verb("route", "route"), "route", ["it", "to", "a", ",", "b"], "")
+        router = self.route(phrase)
+        if router is not None:
+            subject = self.reader.previous or router.field
+            for route in router.routes:
+                step = Step(
+                    self.reader.step_id(f"path_{route.value}"),
+                    "llm",
+                    "handle",
+                    sentence(f"Handle the {label(subject).lower()} on path {route.value}"),
+                    reads=[subject],
+                )
+                name = f"path_{route.value}_result"
+                step.writes = [self.reader.output(name, Field(name, "str", "The path's answer"))]
+                route.steps.append(step)
+            paths = " / ".join(r.value for r in router.routes)
+            self.plan.guessed.append(f"I guessed the paths {paths}")
+        self.plan.blocks += tail
+
     def knowledge(self, text: str) -> None:
         """ "answers questions using the company's knowledge base": when no step reads it,
         a first step does, and every model step gets it too."""
@@ -1667,6 +1699,7 @@ def interpret(request: str) -> Plan:
     for part in _sentences(text):
         interpreter.read_sentence(part)
     interpreter.knowledge(text)
+    interpreter.branching(text)
     if not plan.blocks:
         fallback = one_step(request, interpreter.reader.triggered[-1:])
         plan.blocks, plan.fields = fallback.blocks, plan.fields | fallback.fields

@@ -106,6 +106,13 @@ DECIDE = re.compile(
     r"(?P<first>[^,;.]+?)\s+or\s+(?:to\s+)?(?P<second>[^,;.]+)",
     _I,
 )
+# Words that say the workflow branches without saying on what: a router is guessed.
+BRANCHING = re.compile(
+    r"\b(?:conditional(?:ly)? (?:branch\w*|paths?|routing)|which (?:subsequent |next )?path|"
+    r"(?:a|the) gate\b|depending on (?:the )?(?:result|outcome|answer|category|type|intent)|"
+    r"(?:different|separate|two|several) (?:paths|branches))\b",
+    _I,
+)
 OTHERWISE = re.compile(r"[,;]?\s*\b(?:otherwise|else|if not)\b,?\s*", _I)
 
 # Lists of labels: "as bug, feature or question", "(urgent, normal)", "like A or B".
