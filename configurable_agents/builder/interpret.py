@@ -226,6 +226,8 @@ def head_noun(words: list[str]) -> str | None:
         and word not in lexicon.CONDITIONS
         and word not in lexicon.LANGUAGES
         and not word.isdigit()
+        # "feedback collected through forms": a participle says how, not what.
+        and not (word.endswith("ed") and lexicon.verb(word) is not None)
         and re.fullmatch(r"[a-z][a-z0-9-]*(?:'s)?", word)
     ]
     kept = [

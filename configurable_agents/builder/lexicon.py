@@ -634,7 +634,7 @@ PREPOSITIONS = (
 NOT_A_NAME = STOPWORDS | word_set(
     """unless only else otherwise content data info information result results output
     outputs thing things way process time item items other others new back up out down
-    away together"""
+    away together once internal external inbound outbound instance ids id existing"""
 )
 
 # Numbers people write as words.
