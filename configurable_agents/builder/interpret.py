@@ -616,6 +616,9 @@ class Interpreter:
         self.reader = _Reader(plan)
         # Inside a guarded branch a condition word does not guard again.
         self._guarding = False
+        # A condition on what starts a run ("captures positive feedback") guards the first
+        # step that keeps or sends it.
+        self._pending_condition: str | None = None
         steps = plan.steps()
         if steps:
             last = steps[-1]
@@ -764,6 +767,9 @@ class Interpreter:
             return [self.approval(phrase)]
         role = phrase.verb.role if phrase.verb.role in lexicon.ROLE_STEPS else "language"
         condition = next((w for w in phrase.lowered if w in lexicon.CONDITIONS), None)
+        if role in ("send", "save") and condition is None and self._pending_condition:
+            # "Captures positive feedback ... and adds it to Notion": only the positive ones.
+            condition, self._pending_condition = self._pending_condition, None
         guardable = role in ("send", "save", "language") and phrase.verb.role != "classify"
         if condition and guardable and not self._guarding:
             # "notifies HR of qualified candidates": only the qualified ones.
@@ -828,6 +834,9 @@ class Interpreter:
     def trigger(self, phrase: _Phrase) -> list[Step]:
         """What starts a run ("monitors incoming emails"): its noun is an input."""
         head = head_noun(phrase.object_tokens())
+        said = [w for w in phrase.object_tokens() if w in lexicon.CONDITIONS]
+        if said:
+            self._pending_condition = said[0]
         if head:
             name = self.reader.input(head, f"The {label(head).lower()} that starts a run")
             self.reader.triggered.append(name)
