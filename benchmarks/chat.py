@@ -159,6 +159,21 @@ def run_previous(revision: str, data_dir: Path) -> dict[str, tuple[dict[str, Any
     return {row["id"]: (row["data"], row["seconds"]) for row in rows}
 
 
+def spread(corpus: list[dict[str, Any]], size: int) -> list[dict[str, Any]]:
+    """``size`` entries (all when 0), evenly spaced over the tuning and the held-out split,
+    in corpus order."""
+    if not size or size >= len(corpus):
+        return corpus
+    tuning, held = split(corpus)
+    share = max(1, round(size * len(held) / len(corpus)))
+    chosen = [*_evenly(tuning, size - share), *_evenly(held, share)]
+    return [entry for entry in corpus if entry in chosen]
+
+
+def _evenly(entries: list[dict[str, Any]], size: int) -> list[dict[str, Any]]:
+    return [entries[i * len(entries) // size] for i in range(size)] if size else []
+
+
 def timed(label: str, work: Callable[[], Any]) -> Any:
     started = time.perf_counter()
     value = work()
@@ -210,8 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             result["model_available"] = model is not None
             # The model takes seconds per request on two shared cores: a sample, spread
             # over the corpus, with the rules scored on the same sample beside it.
-            step = max(1, len(corpus) // args.model_sample) if args.model_sample else 1
-            sample = corpus[::step][: args.model_sample or None]
+            sample = spread(corpus, args.model_sample)
             result["model_sample"] = len(sample)
             built = timed("rules and model", lambda: run_builder(with_model, sample))
             sides.append(side("rules_on_the_model_sample", rules_built, sample))
@@ -224,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     for one in sides:
         print(
             f"{one['side']:>16}: pass {one['all']['pass_rate']:.1%} "
-            f"(tuning {one['tuning']['pass_rate']:.1%}, held out {one['held_out']['pass_rate']:.1%}), "
+            f"(tuning {one['tuning']['pass_rate']:.1%} of {one['tuning']['entries']}, "
+            f"held out {one['held_out']['pass_rate']:.1%} of {one['held_out']['entries']}), "
             f"valid {one['share_with_a_valid_workflow']:.0%}, "
             f"p50 {one['p50_seconds'] * 1000:.1f} ms, p95 {one['p95_seconds'] * 1000:.1f} ms"
         )
