@@ -221,10 +221,11 @@ def build_ui(
                     render.status_html(None, service, ready=False), elem_id="ca-status"
                 )
                 with gr.Tabs():
-                    with gr.Tab("Plan"):
-                        plan = gr.Markdown(render.plan_markdown(None), elem_id="ca-plan")
                     with gr.Tab("Graph"):
                         graph = gr.Markdown(render.graph_markdown(None), elem_classes="ca-graph")
+                    # The plan before the YAML: each step, its kind, what it reads and writes.
+                    with gr.Tab("Plan"):
+                        plan = gr.Markdown(render.plan_markdown(None), elem_id="ca-plan")
                     with gr.Tab("YAML"):
                         config_code = gr.Code(
                             language="yaml", label="Config (editable)", lines=18, elem_id="ca-yaml"
