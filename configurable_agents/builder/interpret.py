@@ -1242,7 +1242,10 @@ class Interpreter:
         if field_ is None:
             return None
         spec = self.plan.fields[field_]
-        if labels and (field_ in reader.guessed_labels or not spec.values):
+        if not labels and not spec.values and not match:
+            # "classify it and route it to the right team": the labels are a guess to ask about.
+            self._set_labels(field_, self._guess_labels(field_))
+        elif labels and (field_ in reader.guessed_labels or not spec.values):
             # Labels named now replace labels guessed before (or give a free label some).
             self._relabel(field_, labels)
         router = self._router_for(field_)
@@ -1308,34 +1311,44 @@ class Interpreter:
         reader.previous = source
         field_ = reader.labels_field = classify.writes[0]
         if not labels:
-            reader.guessed_labels.add(field_)
-            self.plan.guessed.append(f"I guessed the labels {' / '.join(values)}")
-            self.plan.question = self.plan.question or Question(
-                "Which labels should the router choose between?",
-                [
-                    Choice(" / ".join(v), f"classify as {', '.join(v)}")
-                    for v in (values, ["bug", "feature", "question"], ["sales", "support", "other"])
-                ],
-            )
+            self._guess_labels(field_)
         return field_
 
+    def _guess_labels(self, field_: str) -> list[str]:
+        """Labels for a router when none were named: a guess, and a question to ask."""
+        values = ["urgent", "normal"]
+        self.reader.guessed_labels.add(field_)
+        self.plan.guessed.append(f"I guessed the labels {' / '.join(values)}")
+        self.plan.question = self.plan.question or Question(
+            "Which labels should the router choose between?",
+            [
+                Choice(" / ".join(v), f"classify as {', '.join(v)}")
+                for v in (values, ["bug", "feature", "question"], ["sales", "support", "other"])
+            ],
+        )
+        return values
+
     def _relabel(self, field_: str, labels: list[str]) -> None:
-        """Labels named now replace labels guessed before."""
-        spec = self.plan.fields[field_]
-        spec.type, spec.values = "enum", list(labels)
-        spec.description = f"One of: {', '.join(labels)}"
-        for step in self.plan.steps():
-            if field_ in step.writes:
-                step.instruction = re.sub(
-                    r"Answer with one of: .*",
-                    f"Answer with one of: {', '.join(labels)}.",
-                    step.instruction,
-                )
+        """Labels named now replace labels guessed before: the guess and its question go."""
+        self._set_labels(field_, labels)
         self.reader.guessed_labels.discard(field_)
         self.plan.guessed = [
             g for g in self.plan.guessed if not g.startswith("I guessed the labels")
         ]
         self.plan.question = None
+
+    def _set_labels(self, field_: str, labels: list[str]) -> None:
+        """The field is one of ``labels``; the step that writes it says so."""
+        spec = self.plan.fields[field_]
+        spec.type, spec.values = "enum", list(labels)
+        spec.description = f"One of: {', '.join(labels)}"
+        said = f"Answer with one of: {', '.join(labels)}."
+        for step in self.plan.steps():
+            if field_ in step.writes:
+                if "Answer with one of:" in step.instruction:
+                    step.instruction = re.sub(r"Answer with one of: .*", said, step.instruction)
+                else:
+                    step.instruction = f"{step.instruction} {said}"
 
     def _branch(self, router: Router, value: str, target: str) -> None:
         """The steps of the route for ``value``: what the target words say to do, or a

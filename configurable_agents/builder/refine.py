@@ -30,7 +30,7 @@ from configurable_agents.builder.interpret import (
 )
 from configurable_agents.builder.lexicon import PRONOUNS
 from configurable_agents.builder.lift import lift
-from configurable_agents.builder.plan import Field, Parallel, Plan, Router, Step
+from configurable_agents.builder.plan import Field, Parallel, Plan, Route, Router, Step
 from configurable_agents.builder.text import content_words, field_name, slug, stem, unique, words
 from configurable_agents.config import WorkflowConfig
 
@@ -185,6 +185,38 @@ def _route(plan: Plan, match: re.Match[str]) -> str:
         for route in router.routes
     )
     return f"'{router.id}' routes on `{router.field}`: {branches}."
+
+
+def _labels_edit(plan: Plan, match: re.Match[str]) -> str:
+    """ "classify as bug, feature, question": the labels of the last classification, and
+    a branch for each on the router that reads it."""
+    labels = [
+        field_name(part)
+        for part in re.split(r"\s*(?:,|/|\bor\b|\band\b)\s*", match.group("labels"))
+        if part.strip()
+    ]
+    classify = [step for step in plan.steps() if step.kind == "classify"]
+    if not classify or len(labels) < 2:
+        raise RefineError("say the labels, e.g. 'classify as bug, feature, question'")
+    target = classify[-1]
+    name = target.writes[0]
+    for block in plan.blocks:
+        if isinstance(block, Router) and block.field == name:
+            # A label a branch was named for stays a label.
+            labels += [r.value for r in block.routes if r.steps and r.value not in labels]
+    spec = plan.fields[name]
+    spec.type, spec.values = "enum", labels
+    spec.description = f"One of: {', '.join(labels)}"
+    said = f"Answer with one of: {', '.join(labels)}."
+    if target.node is not None:
+        target.node["prompt"] = re.sub(r"Answer with one of: [^\n]*", said, target.node["prompt"])
+    target.instruction = re.sub(r"Answer with one of: .*", said, target.instruction)
+    for block in plan.blocks:
+        if isinstance(block, Router) and block.field == name:
+            kept = [route for route in block.routes if route.value in labels or route.steps]
+            known = {route.value for route in kept}
+            block.routes = kept + [Route(value, []) for value in labels if value not in known]
+    return f"'{target.id}' now sorts into {' / '.join(labels)}."
 
 
 def _remove(plan: Plan, match: re.Match[str]) -> str:
@@ -358,6 +390,12 @@ EDITS: list[tuple[re.Pattern[str], Edit]] = [
         _approve_before,
     ),
     (re.compile(_POLITE + r"route\s+\w+\s+to\s+.+$", _I), _route),
+    (
+        re.compile(
+            _POLITE + r"(?:classify|sort|label) (?:it )?(?:as|into) (?P<labels>.+?)\.?$", _I
+        ),
+        _labels_edit,
+    ),
     (
         re.compile(
             _POLITE + r"(?:remove|delete|drop|get rid of)\s+(?:the\s+)?(?P<what>.+?)"

@@ -255,3 +255,20 @@ def test_every_gallery_example_a_plan_can_hold_lifts_and_composes_to_the_same_gr
         assert shape(again)[0] == shape(config)[0], path.name
         assert set(shape(again)[1]) == set(shape(config)[1]), path.name
     assert lifted >= 9
+
+
+def test_the_answer_to_the_labels_question_relabels_the_router() -> None:
+    from configurable_agents.builder import interpret
+
+    request = "Classify the ticket and route it to the right team"
+    plan = interpret(request)
+    assert plan.question is not None and plan.question.text.startswith("Which labels")
+    config = build(request)
+
+    changed, summary = apply(config, plan.question.choices[1].edit)
+
+    assert changed.state["category"].values == ["bug", "feature", "question"]
+    router = changed.get_node("route")
+    assert [route.when.value for route in router.routes] == ["bug", "feature", "question"]  # type: ignore[union-attr]
+    assert "Answer with one of: bug, feature, question." in changed.get_node("classify").prompt  # type: ignore[union-attr]
+    assert summary == "'classify' now sorts into bug / feature / question."
