@@ -1,27 +1,40 @@
-"""Chat builder on the embedded model: time from a request to a saved valid config.
+"""Chat builder on the corpus of real requests: pass rate and time per request, offline.
 
-Five fixed requests go through the chat service exactly as the chat page sends them
-(message stored, offline builder turn with the embedded SmolLM2 for short texts, reply
-stored, then Save), on a fresh SQLite database migrated and seeded with the examples as
-the release step does. For each request: the seconds from sending to the saved version,
-whether the saved config validates, whether the first config composed validated (before
-any fallback to the plain texts), which mode produced it, and how many of the model's
-short texts were kept. The model is loaded once before timing (its load is reported).
+Three sides in one run, each scored by the same checks as the corpus test
+(tests/unit/builder/corpus_score.py):
 
-Run from the repo root: ``.venv/bin/python benchmarks/chat.py [--repeats 3]``. Writes
+- ``rules``: the offline builder as the chat runs it, without the embedded model (the
+  request's language tables, the interpreter, the gallery);
+- ``rules_and_model``: the same with the embedded SmolLM2 wording the prompts (the chat's
+  default when no capable model is configured);
+- ``previous``: the builder before issue 16, run from git's revision ``--previous``
+  (default 381e3b2) in a subprocess on an exported copy of that tree, so the old planner
+  is not kept in the product.
+
+For each side: the pass rate over all entries, the tuning split and the held-out split
+(every 5th entry), the share of requests that got a valid workflow, and p50/p95 seconds
+per request. The embedded model is loaded once before timing (its load is reported).
+
+Run from the repo root: ``.venv/bin/python benchmarks/chat.py [--no-model] [--model-sample
+N]`` (the model side takes seconds per request; a sample is scored beside the rules on the
+same sample). Writes
 benchmarks/results/chat.json and prints a summary.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,124 +45,204 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != REPO / "benchmarks"]
 
 from configurable_agents.builder import Builder, Gallery  # noqa: E402
-from configurable_agents.builder.service import ChatService  # noqa: E402
-from configurable_agents.config import validate_text  # noqa: E402
+from configurable_agents.builder.generate import problems_of  # noqa: E402
+from configurable_agents.config import config_to_data  # noqa: E402
 from configurable_agents.llm import LLMRequest  # noqa: E402
-from configurable_agents.release import seed_examples  # noqa: E402
 from configurable_agents.settings import load_settings  # noqa: E402
-from configurable_agents.storage.database import create_db_engine, make_session_factory  # noqa: E402
-from configurable_agents.storage.migrations import upgrade_to_head  # noqa: E402
+from tests.unit.builder.corpus_score import load_corpus, score, split, summary  # noqa: E402
 
 RESULT = REPO / "benchmarks" / "results" / "chat.json"
-REQUESTS = [
-    "Summarize a text, then translate the summary to French",
-    "Write an article about a topic and then review it, at most 3 rounds",
-    "Classify a customer message as positive, negative or neutral, then write a reply to it",
-    "1. Fetch a web page\n2. Summarize it in three sentences\n3. Save the summary to a file",
-    "Draft a product announcement about a product, get it approved by a manager, "
-    "then save it to announcement.md",
-]
-
-
-def one(service: ChatService, request: str) -> dict[str, Any]:
-    """Send, build, save: the seconds it took and what came out."""
+PREVIOUS = "381e3b2"
+# What the subprocess runs on the previous tree: each request through that Builder,
+# offline, without the model; one JSON line out with the config data and seconds.
+_PREVIOUS_RUNNER = """
+import json, sys, time
+from configurable_agents.builder import Builder, Gallery
+from configurable_agents.config import config_to_data
+from configurable_agents.settings import load_settings
+settings = load_settings(data_dir=sys.argv[1], llm_provider="local", llm_model="")
+builder = Builder(settings, Gallery.load(), fill_budget_seconds=0)
+out = []
+for item in json.load(sys.stdin):
     started = time.perf_counter()
-    turn = service.send(None, request, mode="offline")
+    turn = builder.turn(item["request"], None, mode="offline")
     while True:
         try:
             next(turn)
         except StopIteration as stop:
-            sent = stop.value
+            result = stop.value
             break
-    built_at = time.perf_counter()
-    session_id = sent.view.session_id
-    saved = service.save(session_id).view if sent.view.config is not None else sent.view
-    finished = time.perf_counter()
-    reply = next(m for m in reversed(sent.view.messages) if m.role == "assistant")
-    details = reply.meta.get("details", {})
+    data = config_to_data(result.config) if result.config is not None else None
+    out.append({"id": item["id"], "data": data, "seconds": time.perf_counter() - started})
+print(json.dumps(out))
+"""
+
+
+def _valid(data: dict[str, Any] | None) -> bool:
+    return data is not None and problems_of(data)[0] is not None
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def side(
+    name: str,
+    built: dict[str, tuple[dict[str, Any] | None, float]],
+    entries: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Scores and timings of one side: ``built`` maps an entry id to (config data, seconds);
+    ``entries`` (default: the whole corpus) are the ones scored."""
+    entries = entries if entries is not None else load_corpus()
+    scores = {e["id"]: score(e, built[e["id"]][0], _valid(built[e["id"]][0])) for e in entries}
+    tuning, held = split(load_corpus())
+    tuning = [e for e in tuning if e in entries]
+    held = [e for e in held if e in entries]
+    seconds = [built[e["id"]][1] for e in entries]
     return {
-        "request": request,
-        "seconds_to_saved": round(finished - started, 3),
-        "seconds_to_config": round(built_at - started, 3),
-        "saved_valid": saved.saved_yaml is not None and validate_text(saved.saved_yaml) == [],
-        "first_attempt_valid": bool(details.get("first_try", False)),
-        "mode": reply.meta.get("mode"),
-        "template": details.get("template"),
-        "model_texts_asked": details.get("fill_asked", 0),
-        "model_texts_kept": details.get("fill_kept", 0),
-        "model_texts_dropped": details.get("fill_dropped", []),
-        "workflow": saved.workflow_name,
-        "version": saved.workflow_version,
+        "side": name,
+        "all": summary(list(scores.values())),
+        "tuning": summary([scores[e["id"]] for e in tuning]),
+        "held_out": summary([scores[e["id"]] for e in held]),
+        "share_with_a_valid_workflow": round(
+            sum(_valid(built[e["id"]][0]) for e in entries) / len(entries), 3
+        ),
+        "p50_seconds": round(statistics.median(seconds), 4),
+        "p95_seconds": round(_percentile(seconds, 0.95), 4),
+        "failed": sorted(e["id"] for e in tuning if not scores[e["id"]].passed),
     }
+
+
+def run_builder(
+    builder: Builder, entries: list[dict[str, Any]]
+) -> dict[str, tuple[dict[str, Any] | None, float]]:
+    """Each entry's request through one offline Builder turn."""
+    built: dict[str, tuple[dict[str, Any] | None, float]] = {}
+    for entry in entries:
+        started = time.perf_counter()
+        turn = builder.turn(entry["request"], None, mode="offline")
+        while True:
+            try:
+                next(turn)
+            except StopIteration as stop:
+                result = stop.value
+                break
+        data = config_to_data(result.config) if result.config is not None else None
+        built[entry["id"]] = (data, time.perf_counter() - started)
+    return built
+
+
+def run_previous(revision: str, data_dir: Path) -> dict[str, tuple[dict[str, Any] | None, float]]:
+    """Every corpus request through the Builder of an earlier revision, in a subprocess
+    on an exported copy of that revision's package and examples."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", revision, "configurable_agents", "examples"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tempfile.TemporaryDirectory(prefix="chat-bench-previous-") as folder:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(folder, filter="data")
+        requests = [{"id": e["id"], "request": e["request"]} for e in load_corpus()]
+        env = {**os.environ, "PYTHONPATH": folder}
+        done = subprocess.run(
+            [sys.executable, "-c", _PREVIOUS_RUNNER, str(data_dir)],
+            input=json.dumps(requests),
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=folder,
+            check=True,
+        )
+    rows = json.loads(done.stdout.strip().splitlines()[-1])
+    return {row["id"]: (row["data"], row["seconds"]) for row in rows}
+
+
+def spread(corpus: list[dict[str, Any]], size: int) -> list[dict[str, Any]]:
+    """``size`` entries (all when 0), evenly spaced over the tuning and the held-out split,
+    in corpus order."""
+    if not size or size >= len(corpus):
+        return corpus
+    tuning, held = split(corpus)
+    share = max(1, round(size * len(held) / len(corpus)))
+    chosen = [*_evenly(tuning, size - share), *_evenly(held, share)]
+    return [entry for entry in corpus if entry in chosen]
+
+
+def _evenly(entries: list[dict[str, Any]], size: int) -> list[dict[str, Any]]:
+    return [entries[i * len(entries) // size] for i in range(size)] if size else []
+
+
+def timed(label: str, work: Callable[[], Any]) -> Any:
+    started = time.perf_counter()
+    value = work()
+    print(f"  {label}: {time.perf_counter() - started:.1f} s", flush=True)
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3, help="runs of the five requests")
+    parser.add_argument("--no-model", action="store_true", help="skip the embedded-model side")
+    parser.add_argument("--previous", default=PREVIOUS, help="git revision of the old builder")
+    parser.add_argument(
+        "--model-sample",
+        type=int,
+        default=0,
+        help="requests for the embedded-model side, spread over the corpus (0: all)",
+    )
     args = parser.parse_args(argv)
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="chat-bench-") as folder:
-        data_dir = Path(folder)
-        settings = load_settings(
-            data_dir=data_dir, database_url="", llm_provider="local", llm_model=""
-        )
-        engine = create_db_engine(settings.effective_database_url)
-        upgrade_to_head(engine, data_dir)
-        factory = make_session_factory(engine)
-        with factory() as session:
-            seed_examples(session)
-            session.commit()
-        builder = Builder(settings, Gallery.load(factory))
-        loading = time.perf_counter()
-        model = builder.local_provider()
-        if model is not None:
-            model.complete(LLMRequest(messages=[{"role": "user", "content": "Hi"}], max_tokens=1))
-        load_seconds = time.perf_counter() - loading
-        service = ChatService(settings, factory, builder)
-        runs = [one(service, request) for _ in range(args.repeats) for request in REQUESTS]
-        engine.dispose()
-    times = [run["seconds_to_saved"] for run in runs]
-    per_request = {
-        request: round(
-            statistics.median(r["seconds_to_saved"] for r in runs if r["request"] == request), 3
-        )
-        for request in REQUESTS
-    }
-    asked = sum(run["model_texts_asked"] for run in runs)
-    result = {
-        "benchmark": "chat builder: request to saved valid config, embedded model (offline mode)",
+    result: dict[str, Any] = {
+        "benchmark": "chat builder: corpus pass rate and time per request, offline",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "load_average_before": [round(value, 2) for value in load_before],
         },
-        "model_load_seconds": round(load_seconds, 3),
-        "repeats": args.repeats,
-        "requests": len(REQUESTS),
-        "median_seconds_to_saved": round(statistics.median(times), 3),
-        "mean_seconds_to_saved": round(statistics.fmean(times), 3),
-        "max_seconds_to_saved": round(max(times), 3),
-        "median_seconds_per_request": per_request,
-        "share_saved_valid": round(sum(run["saved_valid"] for run in runs) / len(runs), 3),
-        "share_valid_first_attempt": round(
-            sum(run["first_attempt_valid"] for run in runs) / len(runs), 3
-        ),
-        "share_model_texts_kept": round(sum(run["model_texts_kept"] for run in runs) / asked, 3)
-        if asked
-        else None,
-        "runs": runs,
+        "corpus_entries": len(load_corpus()),
+        "previous_revision": args.previous,
     }
+    with tempfile.TemporaryDirectory(prefix="chat-bench-") as folder:
+        data_dir = Path(folder)
+        settings = load_settings(data_dir=data_dir, llm_provider="local", llm_model="")
+        gallery = Gallery.load()
+        sides = []
+        rules = Builder(settings, gallery, fill_budget_seconds=0)
+        corpus = load_corpus()
+        rules_built = timed("rules", lambda: run_builder(rules, corpus))
+        sides.append(side("rules", rules_built))
+        if not args.no_model:
+            with_model = Builder(settings, gallery)
+            loading = time.perf_counter()
+            model = with_model.local_provider()
+            if model is not None:
+                model.complete(
+                    LLMRequest(messages=[{"role": "user", "content": "Hi"}], max_tokens=1)
+                )
+            result["model_load_seconds"] = round(time.perf_counter() - loading, 3)
+            result["model_available"] = model is not None
+            # The model takes seconds per request on two shared cores: a sample, spread
+            # over the corpus, with the rules scored on the same sample beside it.
+            sample = spread(corpus, args.model_sample)
+            result["model_sample"] = len(sample)
+            built = timed("rules and model", lambda: run_builder(with_model, sample))
+            sides.append(side("rules_on_the_model_sample", rules_built, sample))
+            sides.append(side("rules_and_model", built, sample))
+        built = timed("previous", lambda: run_previous(args.previous, data_dir))
+        sides.append(side("previous", built))
+    result["sides"] = sides
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(json.dumps(result, indent=2) + "\n")
-    print(
-        f"{len(runs)} requests: median {result['median_seconds_to_saved']} s to a saved valid config "
-        f"(max {result['max_seconds_to_saved']} s); valid {result['share_saved_valid']:.0%}, "
-        f"valid on the first attempt {result['share_valid_first_attempt']:.0%}; model texts kept "
-        f"{result['share_model_texts_kept']}; model load {result['model_load_seconds']} s"
-    )
-    for request, seconds in per_request.items():
-        print(f"  {seconds:7.2f} s  {request.splitlines()[0]}")
+    for one in sides:
+        print(
+            f"{one['side']:>16}: pass {one['all']['pass_rate']:.1%} "
+            f"(tuning {one['tuning']['pass_rate']:.1%} of {one['tuning']['entries']}, "
+            f"held out {one['held_out']['pass_rate']:.1%} of {one['held_out']['entries']}), "
+            f"valid {one['share_with_a_valid_workflow']:.0%}, "
+            f"p50 {one['p50_seconds'] * 1000:.1f} ms, p95 {one['p95_seconds'] * 1000:.1f} ms"
+        )
     print(f"wrote {RESULT.relative_to(REPO)}")
     return 0
 

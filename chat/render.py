@@ -7,7 +7,8 @@ import html
 from typing import Any
 
 from configurable_agents.builder.commands import HELP
-from configurable_agents.builder.explain import explain
+from configurable_agents.builder.explain import describe_plan, explain
+from configurable_agents.builder.lift import lift
 from configurable_agents.builder.service import ChatService, ChatView, SessionSummary, sample_inputs
 from configurable_agents.config import to_mermaid
 
@@ -50,6 +51,10 @@ def chat_messages(view: ChatView | None, gallery_text: str) -> list[dict[str, An
         if progress:
             shown.append(thought(list(progress), pending=False))
         shown.append({"role": "assistant", "content": message.content})
+    last = view.messages[-1]
+    if last.role == "assistant" and last.meta.get("choices"):
+        # Only the question still open gets its answers as buttons.
+        shown[-1]["options"] = list(last.meta["choices"])
     return shown
 
 
@@ -105,6 +110,15 @@ def graph_markdown(view: ChatView | None) -> str:
 def explanation(view: ChatView | None) -> str:
     config = view.config if view else None
     return explain(config) if config is not None else ""
+
+
+def plan_markdown(view: ChatView | None) -> str:
+    """The workflow as a plan: each step with its kind and what it reads and writes."""
+    config = view.config if view else None
+    if config is None:
+        return "*The plan of the workflow appears here.*"
+    plan = lift(config)
+    return describe_plan(plan) if plan is not None else explain(config)
 
 
 def session_choices(sessions: list[SessionSummary]) -> list[tuple[str, str]]:

@@ -1,8 +1,9 @@
 """The Gradio Blocks of the chat builder: the conversation beside the live artifact panel.
 
-Above: past conversations, the template gallery and the mode. Left: the chat, Save and
-Run now. Right: the validation state, the graph (Mermaid), the YAML (editable) and what
-the workflow does. Every
+Above: past conversations, the template gallery and the mode. Left: the chat (a question
+the builder asks has its answers as buttons), Save and Run now. Right: the validation
+state, the plan (each step, what it reads and writes), the graph (Mermaid), the YAML
+(editable) and what the workflow does. Every
 handler is a thin call into ``configurable_agents.builder.service``; the session id
 lives in a hidden textbox mirrored to the browser's localStorage, as does the unsent
 draft, so a reload loses nothing. ``?workflow=<id>`` opens a stored workflow.
@@ -67,6 +68,7 @@ def build_ui(
             gr.skip() if text is None else text,
             view.session_id if view else "",
             render.status_html(view, service, issues),
+            render.plan_markdown(view),
             render.graph_markdown(view),
             yaml_value,
             render.explanation(view),
@@ -101,7 +103,7 @@ def build_ui(
         history = render.chat_messages(before, gallery_text()) if before else []
         history = [*history, {"role": "user", "content": text.strip()}]
         lines: list[str] = []
-        skip = (gr.skip(),) * 7
+        skip = (gr.skip(),) * 8
         yield ([*history, render.thought(lines, pending=True)], "", *skip)
         turn = service.send(session_id or None, text, mode=mode)
         try:
@@ -113,6 +115,10 @@ def build_ui(
             result: ChatTurn = stop.value
         # A failed turn puts the message back so nothing typed is lost.
         yield screen(result.view, text=text if result.restore_input else "")
+
+    def on_choice(session_id: str, mode: str, chosen: gr.SelectData) -> Iterator[tuple]:
+        # A button under the builder's question sends its answer as the next message.
+        yield from on_send(session_id, str(chosen.value), mode)
 
     def on_save(session_id: str) -> tuple:
         if not service.exists(session_id):
@@ -217,6 +223,9 @@ def build_ui(
                 with gr.Tabs():
                     with gr.Tab("Graph"):
                         graph = gr.Markdown(render.graph_markdown(None), elem_classes="ca-graph")
+                    # The plan before the YAML: each step, its kind, what it reads and writes.
+                    with gr.Tab("Plan"):
+                        plan = gr.Markdown(render.plan_markdown(None), elem_id="ca-plan")
                     with gr.Tab("YAML"):
                         config_code = gr.Code(
                             language="yaml", label="Config (editable)", lines=18, elem_id="ca-yaml"
@@ -229,6 +238,7 @@ def build_ui(
             text,
             session_box,
             status,
+            plan,
             graph,
             config_code,
             explained,
@@ -244,6 +254,9 @@ def build_ui(
             api_visibility="private",
         )
         text.submit(on_send, inputs=[session_box, text, mode], outputs=outputs, api_name="send")
+        chatbot.option_select(
+            on_choice, inputs=[session_box, mode], outputs=outputs, api_visibility="private"
+        )
         save_button.click(on_save, inputs=[session_box], outputs=outputs, api_name="save")
         run_button.click(on_run, inputs=[session_box, inputs], outputs=outputs, api_name="run")
         apply_button.click(

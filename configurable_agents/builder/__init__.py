@@ -5,8 +5,11 @@
     for progress in turn: ...          # Progress("planning", ...), ...
     result = ...                        # the generator's return value: TurnResult
 
-The offline path (``plan``, ``compose``, ``refine``, ``gallery``, ``fill``) needs no
-capable model; ``generate`` asks one for the whole config with a bounded repair loop.
+The offline path needs no capable model: ``lexicon`` and ``patterns`` hold the request's
+language as tables, ``interpret`` reads a request into a ``plan`` by them, ``compose``
+turns a plan into config data, ``lift`` a config back into a plan, ``refine`` edits a
+plan by an instruction in words, ``explain`` says what a plan or config does; ``gallery``
+and ``fill`` (short texts from the embedded model) help. ``generate`` asks one for the whole config with a bounded repair loop.
 ``service`` stores conversations, saves workflows and starts runs. Nothing here imports
 Gradio.
 """
@@ -24,7 +27,9 @@ from configurable_agents.builder.events import (
 )
 from configurable_agents.builder.gallery import Gallery, Template
 from configurable_agents.builder.generate import GenerationFailed, generate
-from configurable_agents.builder.plan import Plan, decompose
+from configurable_agents.builder.interpret import interpret
+from configurable_agents.builder.lift import lift
+from configurable_agents.builder.plan import Plan
 from configurable_agents.builder.refine import RefineError, refine
 
 __all__ = [
@@ -43,8 +48,9 @@ __all__ = [
     "Template",
     "TurnResult",
     "compose",
-    "decompose",
     "describe_provider",
     "generate",
+    "interpret",
+    "lift",
     "refine",
 ]

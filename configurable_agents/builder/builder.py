@@ -2,10 +2,12 @@
 result out. No database and no web framework: the chat service stores what a turn
 produces, the Gradio app shows it.
 
-Two modes. ``llm``: a capable provider (OpenAI-compatible or Anthropic, from the LLM_*
-settings) generates or changes the whole config under the JSON Schema, with a bounded
-repair loop. ``offline``: the request is decomposed by rules, matched against the
-gallery, and the embedded model only rewords short texts. Either way the config a turn
+Two modes that share the plan (``plan.Plan``). ``llm``: a capable provider
+(OpenAI-compatible or Anthropic, from the LLM_* settings) writes the plan of a new
+workflow under its JSON Schema, or changes the whole config of an existing one, with a
+bounded repair loop. ``offline``: the request is read into a plan by the language tables,
+matched against the gallery, and the embedded model only rewords short texts. Either
+plan is composed and validated by the same code. Either way the config a turn
 ends with is one that validates; when none could be made, the previous one is kept.
 """
 
@@ -25,13 +27,21 @@ from configurable_agents.builder.events import (
     Progress,
     TurnResult,
 )
-from configurable_agents.builder.explain import step_chain
+from configurable_agents.builder.explain import describe_plan, explain, step_chain
 from configurable_agents.builder.fill import Filler, FillReport
 from configurable_agents.builder.gallery import Gallery, Match, adopt
-from configurable_agents.builder.generate import GenerationFailed, generate, problems_of
-from configurable_agents.builder.plan import Plan, decompose
+from configurable_agents.builder.generate import (
+    GenerationFailed,
+    draft_plan,
+    generate,
+    problems_of,
+)
+from configurable_agents.builder.interpret import interpret, one_step
+from configurable_agents.builder.lexicon import SMALL_TALK
+from configurable_agents.builder.plan import Plan
 from configurable_agents.builder.refine import RefineError, refine
 from configurable_agents.builder.secrets import redact
+from configurable_agents.builder.text import words
 from configurable_agents.config import WorkflowConfig, input_fields
 from configurable_agents.llm import LLMError, Provider, get_provider
 from configurable_agents.settings import LLMProvider, Settings
@@ -174,6 +184,8 @@ class Builder:
                 changed=config is not None,
                 details={"template": template.name},
             )
+        if command.name == "keep":
+            return TurnResult("Kept the workflow as it is.", current, MODE_COMMAND)
         if command.name in ("save", "run", "undo", "new"):
             needs_config = command.name in ("save", "run")
             if needs_config and current is None:
@@ -196,7 +208,13 @@ class Builder:
         where = describe_provider(self.settings)
         try:
             provider = self.capable_provider()
-            generated = yield from generate(provider, text, current, max_attempts=self.max_attempts)
+            if current is None:
+                # A new workflow: the model writes the plan, the same one the rules write.
+                generated = yield from draft_plan(provider, text, max_attempts=self.max_attempts)
+            else:
+                generated = yield from generate(
+                    provider, text, current, max_attempts=self.max_attempts
+                )
         except LLMError as error:
             return TurnResult(
                 f"Mode: LLM ({where}). The model could not be asked: {error}\n\n"
@@ -231,9 +249,14 @@ class Builder:
             + ")"
         )
         verb = "Changed" if current is not None else "Built"
+        shown = (
+            "The plan:\n\n" + describe_plan(generated.plan)
+            if generated.plan is not None
+            else _overview(generated.config)
+        )
         reply = (
             f"Mode: LLM. {verb} by {where}, {attempts}.\n\n"
-            + _overview(generated.config)
+            + shown
             + "\n\nSave it to store it, or tell me what to change."
         )
         return TurnResult(
@@ -273,15 +296,15 @@ class Builder:
                         restore_input=True,
                         details={"problems": problems},
                     )
+                shown_plan = describe_plan(refinement.plan) if refinement.plan else ""
                 return TurnResult(
-                    f"Mode: offline edit (rules, no model). {refinement.summary}\n\n{_overview(config)}",
+                    f"Mode: offline edit (rules, no model). {refinement.summary}\n\n"
+                    f"{shown_plan}\n\n{_overview(config)}",
                     config,
                     MODE_EDIT,
                     changed=True,
                 )
-        yield Progress("planning", "splitting the request into steps")
-        plan = decompose(text)
-        if not plan.steps or not _has_known_step(plan):
+        if set(words(text)) <= SMALL_TALK:
             return TurnResult(
                 "I could not find steps in that. " + commands.HELP,
                 current,
@@ -289,9 +312,11 @@ class Builder:
                 ok=False,
                 restore_input=True,
             )
+        yield Progress("planning", "reading the request into steps")
+        plan = interpret(text)
         yield Progress(
             "planning",
-            f"planned {len(plan.steps)} steps: " + " \u2192 ".join(s.node_id for s in plan.steps),
+            f"planned {len(plan.steps())} steps: " + " \u2192 ".join(s.id for s in plan.steps()),
         )
         yield Progress("matching", "comparing with the gallery templates")
         matches = self.gallery.match(plan)
@@ -316,10 +341,13 @@ class Builder:
             yield Progress("fixing", f"fixing {len(problems)} errors: back to the plain texts")
             config, problems = problems_of(compose(plan))
         if config is None:
+            # Never empty-handed: one step that does what was asked, as written.
+            yield Progress("fixing", "falling back to one step that does what was asked")
+            config, problems = problems_of(compose(one_step(text)))
+        if config is None:  # pragma: no cover - a one-step plan always validates
             shown = "\n".join(f"- {problem}" for problem in problems[:8])
-            kept = " I kept the previous config." if current is not None else ""
             return TurnResult(
-                f"Mode: offline. I could not build a valid config from that.{kept}\n\n{shown}",
+                f"Mode: offline. I could not build a valid config from that.\n\n{shown}",
                 current,
                 MODE_OFFLINE,
                 ok=False,
@@ -345,15 +373,18 @@ class Builder:
                 f"**{best.template.name}**, so I started from it"
             )
             head += f" with the loop bounded at {plan.loop.max_iterations}." if plan.loop else "."
+            shown = explain(config)
         else:
             used = report.summary if report else "no model was used"
             head = (
                 "Mode: offline. Built by rules from your words (no capable LLM is configured, "
                 f"or you chose offline); {used}."
             )
-        lines = [head, "", _overview(config)]
-        if plan.notes:
-            lines += ["", *[f"Note: {note}" for note in plan.notes]]
+            shown = "The plan:\n\n" + describe_plan(plan)
+        lines = [head, "", shown]
+        said = [*plan.understood, *plan.guessed] if mode != MODE_TEMPLATE else []
+        if said:
+            lines += ["", "What I understood and guessed: " + "; ".join(said) + "."]
         if mode != MODE_TEMPLATE and best is not None and best.score >= 0.5:
             lines += [
                 "",
@@ -362,11 +393,16 @@ class Builder:
             ]
         if current is not None:
             lines += ["", "I read this as a new workflow; say *undo* to get the previous one back."]
-        lines += [
-            "",
-            "Save it to store it, or tell me what to change (e.g. *add a step that ...*).",
-        ]
-        details: dict[str, object] = {"first_try": first_try}
+        choices: list[tuple[str, str]] = []
+        if plan.question is not None and mode != MODE_TEMPLATE:
+            lines += ["", f"**{plan.question.text}** (I guessed for now; pick one to change it.)"]
+            choices = [(choice.label, choice.edit) for choice in plan.question.choices]
+        else:
+            lines += [
+                "",
+                "Save it to store it, or tell me what to change (e.g. *add a step that ...*).",
+            ]
+        details: dict[str, object] = {"first_try": first_try, "features": plan.features()}
         if report is not None:
             details |= {
                 "fill_asked": report.asked,
@@ -376,11 +412,9 @@ class Builder:
             }
         if mode == MODE_TEMPLATE and best is not None:
             details["template"] = best.template.name
-        return TurnResult("\n".join(lines), config, mode, changed=True, details=details)
-
-
-def _has_known_step(plan: Plan) -> bool:
-    return any(not step.extra.get("unknown_verb") for step in plan.steps)
+        return TurnResult(
+            "\n".join(lines), config, mode, changed=True, details=details, choices=choices
+        )
 
 
 def _overview(config: WorkflowConfig) -> str:

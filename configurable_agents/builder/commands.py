@@ -1,5 +1,5 @@
 """Short messages that are commands rather than descriptions: save, run, undo, help,
-templates, start from a template, start over."""
+templates, start from a template, start over, keep it as it is."""
 
 from __future__ import annotations
 
@@ -74,6 +74,15 @@ _PATTERNS = [
         "undo",
         re.compile(
             _POLITE + r"(?:undo|go back|revert)(?:\s+(?:that|it|the last change))?\s*[.!]?$", re.I
+        ),
+    ),
+    (
+        # The answer "no change" to a question the builder asked.
+        "keep",
+        re.compile(
+            _POLITE
+            + r"(?:keep (?:it|this|that)(?: as it is)?|leave it(?: as it is)?|no change)\s*[.!]?$",
+            re.I,
         ),
     ),
     (

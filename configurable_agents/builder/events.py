@@ -42,3 +42,5 @@ class TurnResult:
     restore_input: bool = False
     progress: list[str] = field(default_factory=list)
     details: dict[str, object] = field(default_factory=dict)
+    # A question whose answer changes the graph: (button label, the message it sends).
+    choices: list[tuple[str, str]] = field(default_factory=list)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from configurable_agents.builder.plan import Plan, Router, Step
 from configurable_agents.config import (
     ApprovalNode,
     LLMNode,
@@ -73,3 +74,50 @@ def explain(config: WorkflowConfig) -> str:
 def step_chain(config: WorkflowConfig) -> str:
     """The node ids in order: summarize -> translate."""
     return " \u2192 ".join(node.id for node in config.nodes)
+
+
+def _fields(names: list[str]) -> str:
+    return ", ".join(f"`{name}`" for name in names) or "nothing"
+
+
+def _step_line(step: Step) -> str:
+    kind = step.kind if step.kind not in ("review", "classify") else f"llm, {step.kind}"
+    return f"`{step.id}` ({kind}) reads {_fields(step.reads)}, writes {_fields(step.writes)}"
+
+
+def describe_plan(plan: Plan) -> str:
+    """Markdown: the plan as numbered steps, each with its kind and what it reads and
+    writes; routers with their branches; the loop."""
+    lines: list[str] = []
+    number = 0
+    for block in plan.blocks:
+        number += 1
+        if isinstance(block, Step):
+            lines.append(f"{number}. {_step_line(block)}")
+        elif isinstance(block, Router):
+            lines.append(f"{number}. `{block.id}` (router) on `{block.field}`:")
+            for route in block.routes:
+                shown = "; ".join(_step_line(step) for step in route.steps) or "goes on"
+                lines.append(f"    - {route.value}: {shown}")
+            if block.otherwise:
+                shown = "; ".join(_step_line(step) for step in block.otherwise)
+                lines.append(f"    - otherwise: {shown}")
+        else:
+            lines.append(f"{number}. `{block.id}` (parallel), at the same time:")
+            lines += [f"    - {_step_line(step)}" for step in block.branches]
+        loop = plan.loop
+        if loop is not None and any(
+            step.id == loop.after for step in ([block] if isinstance(block, Step) else [])
+        ):
+            condition = (
+                f" while `{loop.while_field}` < {loop.threshold:g}"
+                if loop.while_field and loop.threshold is not None
+                else ""
+            )
+            number += 1
+            lines.append(
+                f"{number}. `{loop.id}` (loop) back to `{loop.body}`{condition}, "
+                f"at most {loop.max_iterations} times"
+            )
+    inputs = ", ".join(f"`{spec.name}` ({spec.type})" for spec in plan.inputs) or "none"
+    return "\n".join([*lines, "", f"Inputs: {inputs}."])

@@ -126,17 +126,18 @@ class Filler:
         deadline = started + self.budget_seconds
         nodes = {node["id"]: node for node in data["nodes"]}
         request_words = content_words(plan.request)
-        for step in plan.steps:
-            node = nodes.get(step.node_id)
-            if node is None or node.get("kind") != "llm" or "prompt" not in node:
+        for step in plan.steps():
+            node = nodes.get(step.id)
+            # Only free-worded steps: a review or a classification ends with a fixed format.
+            if step.kind != "llm" or node is None or "prompt" not in node:
                 continue
-            base = step.instruction[: len(step.instruction) - len(step.tail)].strip()
+            base = step.instruction.strip()
             yield Progress(
-                "filling", f"asking the embedded model to word the prompt of '{step.node_id}'"
+                "filling", f"asking the embedded model to word the prompt of '{step.id}'"
             )
             report.asked += 1
             allowed = request_words | content_words(base) | _field_words(step)
-            verb = words(base)[0] if words(base) else step.verb
+            verb = words(base)[0] if words(base) else step.does
             text, why = self._ask(
                 "Rewrite the task as one clear instruction to an assistant. Keep its meaning.",
                 f"Task: {base}",
@@ -145,11 +146,11 @@ class Filler:
             )
             problem = why or acceptable(text or "", allowed, verb)
             if problem:
-                report.dropped.append(f"{step.node_id}: {problem}")
+                report.dropped.append(f"{step.id}: {problem}")
                 continue
             report.kept += 1
-            node["prompt"] = prompt_for(step, sentence(text or base) + step.tail)
-        summary = plan.summary or plan.request
+            node["prompt"] = prompt_for(step, sentence(text or base))
+        summary = plan.description or plan.request
         if len(summary) > 120:
             yield Progress("filling", "asking the embedded model for a one-sentence description")
             report.asked += 1

@@ -142,10 +142,11 @@ class Gallery:
 
     def match(self, plan: Plan) -> list[Match]:
         """Templates ranked by how much of the request they cover (best first)."""
-        wanted = content_words(plan.summary or plan.request)
+        wanted = content_words(plan.description or plan.request)
         if not wanted:
             return []
         inputs = {spec.name for spec in plan.inputs}
+        structured = {"router", "parallel"} & set(plan.features())
         matches = []
         for template in self.templates:
             score = len(wanted & template.words) / len(wanted)
@@ -153,9 +154,10 @@ class Gallery:
             has_loop = any(isinstance(node, LoopNode) for node in template.config.nodes)
             adoptable = (
                 score >= 0.999
-                and template.steps == len(plan.steps)
+                and template.steps == len(plan.steps())
                 and inputs <= template_inputs
                 and has_loop == (plan.loop is not None)
+                and not structured
                 and not any(node.kind in ("router", "parallel") for node in template.config.nodes)
             )
             matches.append(Match(template, round(score, 3), adoptable))

@@ -1,4 +1,6 @@
-"""Whole-config generation by a capable model, checked and repaired.
+"""Generation by a capable model, checked and repaired: the plan of a new workflow (the
+same Plan the offline interpreter makes, composed and validated by the same code), or the
+whole config when an existing one is changed.
 
 The model is asked for the config as JSON under the workflow JSON Schema (constrained
 decoding where the provider supports it: response_format json_schema on OpenAI-compatible
@@ -10,13 +12,15 @@ the model as a list, a bounded number of times. The caller sees each stage as Pr
 from __future__ import annotations
 
 import json
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from configurable_agents.builder.compose import compose
 from configurable_agents.builder.events import Progress
 from configurable_agents.builder.gallery import EXAMPLES_DIR
+from configurable_agents.builder.plan import PLAN_SCHEMA, Plan, PlanError, plan_from_json
 from configurable_agents.builder.secrets import secret_paths
 from configurable_agents.config import (
     ConfigError,
@@ -74,11 +78,12 @@ class GenerationFailed(Exception):
 
 @dataclass
 class Generated:
-    """A valid config and what it took."""
+    """A valid config and what it took (and the plan, when the model wrote a plan)."""
 
     config: WorkflowConfig
     attempts: int
     fixed: list[int] = field(default_factory=list)
+    plan: Plan | None = None
 
 
 def first_messages(request: str, current: WorkflowConfig | None) -> list[dict[str, str]]:
@@ -114,15 +119,15 @@ def problems_of(data: Any) -> tuple[WorkflowConfig | None, list[str]]:
         return None, [f"{issue.path or 'config'}: {issue.message}" for issue in error.issues]
 
 
-def repair_request(problems: Sequence[str]) -> str:
-    """The message that sends the problems back to the model."""
+def repair_request(problems: Sequence[str], what: str = "config") -> str:
+    """The message that sends the problems back to the model (``what``: config or plan)."""
     shown = list(problems)[:_SHOWN_PROBLEMS]
     more = len(problems) - len(shown)
     lines = "\n".join(f"- {problem}" for problem in shown)
     extra = f"\n(and {more} more)" if more > 0 else ""
     return (
-        f"That config is not valid:\n{lines}{extra}\n\n"
-        "Fix every problem and answer with the whole corrected config as one JSON object."
+        f"That {what} is not valid:\n{lines}{extra}\n\n"
+        f"Fix every problem and answer with the whole corrected {what} as one JSON object."
     )
 
 
@@ -140,8 +145,89 @@ def generate(
 ) -> Generator[Progress, None, Generated]:
     """Ask the model for a valid config; yields progress, returns Generated, raises
     GenerationFailed when every attempt had problems and LLMError when the call failed."""
-    schema = workflow_json_schema()
-    messages = first_messages(request, current)
+    return (
+        yield from _until_valid(
+            provider,
+            first_messages(request, current),
+            workflow_json_schema(),
+            "workflow_config",
+            lambda data: (*problems_of(data), None),
+            max_attempts=max_attempts,
+            max_tokens=max_tokens,
+        )
+    )
+
+
+PLAN_PROMPT = """You plan workflows for configurable-agents. Answer with one JSON object: the
+plan of the requested workflow, matching the JSON Schema you are given.
+- steps, in the order they run. kind: llm (the model writes something), review (the model
+  scores a text: writes score and feedback), classify (the model picks one of `values`),
+  approval (a person approves), http_request (url, a "{field}" template or an address;
+  method POST to send), file_read / file_write (path inside the workspace), calculator
+  (expression over numeric fields), current_time. `does` is the verb ("summarize").
+  `instruction` is what the model is asked; `reads` and `writes` name state fields
+  (lowercase_with_underscores).
+- inputs: the fields the user gives when running (name, type, description).
+- routers: after a classify step, `field` is its output and `routes` maps each value to
+  the id of the step that handles it (omitted values go on to the next step).
+- parallel: lists of step ids that run at once; the step after them joins them.
+- loop: go back to `body` after `after`, at most `max_iterations` times (after a review:
+  while the score is below 7).
+Never write secrets; a field is read only after an input or an earlier step writes it.
+"""
+
+
+def draft_plan(
+    provider: Provider,
+    request: str,
+    *,
+    max_attempts: int = MAX_ATTEMPTS,
+    max_tokens: int = MAX_TOKENS,
+) -> Generator[Progress, None, Generated]:
+    """Ask the model for the plan of a new workflow under PLAN_SCHEMA; the plan is composed
+    and validated by the same code as the offline plan, and its problems go back to the
+    model like a config's. Returns Generated (with the plan), raises as ``generate``."""
+
+    def read(data: Any) -> tuple[WorkflowConfig | None, list[str], Plan | None]:
+        try:
+            plan = plan_from_json(data, request)
+        except PlanError as error:
+            return None, error.problems, None
+        config, problems = problems_of(compose(plan, offline=False))
+        return config, problems, plan
+
+    messages = [
+        {"role": "system", "content": PLAN_PROMPT},
+        {"role": "user", "content": f"Plan a workflow for this request:\n{request}"},
+    ]
+    return (
+        yield from _until_valid(
+            provider,
+            messages,
+            PLAN_SCHEMA,
+            "workflow_plan",
+            read,
+            max_attempts=max_attempts,
+            max_tokens=max_tokens,
+            what="plan",
+        )
+    )
+
+
+def _until_valid(
+    provider: Provider,
+    messages: list[dict[str, str]],
+    schema: dict[str, Any],
+    schema_name: str,
+    read: Callable[[Any], tuple[WorkflowConfig | None, list[str], Plan | None]],
+    *,
+    max_attempts: int,
+    max_tokens: int,
+    what: str = "config",
+) -> Generator[Progress, None, Generated]:
+    """The repair loop both the plan and the whole config go through: ask under the
+    schema, read the answer into a config, send its problems back, a bounded number of
+    times."""
     problems: list[str] = []
     fixed: list[int] = []
     for attempt in range(1, max_attempts + 1):
@@ -157,7 +243,7 @@ def generate(
         llm_request = LLMRequest(
             messages=messages,
             json_schema=schema,
-            schema_name="workflow_config",
+            schema_name=schema_name,
             max_tokens=max_tokens,
             temperature=0.2,
         )
@@ -170,9 +256,9 @@ def generate(
             problems = list(error.errors) or ["the answer was not a JSON object"]
         if data is not None:
             yield Progress("checking", "checking the config")
-            config, problems = problems_of(data)
+            config, problems, plan = read(data)
             if config is not None:
-                return Generated(config, attempt, fixed)
+                return Generated(config, attempt, fixed, plan)
         fixed.append(len(problems))
         yield Progress(
             "checking", f"found {_plural(len(problems), 'problem')}: " + "; ".join(problems[:3])
@@ -180,7 +266,7 @@ def generate(
         messages = [
             *messages,
             {"role": "assistant", "content": answer or ""},
-            {"role": "user", "content": repair_request(problems)},
+            {"role": "user", "content": repair_request(problems, what)},
         ]
     raise GenerationFailed(
         f"the model did not produce a valid config in {max_attempts} attempts",

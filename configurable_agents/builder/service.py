@@ -288,6 +288,8 @@ class ChatService:
             "progress": result.progress,
             "details": _jsonable(result.details),
         }
+        if result.choices:
+            meta["choices"] = [{"label": label, "value": value} for label, value in result.choices]
         if result.changed and result.config is not None:
             text = config_to_yaml(result.config)
             meta |= {"changed": True, "config_yaml": text}

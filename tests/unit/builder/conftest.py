@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import pytest
 
-from configurable_agents.builder import Builder, Gallery, TurnResult, compose, decompose
+from configurable_agents.builder import Builder, Gallery, TurnResult, compose, interpret
 from configurable_agents.builder.events import Progress
 from configurable_agents.config import WorkflowConfig, config_from_data
 from configurable_agents.settings import Settings, load_settings
@@ -72,7 +72,7 @@ def rules_builder(local_settings: Settings) -> Builder:
 
 def build(request: str) -> WorkflowConfig:
     """The config the rules alone make of a request."""
-    return config_from_data(compose(decompose(request)))
+    return config_from_data(compose(interpret(request)))
 
 
 def run_turn(

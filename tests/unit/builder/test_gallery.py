@@ -3,7 +3,7 @@ requested loop bound."""
 
 from __future__ import annotations
 
-from configurable_agents.builder import Gallery, decompose
+from configurable_agents.builder import Gallery, interpret
 from configurable_agents.builder.gallery import adopt, templates_from_database
 from configurable_agents.config import config_from_data
 from configurable_agents.release import seed_examples
@@ -21,25 +21,25 @@ def test_templates_are_found_by_name_number_or_words(gallery: Gallery) -> None:
 
 
 def test_a_request_the_template_covers_adopts_it_with_the_requested_bound(gallery: Gallery) -> None:
-    plan = decompose(
+    plan = interpret(
         "Write a short paragraph about a topic, review it, and revise it, at most 5 rounds"
     )
     best = gallery.match(plan)[0]
     assert best.template.name == "write-and-review"
 
-    exact = gallery.match(decompose("Summarize a text, then translate the summary to French"))[0]
+    exact = gallery.match(interpret("Summarize a text, then translate the summary to French"))[0]
     assert exact.adoptable and exact.template.name == "summarize-and-translate"
 
     data = adopt(
         gallery.find("write-and-review"),
-        decompose("Write about a topic and review it, at most 5 rounds"),
+        interpret("Write about a topic and review it, at most 5 rounds"),
     )  # type: ignore[arg-type]
     loop = next(node for node in config_from_data(data).nodes if node.kind == "loop")
     assert loop.max_iterations == 5  # type: ignore[union-attr]
 
 
 def test_a_different_request_is_only_suggested(gallery: Gallery) -> None:
-    plan = decompose("Summarize a text, then translate the summary to Spanish")
+    plan = interpret("Summarize a text, then translate the summary to Spanish")
     best = gallery.match(plan)[0]
     assert best.template.name == "summarize-and-translate"
     assert not best.adoptable  # Spanish is not in the template

@@ -1,5 +1,6 @@
-"""Whole-config generation by a capable provider (the tests' OpenAI-compatible server):
-the repair loop, its visible progress, and what the user sees when it fails."""
+"""Generation by a capable provider (the tests' OpenAI-compatible server): the plan of a
+new workflow and the whole config of a change, the repair loop both go through, its
+visible progress, and what the user sees when it fails."""
 
 from __future__ import annotations
 
@@ -43,6 +44,44 @@ VALID: dict[str, Any] = {
 }
 
 
+# The plan of the same workflow, as a capable model writes it under the plan schema.
+PLAN: dict[str, Any] = {
+    "name": "summarize-then-french",
+    "description": "Summarize a text, then translate the summary to French.",
+    "inputs": [{"name": "text", "type": "str", "description": "The text"}],
+    "steps": [
+        {
+            "id": "summarize",
+            "kind": "llm",
+            "does": "summarize",
+            "instruction": "Summarize the text.",
+            "reads": ["text"],
+            "writes": ["summary"],
+        },
+        {
+            "id": "translate",
+            "kind": "llm",
+            "does": "translate",
+            "instruction": "Translate the summary into French.",
+            "reads": ["summary"],
+            "writes": ["french"],
+        },
+    ],
+}
+
+
+def plan_reading(field: str) -> dict[str, Any]:
+    """The plan, with its second step reading a field nothing writes."""
+    data = json.loads(json.dumps(PLAN))
+    data["steps"][1]["reads"] = [field]
+    return data
+
+
+def shape(config: WorkflowConfig | None) -> list[tuple[str, str, list[str]]]:
+    assert config is not None
+    return [(n.id, n.kind, getattr(n, "output_fields", [])) for n in config.nodes]
+
+
 def invalid_graph() -> dict[str, Any]:
     """Shaped like a config, but an edge goes to a node that does not exist."""
     data = json.loads(json.dumps(VALID))
@@ -65,39 +104,55 @@ def current() -> WorkflowConfig:
     return load_config(EXAMPLES_DIR / "summarize.yaml")
 
 
-def test_an_invalid_config_then_a_valid_one_ends_with_the_valid_one(
+def test_a_new_workflow_is_planned_by_the_model_and_repaired_until_valid(
     openai_settings: Settings, fake_llm_server: FakeLLMServer
 ) -> None:
-    fake_llm_server.push(invalid_graph(), VALID)
+    fake_llm_server.push(plan_reading("translation"), PLAN)
 
     progress, result = run_turn(
         builder(openai_settings), "Summarize a text, then translate it to French"
     )
 
     assert result.ok and result.mode == MODE_LLM
-    assert result.config is not None and config_to_data(result.config) == VALID
+    assert shape(result.config) == [
+        ("summarize", "llm", ["summary"]),
+        ("translate", "llm", ["french"]),
+    ]
     assert progress[0].startswith("drafting the config with openai model fake-model")
-    assert f"fixing {issue_count(invalid_graph())} errors (attempt 2 of 3)" in progress
-    # The validator's own words went back to the model.
+    assert "fixing 1 error (attempt 2 of 3)" in progress
+    # The validator's own words went back to the model: the plan is checked as a config.
     repair = fake_llm_server.requests[1].last_user_text
-    assert "unknown node 'translation'" in repair
-    # Native constrained decoding: the workflow JSON Schema as response_format.
+    assert "'translation' is not a state field" in repair and "That plan is not valid" in repair
+    # Native constrained decoding: the plan's JSON Schema as response_format.
     response_format = fake_llm_server.requests[0].body["response_format"]
     assert response_format["type"] == "json_schema"
-    assert response_format["json_schema"]["schema"]["title"] == "Workflow config"
+    assert response_format["json_schema"]["schema"]["title"] == "Workflow plan"
     assert "valid after 2 attempts" in result.reply and "Mode: LLM" in result.reply
+    assert "1. `summarize` (llm) reads `text`, writes `summary`" in result.reply
 
 
 def test_text_that_is_not_json_is_repaired_like_any_other_problem(
     openai_settings: Settings, fake_llm_server: FakeLLMServer
 ) -> None:
-    fake_llm_server.push("Sure! Here is your workflow: {name: oops", VALID)
+    fake_llm_server.push("Sure! Here is your workflow: {name: oops", PLAN)
 
     progress, result = run_turn(builder(openai_settings), "Summarize a text")
 
-    assert result.ok and config_to_data(result.config) == VALID  # type: ignore[arg-type]
+    assert result.ok and [node.id for node in result.config.nodes] == ["summarize", "translate"]  # type: ignore[union-attr]
     assert any(line.startswith("fixing") for line in progress)
     assert "not valid JSON" in fake_llm_server.requests[1].last_user_text
+
+
+def test_a_plan_without_steps_is_sent_back_with_what_is_wrong(
+    openai_settings: Settings, fake_llm_server: FakeLLMServer
+) -> None:
+    fake_llm_server.push({"name": "empty", "steps": []}, PLAN)
+
+    _, result = run_turn(builder(openai_settings), "Summarize a text")
+
+    assert result.ok
+    repair = fake_llm_server.requests[1].last_user_text
+    assert "$.steps" in repair and "non-empty" in repair
 
 
 def test_a_model_that_never_gets_it_right_keeps_the_previous_config(
@@ -123,12 +178,12 @@ def test_a_model_that_never_gets_it_right_keeps_the_previous_config(
     assert '"name": "summarize"' in fake_llm_server.requests[0].last_user_text
 
 
-def test_a_config_with_a_key_in_it_is_sent_back(
+def test_a_plan_with_a_key_in_it_is_sent_back(
     openai_settings: Settings, fake_llm_server: FakeLLMServer
 ) -> None:
-    leaky = json.loads(json.dumps(VALID))
-    leaky["nodes"][0]["prompt"] = "Use key sk-live1234567890abcdefXYZ to summarize: {text}"
-    fake_llm_server.push(leaky, VALID)
+    leaky = json.loads(json.dumps(PLAN))
+    leaky["steps"][0]["instruction"] = "Use key sk-live1234567890abcdefXYZ to summarize."
+    fake_llm_server.push(leaky, PLAN)
 
     _, result = run_turn(builder(openai_settings), "Summarize a text")
 
@@ -195,14 +250,14 @@ def test_an_anthropic_provider_gets_the_same_checks(
     anthropic_settings: Settings, fake_llm_server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CHAT_TEST_ANTHROPIC_KEY", "test-key-for-the-fake-server")
-    fake_llm_server.push(invalid_graph(), VALID)
+    fake_llm_server.push(plan_reading("translation"), PLAN)
 
     progress, result = run_turn(
         builder(anthropic_settings), "Summarize a text, then translate it to French"
     )
 
-    assert result.ok and config_to_data(result.config) == VALID  # type: ignore[arg-type]
+    assert result.ok and [node.id for node in result.config.nodes] == ["summarize", "translate"]  # type: ignore[union-attr]
     assert [request.path for request in fake_llm_server.requests] == ["/v1/messages"] * 2
     # No native schema on the Messages API: the schema is in the instructions.
-    assert "Workflow config" in json.dumps(fake_llm_server.requests[0].body["system"])
+    assert "Workflow plan" in json.dumps(fake_llm_server.requests[0].body["system"])
     assert any(line.startswith("fixing") for line in progress)

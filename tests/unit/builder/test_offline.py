@@ -12,7 +12,7 @@ from configurable_agents.builder import (
     Builder,
     Gallery,
     compose,
-    decompose,
+    interpret,
 )
 from configurable_agents.builder.fill import Filler, acceptable
 from configurable_agents.config import LLMNode, LoopNode, input_fields
@@ -44,7 +44,7 @@ def test_summarize_then_translate_on_the_embedded_model(local_settings: Settings
         assert [n.prompt for n in llm_nodes(config)] == [
             node["prompt"]
             for node in compose(
-                decompose("Summarize a text, then translate the summary to French")
+                interpret("Summarize a text, then translate the summary to French")
             )["nodes"]
         ]
 
@@ -143,7 +143,7 @@ def test_model_texts_are_kept_when_usable_and_dropped_when_junk(
     fake_llm_server: FakeLLMServer,
 ) -> None:
     provider = get_provider("openai", model="m", base_url=fake_llm_server.base_url, max_repairs=0)
-    plan = decompose("Summarize a text, then translate the summary to French")
+    plan = interpret("Summarize a text, then translate the summary to French")
     data = compose(plan)
     fake_llm_server.push(
         {"text": "Summarize the text in two clear sentences"},
@@ -163,7 +163,7 @@ def test_model_texts_are_kept_when_usable_and_dropped_when_junk(
 
 def test_without_a_model_the_plain_texts_are_used(rules_builder: Builder) -> None:
     filler = Filler(None)
-    plan = decompose("Summarize a text")
+    plan = interpret("Summarize a text")
     data = compose(plan)
     _, report = drain(filler.fill(plan, data))
     assert report.kept == 0 and data == compose(plan)

@@ -51,7 +51,7 @@ def test_a_turn_stores_both_messages_and_the_valid_config(service: ChatService) 
     assert [m.role for m in view.messages] == ["user", "assistant"]
     assert view.messages[0].content.startswith("Write an article")
     assert view.messages[1].meta["mode"] == "offline"
-    assert view.messages[1].meta["progress"][0] == "splitting the request into steps"
+    assert view.messages[1].meta["progress"][0] == "reading the request into steps"
     assert view.config is not None and view.config.name == "write-and-review"
     assert view.title.startswith("Write an article about a topic")
     # A returning user finds it in the list and gets the same conversation back.

@@ -1,0 +1,1755 @@
+"""The one interpreter of the request's language: words in, a Plan out, by the tables in
+``lexicon`` and ``patterns`` (no model).
+
+    plan = interpret("Given a URL, fetch the page and summarize it")
+    [(s.id, s.kind) for s in plan.steps()]  # [('fetch', 'http_request'), ('summarize', 'llm')]
+
+How it reads: take out what is said about the whole workflow (loop bounds, "until",
+"in parallel", "Given X,"), cut the rest into sentences, cut each sentence into verb
+phrases (a phrase starts at a verb of the table that stands at a clause boundary), and
+give each phrase the step its verb's role and its words call for: a language step, an
+HTTP call, a file read or write, a calculation, an approval, a router. What a step reads
+is what an earlier step wrote, or an input named after the phrase's noun. Everything the
+interpreter had to assume goes into ``plan.guessed``; a guess that changes the graph also
+becomes ``plan.question``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from configurable_agents.builder import lexicon, patterns
+from configurable_agents.builder.plan import (
+    Choice,
+    Field,
+    Loop,
+    Parallel,
+    Plan,
+    Question,
+    Route,
+    Router,
+    Step,
+)
+from configurable_agents.builder.text import field_name, label, node_id, number, sentence, unique
+
+DEFAULT_ROUNDS = 3
+DEFAULT_THRESHOLD = 7
+MAX_ROUNDS = 1000
+# The tokens after which a verb starts a new phrase.
+_BOUNDARY = frozenset(
+    {
+        ",",
+        ";",
+        "(",
+        "and",
+        "then",
+        "to",
+        "also",
+        "before",
+        "after",
+        "finally",
+        "next",
+        "or",
+        "plus",
+        "&",
+        "first",
+        "lastly",
+        "afterwards",
+        "that",
+        "which",
+        "who",
+        "it",
+        "they",
+        ":",
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "must",
+        "may",
+        "might",
+    }
+)
+# Words before a past participle that make it a step said in the passive.
+_PASSIVE = frozenset({"is", "are", "was", "were", "be", "been", "being", "gets", "get", "then"})
+# Words that make a review one done by a person.
+_BY_PEOPLE = frozenset({"human", "manual", "person", "people", "editorial", "team"})
+# Every way of saying e-mail posts to one mail address.
+_MAIL = dict.fromkeys(("email", "emails", "mail", "inbox", "gmail", "outlook", "smtp"), "mail")
+# Words after which a noun of an action starts a step ("moves through ideation, editing").
+_NOMINAL_AFTER = frozenset({"through", "by", "with", "including", "includes", "plus", "via", "for"})
+_TOKEN = re.compile(r"https?://[^\s,;]+|[\w][\w'\-./]*[\w]|[\w]|[,;:()&]")
+_PUNCT = frozenset({",", ";", ":", "(", ")", "&"})
+
+
+@dataclass
+class _Phrase:
+    """A verb and the words that follow it up to the next phrase."""
+
+    verb: lexicon.Verb
+    word: str
+    tokens: list[str]  # after the verb
+    sentence: str
+
+    @property
+    def text(self) -> str:
+        """The phrase as written (tokens joined by spaces)."""
+        return " ".join([self.word, *self.tokens])
+
+    @property
+    def lowered(self) -> list[str]:
+        """The words after the verb, lower-case."""
+        return [token.lower() for token in self.tokens]
+
+    def object_tokens(self) -> list[str]:
+        """The direct object: the words up to the first preposition or punctuation."""
+        found = []
+        for token in self.lowered:
+            if token in _PUNCT or token in lexicon.PREPOSITIONS:
+                break
+            found.append(token)
+        return found
+
+    def preposition_phrases(self) -> list[tuple[str, list[str]]]:
+        """(preposition, words) after the object."""
+        pairs: list[tuple[str, list[str]]] = []
+        for token in self.lowered[len(self.object_tokens()) :]:
+            if token in lexicon.PREPOSITIONS:
+                pairs.append((token, []))
+            elif token in _PUNCT:
+                continue
+            elif pairs:
+                pairs[-1][1].append(token)
+        return pairs
+
+    def mentions(self, words: frozenset[str]) -> bool:
+        """Whether any of ``words`` is said in the phrase."""
+        lowered = {token.strip(".") for token in [self.word.lower(), *self.lowered]}
+        return bool(lowered & words)
+
+    def names_a_product(self) -> bool:
+        """Whether the words name a product or site ("Trustpilot", "FT.com"): a service."""
+        return any(_is_product(token) for token in self.tokens)
+
+    def destination_words(self) -> list[str]:
+        """The words after "to", "into", "on", "via", "through" (where something goes)."""
+        found: list[str] = []
+        taking = False
+        for token in self.tokens:
+            lowered = token.lower()
+            if lowered in ("and", "or"):
+                continue  # "via email and Telegram": both are where it goes
+            if lowered in lexicon.PREPOSITIONS or lowered == "through":
+                taking = lowered in ("to", "into", "onto", "on", "via", "through", "in")
+            elif taking and token not in _PUNCT:
+                found.append(token)
+        return found
+
+    def names_a_destination(self) -> bool:
+        """Whether the words send the result to a product ("... back to Airtable")."""
+        into = ""
+        for token in self.tokens:
+            lowered = token.lower()
+            if lowered in lexicon.PREPOSITIONS:
+                into = lowered
+            else:
+                sent = into in ("to", "into", "onto") and _is_product(token)
+                if sent or (into in ("in", "on") and lowered in lexicon.SERVICES):
+                    return True
+        return False
+
+    def makes_content(self) -> bool:
+        """Whether the object is something to write ("a report"), not a record to store."""
+        return any(word in lexicon.CONTENT_NOUNS for word in self.object_tokens())
+
+    def source_words(self) -> list[str]:
+        """The words that say where the object comes from: the object and what follows
+        "from", "of", "in", "on" (not "to" or "into": those say where it goes)."""
+        found: list[str] = []
+        taking = True
+        for token in self.tokens:
+            lowered = token.lower()
+            if lowered in lexicon.PREPOSITIONS:
+                taking = lowered in ("from", "of", "in", "on", "about", "for")
+            elif taking and token not in _PUNCT:
+                found.append(token)
+        return found
+
+
+def _is_product(token: str) -> bool:
+    lowered = token.lower().strip(".")
+    if patterns.DOMAIN.fullmatch(token.strip(".")):
+        return True
+    known = lexicon.VENDORS | lexicon.LANGUAGES | lexicon.STORAGE | lexicon.PEOPLE
+    return (
+        token[:1].isupper()
+        and not token.isupper()
+        and lowered not in known
+        and lowered not in lexicon.NOT_A_NAME
+        and lowered not in lexicon.ADJECTIVES
+        and lexicon.verb(lowered) is None
+        and lowered not in lexicon.NOUN_VERBS
+    ) or lowered in lexicon.SERVICES
+
+
+def _holds(condition: str, mentioned: dict[str, bool]) -> bool:
+    """A word of a ROLE_STEPS condition: "web", "!storage" (not mentioned), or "" (always)."""
+    if not condition:
+        return True
+    if condition.startswith("!"):
+        return not mentioned[condition[1:]]
+    return mentioned[condition]
+
+
+def _singular(word: str) -> str:
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "ches", "shes", "xes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is", "news")) and len(word) > 3:
+        return word[:-1]
+    return word
+
+
+def head_noun(words: list[str]) -> str | None:
+    """The field-like name of a noun phrase ("incoming Gmail messages" -> message), or
+    None when it names nothing (a pronoun, a vendor, only adjectives)."""
+    kept = [
+        word
+        for word in words
+        if word not in lexicon.ADJECTIVES
+        and word not in lexicon.VENDORS
+        and word not in lexicon.NOT_A_NAME
+        and word not in lexicon.CONDITIONS
+        and word not in lexicon.LANGUAGES
+        and not word.isdigit()
+        # "feedback collected through forms": a participle says how, not what.
+        and not (word.endswith("ed") and lexicon.verb(word) is not None)
+        and re.fullmatch(r"[a-z][a-z0-9-]*(?:'s)?", word)
+    ]
+    kept = [
+        word.removesuffix("'s")
+        for word in kept
+        if word not in lexicon.SERVICES or word in {"email", "emails", "message"}
+    ]
+    if not kept:
+        return None
+    head = _singular(kept[-1])
+    if len(kept) >= 2 and kept[-2] not in lexicon.STORAGE and len(kept[-2]) > 2:
+        head = f"{_singular(kept[-2]) if kept[-2].endswith('ies') else kept[-2]}_{head}"
+    return field_name(head)
+
+
+@dataclass
+class _Reader:
+    """What the phrases read so far have left: the plan being built and the last output."""
+
+    plan: Plan
+    previous: str | None = None
+    # The classify step the last router can choose on.
+    labels_field: str | None = None
+    triggered: list[str] = field(default_factory=list)
+    # Label fields whose values were guessed: labels named later replace them.
+    guessed_labels: set[str] = field(default_factory=set)
+
+    # --- fields ---------------------------------------------------------------------------
+
+    def input(self, name: str, description: str, *, kind: str = "str", guessed: bool = True) -> str:
+        """An input field (declared once: a second mention reuses it, never name_2)."""
+        existing = self.plan.fields.get(name)
+        if existing is not None:
+            return name
+        if name in lexicon.INT_NOUNS:
+            kind = "int"
+        elif name in lexicon.FLOAT_NOUNS or name.split("_")[-1] in lexicon.FLOAT_NOUNS:
+            kind = "float"
+        self.plan.fields[name] = Field(name, kind, description, required=True)
+        if guessed:
+            self.plan.guessed.append(f"I guessed the input '{name}'")
+        return name
+
+    def output(self, name: str, spec: Field) -> str:
+        """A field a step writes; a second writer gets a name of its own."""
+        name = unique(name, self.plan.fields) if name in self.plan.fields else name
+        spec.name = name
+        self.plan.fields[name] = spec
+        return name
+
+    def step_id(self, wanted: str, detail: str | None = None) -> str:
+        """A node id from the verb; a second step with the verb is told apart by what it
+        works on ("analyze_topic") before it is numbered."""
+        taken = self.plan.ids()
+        if detail and node_id(wanted) in taken:
+            wanted = f"{wanted}_{detail}"
+        return unique(node_id(wanted), taken)
+
+    def add(self, step: Step) -> Step:
+        """Put a step at the end of the plan."""
+        self.plan.blocks.append(step)
+        return step
+
+    def place(
+        self, step: Step, output: str, description: str, *, kind: str = "str", then: str = ""
+    ) -> Step:
+        """Add a step that writes one field; the next step works on ``then`` (the step's
+        own output when not given: a save or a send passes on what it saved or sent)."""
+        step.writes = [self.output(output, Field(output, kind, description))]
+        self.add(step)
+        self.previous = then or step.writes[0]
+        return step
+
+    def source(self, phrase: _Phrase, *, create: bool = False) -> str | None:
+        """The field a phrase works on: an earlier output, a field it names, or a new input."""
+        words = phrase.object_tokens()
+        head = head_noun(words)
+        if head in lexicon.ASPECTS:
+            # "the sentiment of a review": the step reads the review.
+            about = [w for p, ws in phrase.preposition_phrases() if p in ("of", "in") for w in ws]
+            if about:
+                words = about
+                head = head_noun(words)
+        supplied = any(word in lexicon.SUPPLIED for word in words)
+        pronoun = not words or words[0] in lexicon.PRONOUNS
+        if head and head in self.plan.fields:
+            return head
+        if head and head.split("_")[-1] in self.plan.fields:
+            return head.split("_")[-1]
+        if self.previous and (pronoun or not supplied or create):
+            return self.previous
+        if create:
+            for preposition, others in phrase.preposition_phrases():
+                other = head_noun(others)
+                # "about a topic" is an input; "about the sea" is part of the instruction.
+                given = any(word in lexicon.SUPPLIED for word in others)
+                placeholder = other and other.split("_")[-1] in lexicon.PLACEHOLDERS
+                about = preposition in ("about", "on", "from", "for", "of", "to", "based")
+                if about and other and (placeholder or given):
+                    return self.input(other, f"The {label(other).lower()}")
+            return None
+        if self.triggered and (pronoun or head is None):
+            return self.triggered[-1]
+        name = head or "text"
+        return self.input(name, f"The {label(name).lower()} to {phrase.verb.base}")
+
+
+def _clean(request: str) -> str:
+    text = " ".join(request.replace("\r", "").replace("{", "").replace("}", "").split(" "))
+    for pattern in patterns.PREAMBLES:
+        text = pattern.sub("", text.strip(), count=1)
+    return text.strip()
+
+
+@dataclass
+class Modifiers:
+    """What a request says about repeating: a bound, a score to reach, or just "again"."""
+
+    bound: int | None = None
+    threshold: float | None = None
+    repeat: bool = False
+
+
+def take_loop(text: str) -> tuple[str, Modifiers]:
+    """The request without its loop words ("at most 3 rounds", "until it is good"), and
+    what they said."""
+    found = Modifiers()
+    for pattern in patterns.LOOP_BOUNDS:
+        match = pattern.search(text)
+        if match:
+            found.bound = number(match.group(1))
+            text = text[: match.start()] + text[match.end() :]
+            break
+    match = patterns.UNTIL.search(text)
+    if match:
+        found.repeat = True
+        score = match.group(1) or match.group(2)
+        found.threshold = float(score) if score else None
+        text = text[: match.start()] + text[match.end() :]
+    match = patterns.REPEATEDLY.search(text)
+    if match:
+        found.repeat = True
+        text = text[: match.start()] + text[match.end() :]
+    if patterns.REPEAT_CUE.search(text):
+        found.repeat = True
+    return text, found
+
+
+def _sentences(text: str) -> list[str]:
+    lines = [line for line in text.splitlines() if line.strip()]
+    items = [match.group(1) for line in lines if (match := patterns.ITEM.match(line))]
+    if len(items) >= 2:
+        return items
+    return [part.strip() for part in patterns.SENTENCE.split(text) if part and part.strip()]
+
+
+def _is_start(tokens: list[str], index: int) -> bool:
+    found = lexicon.verb(tokens[index])
+    if found is None:
+        return False
+    before = index - 1
+    while (
+        before >= 0
+        and tokens[before].lower().endswith("ly")
+        and tokens[before].lower() not in ("only", "early", "daily", "weekly", "monthly")
+    ):
+        before -= 1
+    if before < 0:
+        return True
+    previous = tokens[before].lower()
+    word = tokens[index].lower()
+    if previous == "by" and word.endswith("ing"):
+        return True  # "by comparing the spreadsheets"
+    participle = word.endswith(("ed", "en")) or word in lexicon.IRREGULAR
+    if participle and previous in _PASSIVE:
+        return True  # "the data is then formatted", "is written into a sheet"
+    # "AI classifies emails": a vendor is a subject only of a verb said in the third person.
+    subject = previous in lexicon.VENDORS and word.endswith("s")
+    # "the drafter generates output", "a Claude prompt returns one of ...": a noun phrase
+    # before a verb said in the third person is its subject.
+    named = (
+        word.endswith("s")
+        and found.base not in lexicon.NOUN_TOO
+        and previous not in lexicon.ADJECTIVES
+        and _subject_before(tokens, before)
+    )
+    if previous in _BOUNDARY or subject or named:
+        if (
+            previous in ("that", "which", "it", "they")
+            and index + 1 < len(tokens)
+            and tokens[index].lower() in lexicon.NOUN_TOO
+        ):
+            return False
+        return not (
+            previous == "to"
+            and tokens[index].lower() in lexicon.NOUN_TOO
+            and not tokens[index].lower().endswith("e")
+        )
+    return False
+
+
+def _nominal_start(tokens: list[str], index: int) -> int | None:
+    """Where a phrase said as a noun starts ("AI-based receipt matching", "sentiment
+    analysis"): the index of its first modifier, or None when the noun is only an object."""
+    if tokens[index].lower() not in lexicon.NOUN_VERBS:
+        return None
+    start = index
+    while start > 0 and index - start < 2:
+        previous = tokens[start - 1].lower()
+        if previous in _BOUNDARY or previous in _PUNCT or previous in _NOMINAL_AFTER:
+            break
+        found = lexicon.verb(previous)
+        if (found is not None and found.role == "noise") or previous in lexicon.GENERIC:
+            break
+        if previous in lexicon.DETERMINERS or _is_start(tokens, start - 1):
+            return None
+        start -= 1
+    if start == 0:
+        return 0
+    previous = tokens[start - 1].lower()
+    found = lexicon.verb(previous)
+    noise = found is not None and (found.role == "noise" or found.base in lexicon.GENERIC)
+    if previous in _BOUNDARY or previous in _PUNCT or previous in _NOMINAL_AFTER or noise:
+        return start
+    return None
+
+
+def _passive_subject(tokens: list[str], at: int) -> list[str]:
+    """The noun phrase before "is/are (then) <participle>", or [] when the verb is active."""
+    before = at - 1
+    while before >= 0 and tokens[before].lower() in ("then", "also", "automatically", "now"):
+        before -= 1
+    if before < 0 or tokens[before].lower() not in _PASSIVE - {"then"}:
+        return []
+    words: list[str] = []
+    index = before - 1
+    while index >= 0 and len(words) < 4:
+        word = tokens[index].lower()
+        if word in _BOUNDARY or word in _PUNCT or lexicon.verb(word) is not None:
+            break
+        words.insert(0, tokens[index])
+        index -= 1
+    return words
+
+
+def _subject_before(tokens: list[str], end: int) -> bool:
+    """Whether tokens[..end] end with a noun phrase that opens the sentence or a determiner."""
+    at = end
+    while at >= 0 and end - at < 5:
+        word = tokens[at].lower()
+        if word in ("the", "a", "an", "each", "every", "this", "our", "your", "its"):
+            return True
+        if word in _BOUNDARY or word in _PUNCT or lexicon.verb(word) is not None:
+            return False
+        at -= 1
+    return at < 0
+
+
+def phrases_of(text: str) -> list[_Phrase]:
+    """The verb phrases of a sentence, in order: each starts at a verb at a clause
+    boundary, or at a noun of an action ("performs sentiment analysis on feedback")."""
+    tokens = _TOKEN.findall(text)
+    starts: list[tuple[int, int]] = []  # (first token, the verb's token)
+    for index in range(len(tokens)):
+        if _is_start(tokens, index):
+            starts.append((index, index))
+            continue
+        nominal = _nominal_start(tokens, index)
+        if nominal is not None and (not starts or nominal > starts[-1][1]):
+            if starts and nominal <= starts[-1][1]:
+                continue
+            starts.append((nominal, index))
+    found: list[_Phrase] = []
+    for number_, (start, at) in enumerate(starts):
+        end = starts[number_ + 1][0] if number_ + 1 < len(starts) else len(tokens)
+        rest = tokens[at + 1 : end]
+        while rest and rest[-1].lower() in _BOUNDARY:
+            rest = rest[:-1]
+        if at != start or lexicon.verb(tokens[at]) is None:
+            # A noun of an action: its object follows "of"/"on", else its modifiers are.
+            verb = lexicon.verb(lexicon.NOUN_VERBS[tokens[at].lower()])
+            modifiers = {t.lower() for t in tokens[start:at]}
+            if verb is not None and verb.role == "review" and modifiers & _BY_PEOPLE:
+                verb = lexicon.verb("approve")  # "human review": a person approves
+            if rest and rest[0].lower() in ("of", "on", "for"):
+                rest = rest[1:]
+            else:
+                rest = tokens[start:at] + rest
+        else:
+            verb = lexicon.verb(tokens[at])
+            subject = _passive_subject(tokens, at)
+            if subject:
+                # "Obvious spam is dropped": what the verb acts on is said before it.
+                rest = [*subject, *rest]
+        assert verb is not None
+        found.append(_Phrase(verb, tokens[at], rest, text))
+    for index, phrase in enumerate(found):
+        words = phrase.object_tokens()
+        action = lexicon.NOUN_VERBS.get(words[-1]) if words else None
+        if phrase.verb.base in lexicon.GENERIC and action:
+            # "creates meeting summaries": the step summarizes the meeting.
+            found[index] = _Phrase(
+                lexicon.verb(action) or phrase.verb,
+                phrase.word,
+                [t for t in phrase.tokens if t.lower() != words[-1]],
+                phrase.sentence,
+            )
+    # "scrapes and summarizes content": the first verb shares the second one's object.
+    for index in range(len(found) - 1):
+        if not found[index].tokens and found[index + 1].tokens:
+            found[index].tokens = list(found[index + 1].tokens)
+    return found
+
+
+def _labels(text: str) -> list[str]:
+    match = patterns.LABELS.search(text)
+    if not match:
+        return []
+    parts = patterns.LIST_SEPARATOR.split(match.group("list"))
+    values = []
+    for part in parts:
+        part = re.sub(r"\b(?:etc|and so on)\b", "", part, flags=re.I).strip(" .'\"")
+        # "Spam categories without writing code": the label ends at the word for labels.
+        part = patterns.LABEL_NOUNS.split(part)[0]
+        part = re.sub(r"^(?:an?|the|either)\s+", "", part.strip(), flags=re.I)
+        words = part.split()
+        if len(words) > 3 and part is parts[-1]:
+            # "noise plus a severity 1-4": the last label ends where the list's words do.
+            cut = next(
+                (i for i, w in enumerate(words) if w.lower() in lexicon.NOT_A_NAME | {"plus"}),
+                len(words),
+            )
+            words = words[:cut]
+            part = " ".join(words)
+        if not words or len(words) > 3:
+            continue
+        values.append(field_name(part, "value"))
+    values = list(dict.fromkeys(values))
+    return values if len(values) >= 2 else []
+
+
+def _alternative_label(text: str) -> str:
+    """A label for one alternative of a decision: its noun of an action when it ends with
+    one ("flag for human review" -> review), else its verb ("send it" -> send)."""
+    words = [w.lower() for w in _TOKEN.findall(text)]
+    if words and words[-1] in lexicon.NOUN_VERBS:
+        return field_name(words[-1])
+    found = lexicon.verb(words[0]) if words else None
+    return field_name(found.base if found else (words[0] if words else "other"))
+
+
+def _per_item(phrase: _Phrase) -> list[_Phrase]:
+    """One phrase per item of a listed object: "analyze the tone, the topics and the
+    entities of a text" -> three phrases, each with the words after the list."""
+    words = phrase.tokens
+    end = next(
+        (
+            i
+            for i, t in enumerate(words)
+            if t.lower() in lexicon.PREPOSITIONS and t.lower() not in ("and", "or")
+        ),
+        len(words),
+    )
+    items: list[list[str]] = [[]]
+    for token in words[:end]:
+        if token in (",", "and", "or", "&"):
+            if items[-1]:
+                items.append([])
+        else:
+            items[-1].append(token)
+    items = [item for item in items if item]
+    if len(items) < 2:
+        return [phrase]
+    tail = words[end:]
+    return [_Phrase(phrase.verb, phrase.word, [*item, *tail], phrase.sentence) for item in items]
+
+
+def _languages(phrase: _Phrase) -> list[str]:
+    return [word.capitalize() for word in phrase.lowered if word in lexicon.LANGUAGES]
+
+
+class Interpreter:
+    """Reads one request (or one added phrase, for refinements) into a plan."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.reader = _Reader(plan)
+        # Inside a guarded branch a condition word does not guard again.
+        self._guarding = False
+        # A condition on what starts a run ("captures positive feedback") guards the first
+        # step that keeps or sends it.
+        self._pending_condition: str | None = None
+        steps = plan.steps()
+        if steps:
+            last = steps[-1]
+            self.reader.previous = _main_output(last, plan)
+
+    @property
+    def plan(self) -> Plan:
+        """The plan being read into."""
+        return self.reader.plan
+
+    # --- phrases to steps -------------------------------------------------------------------
+
+    def read_sentence(self, text: str) -> list[Step]:
+        """Add the steps of a sentence to the plan; the steps added."""
+        led = self._label_led(text)
+        if led is not None:
+            return led
+        decide = patterns.DECIDE.search(text)
+        if decide:
+            before = self.read_phrases(text[: decide.start()])
+            return before + self._decide(decide) + self.read_phrases(text[decide.end() :])
+        approval = patterns.APPROVAL.search(text)
+        if approval and not patterns.APPROVAL.match(text.strip()):
+            # "drafts replies for review before sending": a person approves in between.
+            before = self.read_sentence(text[: approval.start()])
+            step = self.approval(None)
+            return [*before, step, *self.read_sentence(text[approval.end() :])]
+        condition = patterns.CONDITION.search(text)
+        parallel = patterns.PARALLEL.search(text)
+        text = patterns.PARALLEL.sub("", text)
+        if condition and condition.start() > 0 and not patterns.ROUTE.search(text):
+            # "summarize the text unless it is short": the condition guards what comes before.
+            before = self.read_phrases(text[: condition.start()], guard=condition)
+            return before + self.read_phrases(text[condition.end() :])
+        if condition and condition.start() == 0:
+            rest = text[condition.end() :]
+            cut = re.search(r",\s*|\bthen\b\s*", rest)
+            guarded = rest[cut.end() :] if cut else ""
+            otherwise = patterns.OTHERWISE.search(guarded)
+            orelse = guarded[otherwise.end() :] if otherwise else ""
+            guarded = guarded[: otherwise.start()] if otherwise else guarded
+            return self.read_phrases(guarded, guard=condition, orelse=orelse)
+        if parallel:
+            return self._parallel_sentence(text, parallel.start())
+        return self.read_phrases(text)
+
+    def _decide(self, match: re.Match[str]) -> list[Step]:
+        """ "decides whether to send it or flag it for review": a model step chooses one of
+        the alternatives (named by their verbs), a router takes the branch."""
+        reader = self.reader
+        alternatives = [match.group("first"), match.group("second")]
+        values = [_alternative_label(text) for text in alternatives]
+        subject = reader.previous or reader.input("text", "What to decide about")
+        decide = Step(
+            reader.step_id("decide"),
+            "classify",
+            "decide",
+            sentence(f"Decide whether to {alternatives[0]} or {alternatives[1]}")
+            + f" Answer with one of: {', '.join(values)}.",
+            reads=[subject],
+        )
+        spec = Field("decision", "enum", f"One of: {', '.join(values)}", values=values)
+        decide.writes = [reader.output("decision", spec)]
+        reader.add(decide)
+        reader.previous = subject
+        router = self._router_for(decide.writes[0])
+        for value, text in zip(values, alternatives, strict=True):
+            self._branch(
+                router, value, f"to {text}" if lexicon.verb(text.split()[0]) is None else text
+            )
+        self.plan.understood.append(
+            f"I made '{router.id}' a router with branches {' / '.join(values)}"
+        )
+        return [decide]
+
+    def _label_led(self, text: str) -> list[Step] | None:
+        """ "Bugs become Linear issues. Questions get a Slack reply.": a sentence that
+        starts with a label of the last classification is that label's branch."""
+        field_ = self.reader.labels_field
+        values = self.plan.fields[field_].values if field_ else None
+        tokens = _TOKEN.findall(text)
+        if not values or not tokens:
+            return None
+        for size in (2, 1):
+            said = field_name(" ".join(_singular(t.lower()) for t in tokens[:size]))
+            if said in values:
+                break
+        else:
+            return None
+        assert field_ is not None
+        router = self._router_for(field_)
+        for value in values:
+            if not any(route.value == value for route in router.routes):
+                router.routes.append(Route(value, []))
+        self._branch(router, said, " ".join(tokens[size:]))
+        return []
+
+    def _parallel_sentence(self, text: str, at: int) -> list[Step]:
+        """ "A and B in parallel, then C": the phrases before the cue run at once (one
+        phrase over a list, "analyze the sentiment, the topics and the entities", runs
+        once per item); those after it come after the join."""
+        phrases = phrases_of(text[:at]) or phrases_of(text)
+        rest = phrases_of(text[at:]) if phrases_of(text[:at]) else []
+        if len(phrases) == 1:
+            phrases = _per_item(phrases[0])
+        added: list[Step] = []
+        before = self.reader.previous
+        for phrase in phrases:
+            # Every branch works on what came before the group, not on another branch.
+            self.reader.previous = before or self.reader.previous
+            added += self.read_phrase(phrase)
+        self._make_parallel(added)
+        for phrase in rest:
+            added += self.read_phrase(phrase)
+        return added
+
+    def read_phrases(
+        self, text: str, guard: re.Match[str] | None = None, orelse: str = ""
+    ) -> list[Step]:
+        """The steps of the verb phrases of ``text``, under a condition when ``guard``."""
+        phrases = phrases_of(text)
+        if guard is not None:
+            negative = guard.group("word").lower() == "unless" or " not " in guard.group(0).lower()
+            return self._guarded(phrases, guard.group("value"), negative=negative, orelse=orelse)
+        added: list[Step] = []
+        for phrase in phrases:
+            added += self.read_phrase(phrase)
+        return added
+
+    def read_phrase(self, phrase: _Phrase) -> list[Step]:
+        """The steps one phrase makes (none for noise and triggers): the first row of
+        ``lexicon.ROLE_STEPS`` for the verb's role whose condition the words meet."""
+        mentioned = {
+            "web": phrase.mentions(lexicon.WEB) or bool(patterns.URL.search(phrase.text)),
+            "service": phrase.mentions(lexicon.SERVICES | lexicon.CHANNELS)
+            or phrase.names_a_product(),
+            "storage": phrase.mentions(lexicon.STORAGE)
+            or bool(patterns.FILENAME.search(phrase.text)),
+            "strong": phrase.verb.base not in lexicon.WEAK,
+            "labels": bool(_labels(phrase.text)),
+            "destination": phrase.names_a_destination(),
+            "content": phrase.makes_content(),
+        }
+        approval = patterns.APPROVAL.search(phrase.text)
+        if approval and approval.start() == 0:
+            return [self.approval(phrase)]
+        role = phrase.verb.role if phrase.verb.role in lexicon.ROLE_STEPS else "language"
+        condition = next((w for w in phrase.lowered if w in lexicon.CONDITIONS), None)
+        if role in ("send", "save") and condition is None and self._pending_condition:
+            # "Captures positive feedback ... and adds it to Notion": only the positive ones.
+            condition, self._pending_condition = self._pending_condition, None
+        guardable = role in ("send", "save", "language") and phrase.verb.role != "classify"
+        if condition and guardable and not self._guarding:
+            # "notifies HR of qualified candidates": only the qualified ones.
+            return self._guarded([phrase], condition)
+        make = next(
+            make
+            for condition, make in lexicon.ROLE_STEPS[role]
+            if all(_holds(part, mentioned) for part in condition.split())
+        )
+        added = self._makers()[make](phrase)
+        if make == "fetch" and phrase.mentions(lexicon.VENDORS) and phrase.verb.role != "lookup":
+            # "scrapes the reviews using DeepSeek": a model takes what matters from the page.
+            extract = lexicon.verb("extract")
+            assert extract is not None
+            added.append(self.language(_Phrase(extract, "extract", ["it"], phrase.sentence)))
+        if approval and added:
+            added.append(self.approval(phrase))
+        return added
+
+    def _makers(self) -> dict[str, Callable[[_Phrase], list[Step]]]:
+        return {
+            "language": lambda p: (
+                self.languages(p)
+                if p.verb.base == "translate" and len(_languages(p)) > 1
+                else [self.language(p)]
+            ),
+            "fetch": lambda p: [self.fetch(p)],
+            "send": self.send,
+            "write_then_send": lambda p: [self.language(p), *self.send(p)],
+            "write_then_save": lambda p: [self.language(p), self.file_write(p)],
+            "file_write": lambda p: [self.file_write(p)],
+            "file_read": lambda p: [self.file_read(p)],
+            "calculate": lambda p: [self.calculate(p)],
+            "approval": lambda p: [self.approval(p)],
+            "input": self.trigger,
+            "route": self.router_phrase,
+            "nothing": lambda p: [],
+            "classify": lambda p: [
+                self.language(
+                    _Phrase(
+                        lexicon.Verb("classify", "classify", "category"), "classify", [], p.text
+                    )
+                )
+            ],
+            "create": lambda p: [
+                self.language(
+                    _Phrase(
+                        lexicon.Verb(p.verb.base, "transform", field_name(f"{p.verb.base}_result")),
+                        p.word,
+                        p.tokens,
+                        p.sentence,
+                    )
+                )
+            ],
+        }
+
+    def router_phrase(self, phrase: _Phrase) -> list[Step]:
+        """A router is a block of its own: its branch steps are inside it, none are added."""
+        self.route(phrase)
+        return []
+
+    def trigger(self, phrase: _Phrase) -> list[Step]:
+        """What starts a run ("monitors incoming emails"): its noun is an input."""
+        head = head_noun(phrase.object_tokens())
+        said = [w for w in phrase.object_tokens() if w in lexicon.CONDITIONS]
+        if said:
+            self._pending_condition = said[0]
+        if head:
+            name = self.reader.input(head, f"The {label(head).lower()} that starts a run")
+            self.reader.triggered.append(name)
+            self.reader.previous = self.reader.previous or name
+        return []
+
+    def _guarded(
+        self, phrases: list[_Phrase], value: str, *, negative: bool = False, orelse: str = ""
+    ) -> list[Step]:
+        """Steps that run only when a condition holds: a check (or an earlier label) and a
+        router whose branch holds them."""
+        value = field_name(value)
+        previous = self.reader.previous
+        router_field, wanted = self._condition_field(value, negative)
+        router = Router(self.reader.step_id("route"), router_field)
+        self.plan.blocks.append(router)
+        start = len(self.plan.blocks)
+        steps: list[Step] = []
+        self._guarding = True
+        try:
+            for phrase in phrases:
+                steps += self.read_phrase(phrase)
+        finally:
+            self._guarding = False
+        branch = [block for block in self.plan.blocks[start:] if isinstance(block, Step)]
+        del self.plan.blocks[start:]
+        router.routes.append(Route(wanted, branch))
+        if orelse.strip():
+            self.reader.previous = previous
+            start = len(self.plan.blocks)
+            for phrase in phrases_of(orelse):
+                steps += self.read_phrase(phrase)
+            other = [block for block in self.plan.blocks[start:] if isinstance(block, Step)]
+            del self.plan.blocks[start:]
+            router.otherwise = other
+        self.plan.understood.append(
+            f"I made '{router.id}' a router on `{router_field}`: "
+            + " / ".join(
+                f"{route.value} \u2192 {', '.join(s.id for s in route.steps) or 'on'}"
+                for route in router.routes
+            )
+            + (
+                f" / otherwise \u2192 {', '.join(s.id for s in router.otherwise)}"
+                if router.otherwise
+                else ""
+            )
+        )
+        return steps
+
+    def _condition_field(self, value: str, negative: bool) -> tuple[str, str]:
+        """The field a condition is about and the value that takes the branch."""
+        for spec in self.plan.fields.values():
+            if spec.values and value in spec.values:
+                if negative:
+                    others = [v for v in spec.values if v != value]
+                    return spec.name, others[0] if others else value
+                return spec.name, value
+        subject = self.reader.previous or self.reader.input("text", "The text to check")
+        check = Step(
+            self.reader.step_id(f"check_{value}"),
+            "classify",
+            "check",
+            sentence(
+                f"Is the {label(subject).lower()} {value.replace('_', ' ')}? Answer yes or no"
+            ),
+            reads=[subject],
+        )
+        name = self.reader.output(
+            f"is_{value}",
+            Field(f"is_{value}", "enum", f"Whether it is {value}", values=["yes", "no"]),
+        )
+        check.writes = [name]
+        self.reader.add(check)
+        self.reader.previous = subject
+        return name, "no" if negative else "yes"
+
+    def language(self, phrase: _Phrase) -> Step:
+        """A step the model answers."""
+        verb = phrase.verb
+        reader = self.reader
+        create = verb.role == "create"
+        origin = self._implied_source(phrase) if reader.previous is None else None
+        source = reader.source(phrase, create=create)
+        reads = [source] if source else []
+        words = phrase.object_tokens()
+        head = head_noun(words)
+        tokens = list(phrase.tokens)
+        if source and not create and (not words or words[0] in lexicon.PRONOUNS):
+            # "summarize it": say what it is.
+            what = ["the", label(source).lower()]
+            tokens = what + tokens[1:] if words else what + tokens
+        instruction = sentence(" ".join([phrase.word.capitalize(), *tokens]))
+        instruction = re.sub(
+            r"\b(?:using|with|via|by)\s+(?:\w+\s+){0,3}?(?:ai|openai|gpt[\w.-]*|claude|ollama|llm)\b\S*",
+            "",
+            instruction,
+            flags=re.I,
+        )
+        instruction = sentence(instruction)
+        step = Step(reader.step_id(verb.base, head), "llm", verb.base, instruction, reads=reads)
+        if verb.role == "review":
+            step.kind = "review"
+            score = reader.output("score", Field("score", "int", "Review score from 1 to 10"))
+            feedback = reader.output("feedback", Field("feedback", "str", "What to improve"))
+            step.writes = [score, feedback]
+            step.instruction += (
+                " Give a score from 1 to 10 (10 is best) and say briefly what to improve."
+            )
+            reader.add(step)
+            self._post_back(origin, feedback)
+            return step
+        if verb.role == "revise":
+            target = source or reader.input(head or "text", "The text to revise")
+            step.reads = [target] + (["feedback"] if "feedback" in self.plan.fields else [])
+            step.writes = [target]
+            reader.add(step)
+            reader.previous = target
+            self._post_back(origin, target)
+            return step
+        if verb.role == "classify":
+            step.kind = "classify"
+            values = _labels(phrase.text) or _labels(phrase.sentence)
+            topic = next(
+                (
+                    w
+                    for w in (
+                        "sentiment",
+                        "priority",
+                        "urgency",
+                        "intent",
+                        "toxicity",
+                        "language",
+                        "topic",
+                        "category",
+                    )
+                    if w in phrase.text.lower()
+                ),
+                None,
+            )
+            name = topic or (verb.output or "category")
+            spec = Field(
+                name,
+                "enum" if values else "str",
+                f"One of: {', '.join(values)}" if values else f"The {name}",
+                values=values or None,
+            )
+            output = reader.output(name, spec)
+            step.writes = [output]
+            if values:
+                cut = patterns.LABELS.search(step.instruction)
+                base = step.instruction[: cut.start()] if cut else step.instruction
+                step.instruction = sentence(base) + f" Answer with one of: {', '.join(values)}."
+                self.plan.understood.append(f"'{step.id}' sorts into {' / '.join(values)}")
+            step.args["values"] = values
+            reader.labels_field = output
+            reader.add(step)
+            reader.previous = source or reader.previous
+            return step
+        if create:
+            name = head if head and head not in self.plan.fields else (verb.output or "result")
+            description = f"The {label(name).lower()}"
+        else:
+            name = verb.output or "result"
+            if name in self.plan.fields and head:
+                name = f"{head}_{name}"
+            description = f"The {label(name).lower()} of the {label(source or 'text').lower()}"
+        languages = _languages(phrase)
+        if verb.base == "translate" and languages:
+            name = field_name(languages[0])
+            description = f"The {label(source or 'text').lower()} in {languages[0]}"
+            step.instruction = (
+                sentence(f"Translate the {label(source or 'text').lower()} into {languages[0]}")
+                + " Answer with the translation only."
+            )
+        output = reader.output(name, Field(name, "str", description))
+        step.writes = [output]
+        reader.add(step)
+        reader.previous = output
+        return step
+
+    def _implied_source(self, phrase: _Phrase) -> str | None:
+        """A first step about something on the web, in a product or in a file ("summarizes
+        Umami analytics data", "extracts news from FT.com") gets it first; the product it
+        came from, if one is named."""
+        words = phrase.source_words()
+        lowered = {word.lower().strip(".") for word in words}
+        where = "the web"
+        product = next((word for word in words if _is_product(word)), None)
+        if product or lowered & lexicon.WEB:
+            step = self.fetch(
+                _Phrase(lexicon.Verb("fetch", "fetch"), "fetch", words, phrase.sentence)
+            )
+        elif lowered & lexicon.STORAGE:
+            step = self.file_read(
+                _Phrase(lexicon.Verb("read", "read"), "read", words, phrase.sentence)
+            )
+            where = "a file"
+        else:
+            return None
+        self.plan.guessed.append(f"I added '{step.id}' to get it from {where} first")
+        return product
+
+    def _post_back(self, product: str | None, field_: str) -> None:
+        """A review or a revision of something taken from a product goes back to it
+        ("automates code reviews in GitLab merge requests": the review is posted there)."""
+        if product is None:
+            return
+        kept = self.reader.previous
+        self.reader.previous = field_
+        (step,) = self.send(_Phrase(lexicon.Verb("update", "send"), "update", ["to", product], ""))
+        self.reader.previous = kept
+        self.plan.guessed.append(f"I added '{step.id}' to put the result back into {product}")
+
+    def languages(self, phrase: _Phrase) -> list[Step]:
+        """ "Translate the text into German and Spanish": one step per language."""
+        source = self.reader.source(phrase)
+        added = []
+        for language in _languages(phrase):
+            self.reader.previous = source
+            tokens = [
+                token
+                for token in phrase.tokens
+                if token.lower() not in lexicon.LANGUAGES
+                and token.lower() not in ("and", "or", ",")
+            ]
+            one = _Phrase(phrase.verb, phrase.word, [*tokens, language], phrase.sentence)
+            step = self.language(one)
+            step.id = f"translate_{step.writes[0]}"
+            added.append(step)
+        self.reader.previous = source
+        self.plan.understood.append(
+            "one translation step per language: " + ", ".join(s.writes[0] for s in added)
+        )
+        return added
+
+    def _tool(
+        self,
+        kind: str,
+        wanted_id: str,
+        does: str,
+        phrase: _Phrase,
+        reads: list[str],
+        args: dict[str, object],
+    ) -> Step:
+        """A tool step said in the phrase's words."""
+        step_id = self.reader.step_id(wanted_id)
+        return Step(step_id, kind, does, sentence(phrase.text), reads=reads, args=args)
+
+    def fetch(self, phrase: _Phrase) -> Step:
+        """An HTTP GET: of the URL in the words, else of a `url` input."""
+        found = patterns.URL.search(phrase.text)
+        reader = self.reader
+        if found:
+            url = found.group(0)
+        else:
+            name = "url"
+            if name not in self.plan.fields:
+                reader.input(name, "The address to fetch")
+            url = f"{{{name}}}"
+        head = head_noun([w for w in phrase.object_tokens() if w not in lexicon.WEB]) or None
+        output_name = (
+            "page"
+            if phrase.mentions(
+                frozenset({"page", "pages", "webpage", "website", "site", "webpages", "websites"})
+            )
+            else "response"
+        )
+        if head and head not in self.plan.fields and output_name == "response":
+            output_name = head
+        step = self._tool(
+            "http_request", "fetch", phrase.verb.base, phrase, [], {"url": url, "method": "GET"}
+        )
+        step.reads = [url.strip("{}")] if not found else []
+        return reader.place(step, output_name, "What the request returned")
+
+    def send(self, phrase: _Phrase) -> list[Step]:
+        """An HTTP POST of the last result to each service the words name ("sends them
+        via email and Telegram": two posts), or to the URL they give."""
+        reader = self.reader
+        body = reader.previous or reader.input("message", "The message to send")
+        found = patterns.URL.search(phrase.text)
+        if found:
+            targets = [found.group(0)]
+        else:
+            # Where it goes is named after "to", "on", "via" ... ("shares YouTube videos on
+            # Discord" posts to Discord), else anywhere in the words.
+            where = phrase.destination_words() or phrase.tokens
+            named = [
+                _MAIL.get(t.lower().strip("."), t.lower().strip("."))
+                for t in where
+                if _is_product(t) or t.lower() in lexicon.CHANNELS
+            ]
+            targets = list(dict.fromkeys(named)) or ["webhook"]
+        steps = []
+        for target in targets:
+            if found:
+                url, reads = target, [body]
+            else:
+                generic = target in ("api", "webhook", "endpoint", "server", "service", "backend")
+                name = "webhook_url" if generic else f"{field_name(target)}_url"
+                if name not in self.plan.fields:
+                    reader.input(name, f"The {target} address to post to")
+                url, reads = f"{{{name}}}", [body, name]
+            verb = phrase.verb.base
+            step = self._tool(
+                "http_request",
+                verb if len(targets) == 1 else f"{verb}_{field_name(target)}",
+                verb,
+                phrase,
+                reads,
+                {"url": url, "method": "POST", "body": f"{{{body}}}"},
+            )
+            steps.append(reader.place(step, "sent", "The service's answer", then=body))
+        return steps
+
+    def file_write(self, phrase: _Phrase) -> Step:
+        """Write the last result to the file the words name (else outputs/<field>.md)."""
+        reader = self.reader
+        subject = reader.previous or reader.input(
+            head_noun(phrase.object_tokens()) or "text", "The text to save"
+        )
+        found = patterns.FILENAME.search(phrase.text)
+        path = found.group(1) if found else f"outputs/{subject}.md"
+        verb = phrase.verb.base if phrase.verb.role in ("save", "send") else "save"
+        step = self._tool(
+            "file_write",
+            verb,
+            verb,
+            phrase,
+            [subject],
+            {"path": path, "content": f"{{{subject}}}\n"},
+        )
+        return reader.place(step, "saved_to", "Where the file was saved", then=subject)
+
+    def file_read(self, phrase: _Phrase) -> Step:
+        """Read the file the words name, else the one a `path` input names."""
+        reader = self.reader
+        found = patterns.FILENAME.search(phrase.text)
+        if found:
+            path = found.group(1)
+            reads: list[str] = []
+        else:
+            name = reader.input("path", "A file inside the workspace folder")
+            path, reads = f"{{{name}}}", [name]
+        head = head_noun([w for w in phrase.object_tokens() if w not in lexicon.STORAGE])
+        output_name = head if head and head not in self.plan.fields else "file_text"
+        step = self._tool("file_read", "read", phrase.verb.base, phrase, reads, {"path": path})
+        return reader.place(step, output_name, "The text of the file")
+
+    def calculate(self, phrase: _Phrase) -> Step:
+        """A calculation over the numbers the phrase names (inputs, numeric)."""
+        reader = self.reader
+        names = [
+            _singular(w)
+            for w in phrase.lowered
+            if _singular(w) in lexicon.FLOAT_NOUNS | lexicon.INT_NOUNS
+        ]
+        names = list(dict.fromkeys(name for name in names if name != "total"))
+        if len(names) < 2:
+            names = [*names, *[n for n in ("price", "quantity") if n not in names]][:2]
+        for name in names:
+            if name not in self.plan.fields:
+                reader.input(name, f"The {name}", kind="float")
+        operator = " + " if phrase.verb.base in ("sum", "add") else " * "
+        expression = operator.join(names)
+        if phrase.verb.base == "average":
+            expression = f"({' + '.join(names)}) / {len(names)}"
+        step = self._tool(
+            "calculator", "calculate", phrase.verb.base, phrase, names, {"expression": expression}
+        )
+        self.plan.guessed.append(f"I guessed the calculation `{expression}`")
+        return reader.place(step, "total", "The calculated value", kind="float")
+
+    def approval(self, phrase: _Phrase | None) -> Step:
+        """A person approves the last result before the workflow goes on."""
+        reader = self.reader
+        subject = reader.previous or reader.input("text", "The text to approve")
+        step = Step(
+            reader.step_id("approve"),
+            "approval",
+            "approve",
+            f"Approve the {label(subject).lower()}?",
+            reads=[subject],
+        )
+        step.writes = [
+            reader.output(
+                "approval_comment", Field("approval_comment", "str", "The approver's comment")
+            )
+        ]
+        reader.add(step)
+        reader.previous = subject
+        return step
+
+    def route(self, phrase: _Phrase) -> Router | None:
+        """A router on the labels of the last classification ("routes them to the right
+        team", "route bugs to an engineer"; "filters spam" stops some)."""
+        if phrase.verb.role == "filter":
+            return self._filter(phrase)
+        reader = self.reader
+        match = patterns.ROUTE.search(phrase.text)
+        labels = _labels(phrase.text)
+        field_ = reader.labels_field or self._classify_for_route(phrase, labels, bool(match))
+        if field_ is None:
+            return None
+        spec = self.plan.fields[field_]
+        if not labels and not spec.values and not match:
+            # "classify it and route it to the right team": the labels are a guess to ask about.
+            self._set_labels(field_, self._guess_labels(field_))
+        elif labels and (field_ in reader.guessed_labels or not spec.values):
+            # Labels named now replace labels guessed before (or give a free label some).
+            self._relabel(field_, labels)
+        router = self._router_for(field_)
+        values = spec.values or []
+        if match:
+            value = _match_label(match.group("value"), values)
+            if values and value not in values:
+                values.append(value)
+            self._branch(router, value, match.group("target").strip(" ."))
+        elif labels and len(labels) == len(values) and set(labels) != set(values):
+            # "categorizes (A, B, C) and routes them to the department (X, Y, Z)": in order.
+            for value, target in zip(values, labels, strict=True):
+                self._branch(router, value, target.replace("_", " "))
+        else:
+            # "routes them by category": a branch per label, each going on for now.
+            for value in values:
+                if not any(route.value == value for route in router.routes):
+                    router.routes.append(Route(value, []))
+        if not router.routes:
+            router.routes.append(Route("other", []))
+        self.plan.understood.append(
+            f"I made '{router.id}' a router with branches "
+            + " / ".join(values or [r.value for r in router.routes])
+        )
+        return router
+
+    def _filter(self, phrase: _Phrase) -> Router:
+        """ "filters spam": a router that ends the run for that label."""
+        reader = self.reader
+        value = head_noun(phrase.object_tokens()) or "irrelevant"
+        if reader.labels_field is None:
+            field_, wanted = self._condition_field(value, negative=False)
+        else:
+            field_, wanted = reader.labels_field, value
+            spec = self.plan.fields[field_]
+            if spec.values and value not in spec.values:
+                spec.values.append(value)
+        router = self._router_for(field_, "filter")
+        router.routes.append(Route(wanted, [], stop=True))
+        self.plan.understood.append(f"'{router.id}' stops the run when `{field_}` is {wanted}")
+        return router
+
+    def _classify_for_route(self, phrase: _Phrase, labels: list[str], named: bool) -> str | None:
+        """The classification a router needs when none came before it."""
+        if not (named or labels):
+            return None
+        reader = self.reader
+        source = reader.previous or reader.input(
+            head_noun(phrase.object_tokens()) or "text", "What to route"
+        )
+        values = labels or ["urgent", "normal"]
+        classify = Step(
+            reader.step_id("classify"),
+            "classify",
+            "classify",
+            sentence(f"Classify the {label(source).lower()}")
+            + f" Answer with one of: {', '.join(values)}.",
+            reads=[source],
+        )
+        spec = Field("category", "enum", f"One of: {', '.join(values)}", values=values)
+        classify.writes = [reader.output("category", spec)]
+        reader.add(classify)
+        reader.previous = source
+        field_ = reader.labels_field = classify.writes[0]
+        if not labels:
+            self._guess_labels(field_)
+        return field_
+
+    def _guess_labels(self, field_: str) -> list[str]:
+        """Labels for a router when none were named: a guess, and a question to ask."""
+        values = ["urgent", "normal"]
+        self.reader.guessed_labels.add(field_)
+        self.plan.guessed.append(f"I guessed the labels {' / '.join(values)}")
+        self.plan.question = self.plan.question or Question(
+            "Which labels should the router choose between?",
+            [
+                Choice(" / ".join(v), f"classify as {', '.join(v)}")
+                for v in (values, ["bug", "feature", "question"], ["sales", "support", "other"])
+            ],
+        )
+        return values
+
+    def _relabel(self, field_: str, labels: list[str]) -> None:
+        """Labels named now replace labels guessed before: the guess and its question go."""
+        self._set_labels(field_, labels)
+        self.reader.guessed_labels.discard(field_)
+        self.plan.guessed = [
+            g for g in self.plan.guessed if not g.startswith("I guessed the labels")
+        ]
+        self.plan.question = None
+
+    def _set_labels(self, field_: str, labels: list[str]) -> None:
+        """The field is one of ``labels``; the step that writes it says so."""
+        spec = self.plan.fields[field_]
+        spec.type, spec.values = "enum", list(labels)
+        spec.description = f"One of: {', '.join(labels)}"
+        said = f"Answer with one of: {', '.join(labels)}."
+        for step in self.plan.steps():
+            if field_ in step.writes:
+                if "Answer with one of:" in step.instruction:
+                    step.instruction = re.sub(r"Answer with one of: .*", said, step.instruction)
+                else:
+                    step.instruction = f"{step.instruction} {said}"
+
+    def _branch(self, router: Router, value: str, target: str) -> None:
+        """The steps of the route for ``value``: what the target words say to do, or a
+        hand-over note to the person or team they name."""
+        reader = self.reader
+        before = reader.previous
+        start = len(self.plan.blocks)
+        inner = phrases_of(target)
+        for one in inner:
+            self.read_phrase(one)
+        if not inner:
+            name = head_noun([w.lower() for w in target.split()]) or "handler"
+            subject = before or router.field
+            step = Step(
+                reader.step_id(f"to_{name}"),
+                "llm",
+                "hand over",
+                sentence(
+                    f"Write a short note handing the {label(subject).lower()} over to {target}"
+                ),
+                reads=[subject],
+            )
+            note = f"{name}_note"
+            step.writes = [reader.output(note, Field(note, "str", f"The note for {target}"))]
+            reader.add(step)
+        branch = [b for b in self.plan.blocks[start:] if isinstance(b, Step)]
+        del self.plan.blocks[start:]
+        existing = next((r for r in router.routes if r.value == value), None)
+        if existing is not None:
+            existing.steps += branch
+        else:
+            router.routes.append(Route(value, branch))
+        reader.previous = before
+
+    def _router_for(self, field_: str, wanted_id: str = "route") -> Router:
+        """The router on a field: the last block when it is one, else a new one here (a
+        router on the field that has no branch steps yet moves here)."""
+        last = self.plan.blocks[-1] if self.plan.blocks else None
+        if isinstance(last, Router) and last.field == field_:
+            return last
+        for block in list(self.plan.blocks):
+            empty = isinstance(block, Router) and not any(r.steps for r in block.routes)
+            if empty and block.field == field_:  # type: ignore[union-attr]
+                self.plan.blocks.remove(block)
+                self.plan.blocks.append(block)
+                return block  # type: ignore[return-value]
+        router = Router(self.reader.step_id(wanted_id), field_)
+        self.plan.blocks.append(router)
+        return router
+
+    def _make_parallel(self, added: list[Step]) -> None:
+        """The steps of one sentence said to run at once become a parallel group; a join
+        verb among them ("merge the responses") is the join; with fewer than two steps
+        to run at once, two branches of the one step (or of the task) are guessed."""
+        singles: list[Step] = []
+        for step in added:
+            written = {name for single in singles for name in single.writes}
+            independent = not set(step.reads) & written
+            if step in self.plan.blocks and step.does not in lexicon.JOIN_VERBS and independent:
+                singles.append(step)
+        if len(singles) < 2:
+            singles = self._guess_branches(singles)
+        at = self.plan.blocks.index(singles[0]) if singles[0] in self.plan.blocks else None
+        for step in singles:
+            if step in self.plan.blocks:
+                self.plan.blocks.remove(step)
+        source = singles[0].reads[:1]
+        for step in singles:
+            if (
+                step.kind in ("llm", "classify", "review")
+                and source
+                and step.reads
+                and step.reads[0] in [s.writes[0] for s in singles if s.writes]
+            ):
+                step.reads[0] = source[0]
+        group = Parallel(self.reader.step_id("parallel"), singles)
+        joins = [s for s in added if s.does in lexicon.JOIN_VERBS and s in self.plan.blocks]
+        if at is None:
+            at = self.plan.blocks.index(joins[0]) if joins else len(self.plan.blocks)
+        self.plan.blocks.insert(at, group)
+        self.plan.understood.append(f"{', '.join(s.id for s in singles)} run at the same time")
+
+    def _guess_branches(self, singles: list[Step]) -> list[Step]:
+        reader = self.reader
+        model = singles[0] if singles else None
+        join = next(
+            (
+                b
+                for b in reversed(self.plan.blocks)
+                if isinstance(b, Step) and b.does in lexicon.JOIN_VERBS
+            ),
+            None,
+        )
+        before = join.reads[:1] if join is not None else []
+        if join is not None and reader.previous in join.writes:
+            # What the join writes cannot be what the branches read.
+            reader.previous = next(iter(before), None)
+        source = (
+            (model.reads[:1] if model else [])
+            or before
+            or [reader.previous or reader.input("task", "The task to split")]
+        )
+        does = model.does if model else "work"
+        branches = []
+        for part in ("a", "b"):
+            name = f"{(model.writes[0] if model and model.writes else 'part')}_{part}"
+            step = Step(
+                reader.step_id(f"{does}_{part}"),
+                "llm",
+                does,
+                sentence(
+                    f"{(model.instruction if model else 'Work on the task').rstrip('.')}: part {part.upper()}"
+                ),
+                reads=list(source),
+            )
+            step.writes = [reader.output(name, Field(name, "str", f"Part {part.upper()}"))]
+            branches.append(step)
+        if model is not None and model in self.plan.blocks:
+            self.plan.blocks[self.plan.blocks.index(model)] = branches[0]
+            self.plan.blocks.insert(self.plan.blocks.index(branches[0]) + 1, branches[1])
+        self.plan.guessed.append("I guessed two branches to run at the same time")
+        return branches
+
+    # --- the whole request -----------------------------------------------------------------
+
+    def branching(self, text: str) -> None:
+        """ "a gate determines which path to take": when the words branch but no router was
+        read, the first model step's result chooses between two guessed paths."""
+        if not patterns.BRANCHING.search(text) or "router" in self.plan.features():
+            return
+        language = [b for b in self.plan.blocks if isinstance(b, Step) and b.kind == "llm"]
+        if not language:
+            return
+        first = language[0]
+        at = self.plan.blocks.index(first) + 1
+        tail, self.plan.blocks = self.plan.blocks[at:], self.plan.blocks[:at]
+        self.reader.previous = _main_output(first, self.plan)
+        self.reader.labels_field = None
+        phrase = _Phrase(lexicon.Verb("route", "route"), "route", ["it", "to", "a", ",", "b"], "")
+        router = self.route(phrase)
+        if router is not None:
+            subject = self.reader.previous or router.field
+            for route in router.routes:
+                step = Step(
+                    self.reader.step_id(f"path_{route.value}"),
+                    "llm",
+                    "handle",
+                    sentence(f"Handle the {label(subject).lower()} on path {route.value}"),
+                    reads=[subject],
+                )
+                name = f"path_{route.value}_result"
+                step.writes = [self.reader.output(name, Field(name, "str", "The path's answer"))]
+                route.steps.append(step)
+            paths = " / ".join(r.value for r in router.routes)
+            self.plan.guessed.append(f"I guessed the paths {paths}")
+        self.plan.blocks += tail
+
+    def knowledge(self, text: str) -> None:
+        """ "answers questions using the company's knowledge base": when no step reads it,
+        a first step does, and every model step gets it too."""
+        said = lexicon.KNOWLEDGE.search(text)
+        steps = self.plan.steps()
+        reads = any(s.kind == "file_read" or s.args.get("method") == "GET" for s in steps)
+        if not said or reads or not steps:
+            return
+        blocks, self.plan.blocks = self.plan.blocks, []
+        previous, self.reader.previous = self.reader.previous, None
+        words = said.group(0).split()
+        step = self.file_read(_Phrase(lexicon.Verb("read", "read"), "read", ["the", *words], ""))
+        self.plan.blocks = [step, *blocks]
+        self.reader.previous = previous
+        for other in self.plan.steps():
+            if other.kind in ("llm", "classify", "review") and step.writes[0] not in other.reads:
+                other.reads.append(step.writes[0])
+        self.plan.guessed.append(f"I added '{step.id}' to read the {said.group(0)} for the model")
+
+    def finish(self, modifiers: Modifiers) -> None:
+        """Joins, loops and questions: what needs every step to be known."""
+        plan = self.plan
+        reader = self.reader
+        self._independent_analyses()
+        if plan.blocks and isinstance(plan.blocks[-1], Parallel):
+            branches = plan.blocks[-1].branches
+            join = Step(
+                reader.step_id("combine"),
+                "llm",
+                "combine",
+                "Combine the results below into one answer.",
+                reads=[s.writes[0] for s in branches if s.writes],
+            )
+            join.writes = [
+                reader.output("combined", Field("combined", "str", "The combined result"))
+            ]
+            plan.blocks.append(join)
+            plan.guessed.append(f"I added '{join.id}' to join the parallel steps")
+        for index, block in enumerate(plan.blocks[:-1]):
+            following = plan.blocks[index + 1]
+            if (
+                isinstance(block, Parallel)
+                and isinstance(following, Step)
+                and following.kind in ("llm", "classify", "review")
+            ):
+                for step in block.branches:
+                    if step.writes and step.writes[0] not in following.reads:
+                        following.reads.append(step.writes[0])
+                following.node = None
+        self._keep_last()
+        if modifiers.bound is not None or modifiers.repeat:
+            self.add_loop(modifiers)
+        if plan.question is None:
+            sends = [
+                s
+                for s in plan.steps()
+                if s.kind == "http_request" and s.args.get("method") == "POST"
+            ]
+            approvals = [s for s in plan.steps() if s.kind == "approval"]
+            if sends and not approvals:
+                plan.question = Question(
+                    f"Should a person approve before '{sends[0].id}' sends it?",
+                    [
+                        Choice("Yes, ask me before sending", "ask me before sending"),
+                        Choice("No, send it directly", "keep it as it is"),
+                    ],
+                )
+
+    def _keep_last(self) -> None:
+        """A request that opens with where the result is kept ("Logs calls to a sheet.
+        Captures ... and a transcript summary.") keeps the last result, at the end."""
+        blocks = self.plan.blocks
+        first = blocks[0] if blocks else None
+        saves = lexicon.verb(first.does) if isinstance(first, Step) else None
+        keeps = saves is not None and saves.role == "save"
+        later = [b for b in blocks[1:] if isinstance(b, Step) and b.kind in ("llm", "classify")]
+        if not keeps or not later or not isinstance(first, Step):
+            return
+        subject = first.reads[0] if first.reads else None
+        if subject is None or not self.plan.fields[subject].is_input:
+            return
+        blocks.remove(first)
+        blocks.append(first)
+        result = _main_output(later[-1], self.plan) or subject
+        first.reads = [result, *first.reads[1:]]
+        for key in ("content", "body"):
+            if key in first.args:
+                first.args[key] = first.args[key].replace(f"{{{subject}}}", f"{{{result}}}")
+        self.plan.understood.append(f"'{first.id}' keeps the result at the end")
+
+    def _independent_analyses(self) -> None:
+        """Two or more model steps that read the same thing and are then combined
+        ("analyze the sentiment, the topics and the entities, then merge them") run at once."""
+        blocks = self.plan.blocks
+        for end, block in enumerate(blocks):
+            if not (isinstance(block, Step) and block.does in lexicon.JOIN_VERBS):
+                continue
+            start = end
+            while (
+                start > 0
+                and isinstance(blocks[start - 1], Step)
+                and blocks[start - 1].kind in ("llm", "classify")
+                and blocks[start - 1].does not in lexicon.JOIN_VERBS
+            ):
+                start -= 1
+            run = [b for b in blocks[start:end] if isinstance(b, Step)]
+            sources = {tuple(step.reads[:1]) for step in run}
+            written = {name for step in run for name in step.writes}
+            if len(run) >= 2 and len(sources) == 1 and not (set(run[0].reads) & written):
+                blocks[start:end] = [Parallel(self.reader.step_id("parallel"), run)]
+                self.plan.understood.append(f"{', '.join(s.id for s in run)} run at the same time")
+                return
+
+    def add_loop(self, modifiers: Modifiers) -> None:
+        """The bounded loop the words ask for: back to what a review scores (a review is
+        added when none was said), else over the last step."""
+        plan = self.plan
+        reader = self.reader
+        steps = [block for block in plan.blocks if isinstance(block, Step)]
+        if not steps:
+            return
+        bound = modifiers.bound if modifiers.bound is not None else DEFAULT_ROUNDS
+        if modifiers.bound is None:
+            plan.guessed.append(
+                f"No limit was given for the repeat, so it stops after {bound} rounds"
+            )
+            plan.question = Question(
+                "How many rounds at most?",
+                [Choice(f"{n} rounds", f"loop at most {n} times") for n in (3, 5, 10)],
+            )
+        bound = min(max(bound, 1), MAX_ROUNDS)
+        reviews = [s for s in steps if s.kind == "review"]
+        language = [s for s in steps if s.kind in ("llm", "classify")]
+        if not reviews and modifiers.repeat and language:
+            target = language[-1]
+            review = Step(
+                reader.step_id("review"),
+                "review",
+                "review",
+                sentence(f"Review the {label(target.writes[0]).lower()}")
+                + " Give a score from 1 to 10 (10 is best) and say briefly what to improve.",
+                reads=[target.writes[0]],
+            )
+            review.writes = [
+                reader.output("score", Field("score", "int", "Review score from 1 to 10")),
+                reader.output("feedback", Field("feedback", "str", "What to improve")),
+            ]
+            plan.blocks.insert(plan.blocks.index(target) + 1, review)
+            steps = [block for block in plan.blocks if isinstance(block, Step)]
+            plan.guessed.append(
+                f"I added the review '{review.id}' that scores the result, to know when it is good enough"
+            )
+            reviews = [review]
+        if reviews:
+            review = reviews[-1]
+            subject = review.reads[0] if review.reads else None
+            producers = [s for s in steps[: steps.index(review)] if subject in s.writes]
+            body = producers[-1] if producers else steps[0]
+            if body is review:
+                return
+            if body.kind == "llm" and "feedback" not in body.reads:
+                body.reads.append("feedback")
+                body.node = None
+            threshold = (
+                modifiers.threshold if modifiers.threshold is not None else DEFAULT_THRESHOLD
+            )
+            plan.loop = Loop(
+                body.id, review.id, bound, review.writes[0], threshold, id=reader.step_id("repeat")
+            )
+            plan.understood.append(
+                f"'{body.id}' is redone until `{review.writes[0]}` reaches {threshold:g}, at most {bound} times"
+            )
+        else:
+            last = steps[-1]
+            plan.loop = Loop(last.id, last.id, bound, id=reader.step_id("repeat"))
+            plan.understood.append(f"'{last.id}' repeats at most {bound} times")
+
+
+def _match_label(word: str, values: list[str]) -> str:
+    name = field_name(word)
+    for value in values:
+        if (
+            value == name
+            or _singular(name) == _singular(value)
+            or value.startswith(_singular(name))
+        ):
+            return value
+    return _singular(name)
+
+
+def _main_output(step: Step, plan: Plan) -> str | None:
+    if step.kind in ("approval", "file_write") or (
+        step.kind == "http_request" and step.args.get("method") == "POST"
+    ):
+        return step.reads[0] if step.reads else None
+    if step.kind == "review":
+        return step.reads[0] if step.reads else None
+    if step.kind == "classify":
+        return step.reads[0] if step.reads else step.writes[0]
+    return step.writes[0] if step.writes else None
+
+
+def interpret(request: str) -> Plan:
+    """The plan of a request in words (deterministic; no model)."""
+    plan = Plan(request=request.strip())
+    text = _clean(request)
+    text, modifiers = take_loop(text)
+    interpreter = Interpreter(plan)
+    given = patterns.GIVEN.match(text)
+    if given and head_noun(given.group("what").lower().split()):
+        name = head_noun(given.group("what").lower().split()) or "text"
+        interpreter.reader.input(name, f"The {label(name).lower()}", guessed=False)
+        interpreter.reader.triggered.append(name)
+        text = text[given.end() :]
+    for part in _sentences(text):
+        interpreter.read_sentence(part)
+    interpreter.knowledge(text)
+    interpreter.branching(text)
+    if not plan.blocks:
+        fallback = one_step(request, interpreter.reader.triggered[-1:])
+        plan.blocks, plan.fields = fallback.blocks, plan.fields | fallback.fields
+        plan.guessed += fallback.guessed
+    interpreter.finish(modifiers)
+    plan.description = " ".join(_clean(request).split())
+    return plan
+
+
+def one_step(request: str, inputs: list[str] | None = None) -> Plan:
+    """The plan of last resort: one model step that does what was asked, as written."""
+    plan = Plan(request=request.strip(), description=" ".join(_clean(request).split()))
+    reader = _Reader(plan)
+    subject = (inputs or [None])[0] or reader.input(
+        "text", "What the request is about", guessed=False
+    )
+    step = Step(
+        "respond",
+        "llm",
+        "respond",
+        sentence(plan.description[:300] or "Answer the request"),
+        reads=[subject],
+    )
+    step.writes = [reader.output("answer", Field("answer", "str", "The answer"))]
+    plan.blocks.append(step)
+    plan.guessed.append(
+        "I found no step I know in the words, so one model step does what you asked"
+    )
+    return plan

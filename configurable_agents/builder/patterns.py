@@ -1,0 +1,150 @@
+"""The request's language as patterns: each row is (what it means, the regular expression
+that says it). ``interpret`` applies every row of a table the same way; rows of one
+table do not overlap in meaning, so their order says nothing.
+"""
+
+from __future__ import annotations
+
+import re
+
+from configurable_agents.builder.lexicon import NUMBER_PATTERN
+
+_I = re.IGNORECASE
+_N = NUMBER_PATTERN
+_UNITS = r"(?:rounds?|times|iterations?|passes|tries|attempts|loops?|cycles?|revisions?|retries)"
+
+# Openings that only say "this is a workflow": removed before reading.
+PREAMBLES = [
+    re.compile(
+        r"^\s*(?:please\s+)?(?:(?:i\s+(?:want|need|would like)|can you|could you|let's|lets)\s+)?"
+        r"(?:(?:to\s+)?(?:create|build|make|set up|design|give me|get|write|generate)\s+)?"
+        r"(?:me\s+)?(?:an?\s+|the\s+)?(?:new\s+|simple\s+|small\s+)?"
+        r"(?:workflow|pipeline|agent|flow|process|automation|chain)\b\s*"
+        r"(?:that|which|to|for|who|where|:|-|,)?\s*(?:will\s+|can\s+|should\s+|would\s+)?",
+        _I,
+    ),
+    re.compile(r"^\s*(?:this|the|a|an)\s+(?:\w+[- ])?(?:workflow|template|automation)\s+", _I),
+    re.compile(
+        r"^\s*(?:an?\s+)?(?:scheduled|automated|simple|small|daily|ai[- ]powered|\w+)?\s*"
+        r"(?:workflow|automation|pipeline)\s+(?:that|which|to)\s+",
+        _I,
+    ),
+]
+
+# "Given a URL, ..." / "Take a text and ...": what the run starts with.
+GIVEN = re.compile(
+    r"^\s*(?:given|from|with|take|taking|for)\s+(?P<what>(?:an?|the|some)?\s*[\w' -]{1,40}?)\s*,\s*",
+    _I,
+)
+
+# Loop bounds: "at most 3 rounds", "repeat 3 times", "for 3 iterations", "3 tries max".
+LOOP_BOUNDS = [
+    re.compile(
+        rf"[,;]?\s*(?:with\s+|for\s+|in\s+)?\b(?:at most|up to|no more than|not more than|"
+        rf"a maximum of|maximum of|max(?:imum)?|limit(?:ed)? to|cap(?:ped)? at|a limit of)\s+{_N}\s*{_UNITS}?",
+        _I,
+    ),
+    re.compile(
+        rf"[,;]?\s*\b(?:repeat|loop|iterate|retry|do)(?: this| it| that| the loop)?\s+{_N}\s+times\b",
+        _I,
+    ),
+    re.compile(rf"[,;]?\s*\b(?:for|in|over)\s+{_N}\s+{_UNITS}", _I),
+    re.compile(rf"[,;]?\s*\b{_N}\s+{_UNITS}\s+(?:at most|max(?:imum)?)\b", _I),
+]
+# "until it is good", "until the score is 8 or more": a repeat with a condition.
+UNTIL = re.compile(
+    r"[,;]?\s*\b(?:and\s+)?(?:repeat\s+|loop\s+|iterate\s+|keep\s+\w+ing\s+)?until\s+"
+    r"(?:it\s+is\s+|it's\s+|the\s+\w+\s+is\s+|the\s+score\s+reaches\s+|it\s+scores\s+|"
+    r"its\s+score\s+is\s+|they\s+are\s+)?"
+    r"(?:(?:at least|above|over)\s+(\d+)|(\d+)\s*(?:or more|\+|or higher|/10)?|[^.,;]{1,90}?)"
+    r"(?:\s*/\s*10)?(?=$|[.,;])",
+    _I,
+)
+# Words that say the workflow goes back and does something again.
+REPEAT_CUE = re.compile(
+    r"\b(?:loops?|looping|looped|iterat\w*|retr(?:y|ies|ied|ying)|repeat\w*|re-?runs?|"
+    r"re-?running|regenerat\w*|another chance|try again|rewinds?|self-correcting|again)\b",
+    _I,
+)
+REPEATEDLY = re.compile(
+    r"[,;]?\s*\b(?:in a loop|repeatedly|iteratively|loop back|and repeat|and try again|"
+    r"and (?:review|check) (?:it )?again)\b",
+    _I,
+)
+
+# Sentences and list items.
+ITEM = re.compile(r"^\s*(?:\d+\s*[.):]|[-*\u2022])\s+(.*\S)\s*$")
+# Sentences, and the bullets and arrows people draw between steps ("A \u2192 B \u2192 C").
+SENTENCE = re.compile(
+    r"(?<=[a-z0-9)\"'*`])[.!?]\s+(?=[A-Z0-9*\[])|\n+|;\s*|\s*[\u2022\u2192\u2193\u21d2]\s*|\s+->\s+|\s+=>\s+"
+)
+
+# A step done by a person: an approval.
+APPROVAL = re.compile(
+    # A critic, model or agent that "approves" is a review by the model, not by a person.
+    r"\b(?:(?<!critic )(?<!model )(?<!agent )(?<!llm )(?<!validator )(?<!evaluator )approv\w*|sign[- ]?off|signs? off|human[- ]in[- ]the[- ]loop|human review|"
+    r"manual(?:ly)? (?:review|check|approv\w*)|(?:reviewed|checked|confirmed) by (?:a |an |the )?"
+    r"(?:human|person|manager|someone|me|us|team|editor|reviewer|user|admin)|"
+    r"for (?:human |manual |your |a |final )?(?:review|approval)|ask (?:me|us|a person|a human)|"
+    r"wait(?:s|ing)? for (?:a |an |my |your |our |human |manual )?(?:human|person|confirmation|approval|ok)|"
+    r"manual confirmation|human review|approval gate|"
+    r"(?:human|person|manager|team) (?:reviews?|checks?|approves?|confirms?))\b",
+    _I,
+)
+
+# "if it is short", "unless it is spam", "only when urgent": a condition on a step.
+CONDITION = re.compile(
+    r"\b(?P<word>if|unless|only if|only when|when|whenever|in case)\s+"
+    r"(?:(?:it|they|the\s+[\w ]{1,30}?)\s+(?:is|are|has|have|gets?|looks?)\s+)?(?:not\s+)?"
+    r"(?:a\s+|an\s+|too\s+|very\s+|marked\s+as\s+|classified\s+as\s+)?(?P<value>[\w-]+)",
+    _I,
+)
+# "decides whether to send it automatically or flag it for human review": a router with a
+# branch for each alternative.
+DECIDE = re.compile(
+    r"\b(?:decid\w*|determin\w*|choos\w*|chooses|checks?|checking)\s+(?:whether|if)\s+(?:to\s+)?"
+    r"(?P<first>[^,;.]+?)\s+or\s+(?:to\s+)?(?P<second>[^,;.]+)",
+    _I,
+)
+# Words that say the workflow branches without saying on what: a router is guessed.
+BRANCHING = re.compile(
+    r"\b(?:conditional(?:ly)? (?:branch\w*|paths?|routing)|which (?:subsequent |next )?path|"
+    r"(?:a|the) gate\b|depending on (?:the )?(?:result|outcome|answer|category|type|intent)|"
+    r"(?:different|separate|two|several) (?:paths|branches))\b",
+    _I,
+)
+OTHERWISE = re.compile(r"[,;]?\s*\b(?:otherwise|else|if not)\b,?\s*", _I)
+
+# Lists of labels: "as bug, feature or question", "(urgent, normal)", "like A or B".
+LABELS = re.compile(
+    r"(?:\b(?:as|into|between|like|such as|either|one of|to)\s+(?:either\s+|one of\s+|the\s+)?|\()"
+    r"(?P<list>[\w' -]+(?:\s*(?:,|/|\bor\b|\band\b)\s*[\w' -]+)+)\)?",
+    _I,
+)
+# Words after the last label that name what the labels are ("Spam categories").
+LABEL_NOUNS = re.compile(
+    r"\s+(?:categor(?:y|ies)|types?|labels?|class(?:es)?|paths?|teams?|handlers?|"
+    r"departments?|queues?|buckets?|groups?|folders?)\b",
+    _I,
+)
+LIST_SEPARATOR = re.compile(r"\s*(?:,\s*(?:or\s+|and\s+)?|/|\bor\b|\band\b)\s*", _I)
+
+# "route bugs to an engineer", "send urgent ones to a manager".
+ROUTE = re.compile(
+    r"\b(?:route|send|forward|escalate|assign|direct|pass)\w*\s+(?:the\s+|all\s+)?"
+    # "routes them to ...", "route a query to ...": no label is named.
+    r"(?!(?:a|an|the|it|them|this|these|those|each|every|all|any|one)\b)(?P<value>[\w-]+?)"
+    r"(?:s|es)?(?:\s+(?:ones|tickets|messages|items|emails|cases|requests))?\s+to\s+(?P<target>.+)$",
+    _I,
+)
+
+URL = re.compile(r"https?://[^\s,;\"'<>]+[^\s,;.\"'<>)]")
+FILENAME = re.compile(r"\b([\w-]+(?:/[\w-]+)*\.(?:md|txt|json|csv|html|yaml|log|xlsx|pdf))\b")
+PARALLEL = re.compile(
+    r"[,;]?\s*\b(?:in parallel|parallel|simultaneously|at the same time|concurrently|in tandem|"
+    r"each of them|"
+    r"fan(?:s|ning)? out|branch(?:es|ing)? out|split(?:s|ting)? out)\b",
+    _I,
+)
+# A name written like a product ("Trustpilot", "FT.com"): a service the step talks to.
+DOMAIN = re.compile(r"\b[\w-]+\.(?:com|io|ai|org|net|co|app|dev)\b", _I)

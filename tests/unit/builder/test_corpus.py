@@ -1,0 +1,96 @@
+"""The chat builder against the corpus of real requests (tests/unit/builder/corpus): every
+request ends with a valid workflow, and the share that has the required steps in order,
+every required feature and sensible input names is reported and held to the goal.
+
+The offline builder is measured as the chat runs it (rules and the gallery; the embedded
+model only rewords prompts, which no check here reads, so it is left out). Every 5th entry
+is held out: the tables were tuned on the others; both rates are reported.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from configurable_agents.builder import Builder, Gallery
+from configurable_agents.config import config_to_data
+from configurable_agents.settings import Settings
+from tests.unit.builder.conftest import run_turn
+from tests.unit.builder.corpus_score import Score, load_corpus, score, split, summary
+
+GOAL = 0.90
+# The rate reached when this floor was last raised: a change to the tables may not lose it.
+FLOOR = 0.62
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Every corpus request built once, offline: the scores and the replies."""
+    from configurable_agents.settings import load_settings
+
+    settings: Settings = load_settings(
+        data_dir=tmp_path_factory.mktemp("corpus"), llm_provider="local", llm_model=""
+    )
+    builder = Builder(settings, Gallery.load(), fill_budget_seconds=0)
+    entries = load_corpus()
+    scores: dict[str, Score] = {}
+    replies: dict[str, str] = {}
+    for entry in entries:
+        _, result = run_turn(builder, entry["request"], mode="offline")
+        data = config_to_data(result.config) if result.config is not None else None
+        scores[entry["id"]] = score(entry, data, result.config is not None)
+        replies[entry["id"]] = result.reply
+    tuning, held = split(entries)
+    return {
+        "scores": scores,
+        "replies": replies,
+        "all": summary(list(scores.values())),
+        "tuning": summary([scores[e["id"]] for e in tuning]),
+        "held_out": summary([scores[e["id"]] for e in held]),
+    }
+
+
+def _report(outcomes: dict[str, Any]) -> str:
+    # Only the tuning entries' problems are listed: the held-out ones stay unread.
+    tuning, _ = split(load_corpus())
+    failed = [outcomes["scores"][e["id"]] for e in tuning if not outcomes["scores"][e["id"]].passed]
+    lines = [
+        f"corpus pass rate {outcomes['all']['pass_rate']:.1%} "
+        f"(tuning {outcomes['tuning']['pass_rate']:.1%}, "
+        f"held out {outcomes['held_out']['pass_rate']:.1%})",
+        *[f"  {s.id}: {'; '.join(s.problems)}" for s in failed[:40]],
+    ]
+    return "\n".join(lines)
+
+
+def test_the_corpus_has_at_least_100_real_requests_with_sources() -> None:
+    entries = load_corpus()
+    assert len(entries) >= 100
+    assert all(entry["source"].startswith("http") for entry in entries)
+    assert len({entry["id"] for entry in entries}) == len(entries)
+
+
+def test_every_request_ends_with_a_valid_workflow(outcomes: dict[str, Any]) -> None:
+    empty = [s.id for s in outcomes["scores"].values() if "no valid workflow" in s.problems]
+    assert empty == []
+
+
+def test_every_reply_says_what_was_built(outcomes: dict[str, Any]) -> None:
+    for reply in outcomes["replies"].values():
+        assert reply.startswith("Mode: offline")
+        assert "Inputs:" in reply
+
+
+def test_the_pass_rate_does_not_fall_below_the_floor(outcomes: dict[str, Any]) -> None:
+    print(_report(outcomes))
+    assert outcomes["all"]["pass_rate"] >= FLOOR, _report(outcomes)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the offline pass rate is below the 90% goal (measured in the report); strict, "
+    "so this turns red the day the goal is reached and the mark must go",
+)
+def test_the_pass_rate_reaches_the_goal(outcomes: dict[str, Any]) -> None:
+    assert outcomes["all"]["pass_rate"] >= GOAL, _report(outcomes)
