@@ -407,3 +407,23 @@ def metrics(
         )
     result.buckets.sort()
     return result
+
+
+def run_token_usage(session: Session, run_id: str) -> tuple[int, int]:
+    """(prompt, completion) tokens of every step of the run."""
+    row = session.execute(
+        select(
+            func.coalesce(func.sum(RunStep.prompt_tokens), 0),
+            func.coalesce(func.sum(RunStep.completion_tokens), 0),
+        ).where(RunStep.run_id == run_id)
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def steps_from(session: Session, run_id: str, first_seq: int) -> Sequence[RunStep]:
+    """The run's steps from sequence number ``first_seq`` on, in order."""
+    return session.scalars(
+        select(RunStep)
+        .where(RunStep.run_id == run_id, RunStep.seq >= first_seq)
+        .order_by(RunStep.seq)
+    ).all()

@@ -13,13 +13,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from configurable_agents.config.errors import InvalidInputsError
 from configurable_agents.config.inputs import input_names, written_fields
 from configurable_agents.config.schema import LLMNode, WorkflowConfig
-from configurable_agents.storage.models import Run, RunStep, Workflow
+from configurable_agents.storage.models import Run, Workflow
 from configurable_agents.storage.repositories import workflows
 from configurable_agents.storage.states import RunState
 from dashboard import queries
@@ -66,13 +65,7 @@ def _read_run(session_factory: sessionmaker[Session], run_id: str) -> Run:
 def run_usage(session_factory: sessionmaker[Session], run_id: str) -> tuple[int, int]:
     """(prompt, completion) tokens of every step of the run."""
     with session_factory() as session:
-        row = session.execute(
-            select(
-                func.coalesce(func.sum(RunStep.prompt_tokens), 0),
-                func.coalesce(func.sum(RunStep.completion_tokens), 0),
-            ).where(RunStep.run_id == run_id)
-        ).one()
-        return int(row[0]), int(row[1])
+        return queries.run_token_usage(session, run_id)
 
 
 # --- a workflow as a model -----------------------------------------------------------------

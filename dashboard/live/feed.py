@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from configurable_agents.storage.database import session_scope
@@ -29,6 +28,7 @@ from configurable_agents.storage.models import Run, RunStep
 from configurable_agents.storage.repositories import live
 from configurable_agents.storage.repositories import steps as step_states
 from configurable_agents.storage.states import RunState
+from dashboard import queries
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +135,7 @@ def read_state(session: Session, run_id: str, previous: FeedState) -> FeedState:
     # Steps above the floor, plus any earlier one still waiting for a decision.
     waiting = [s for s, v in previous.steps.items() if v["state"] == "awaiting_approval"]
     first = min([floor + 1, *waiting])
-    rows = session.scalars(
-        select(RunStep).where(RunStep.run_id == run_id, RunStep.seq >= first).order_by(RunStep.seq)
-    ).all()
+    rows = queries.steps_from(session, run_id, first)
     steps = dict(previous.steps)
     for row in rows:
         steps[row.seq] = step_facts(row)
