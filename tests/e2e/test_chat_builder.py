@@ -28,7 +28,7 @@ from tests.e2e.serviceset import (
 pytestmark = pytest.mark.e2e
 
 # The outputs of every chat endpoint, in order.
-CHAT, TEXT, SESSION, STATUS, GRAPH, YAML, EXPLAINED, INPUTS, SESSIONS = range(9)
+CHAT, TEXT, SESSION, STATUS, PLAN, GRAPH, YAML, EXPLAINED, INPUTS, SESSIONS = range(10)
 
 
 @pytest.fixture(scope="module")
