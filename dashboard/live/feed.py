@@ -5,7 +5,7 @@ awaiting_approval, run_finished; for the run API's stream mode, GET /api/v1/runs
 One ``RunFeed`` per run that someone in this process follows: it reads the run, its new
 steps and its steps' partial text (``step_partials``, written by the executing process
 while a watch lease is live, see configurable_agents.engine.live_tokens) every
-``POLL_SECONDS`` while the run runs, and keeps the watch lease alive. Every follower has
+``POLL_SECONDS`` while the run is queued or runs, and keeps the watch lease alive. Every follower has
 its own ``Cursor`` over the feed's latest ``FeedState``: a follower that joins late gets
 what already happened (from the stored steps) and then the live part, from the same reads.
 A run nobody follows has no feed, no lease and no reads.
@@ -183,7 +183,8 @@ class RunFeed:
                     self.changed.notify_all()
                 if state.finished or state.run is None:
                     return
-                running = state.run["state"] == RunState.RUNNING
+                # A queued run is about to start: its first token must not wait for a slow poll.
+                running = state.run["state"] in (RunState.QUEUED, RunState.RUNNING)
             except Exception:  # keep following; the next read may work
                 log.exception("reading run %s for its followers failed", self.run_id)
                 running = False
