@@ -140,6 +140,12 @@ class Run(Base):
     worker_id: Mapped[str | None] = mapped_column(String(64), default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Bumped by every claim: a worker's step writes and state changes are compare-and-sets
+    # on the epoch it claimed, so a worker whose claim went stale writes nothing more.
+    epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When the run was last handed to the queue; the reconciler wakes a queued run whose
+    # message was lost (queue flushed, enqueue failed after commit).
+    enqueued_at: Mapped[datetime | None] = mapped_column(default=None)
     total_tokens: Mapped[int] = mapped_column(Integer, default=0)
     total_cost: Mapped[float] = mapped_column(Float, default=0.0)
     mlflow_run_id: Mapped[str | None] = mapped_column(String(64), default=None)
@@ -158,6 +164,7 @@ class Run(Base):
         Index("ix_runs_state_created_at", "state", "created_at"),
         Index("ix_runs_workflow_id_created_at", "workflow_id", "created_at"),
         Index("ix_runs_state_lease_expires_at", "state", "lease_expires_at"),
+        Index("ix_runs_state_enqueued_at", "state", "enqueued_at"),
     )
 
 
@@ -185,6 +192,8 @@ class RunStep(Base):
     cost: Mapped[float] = mapped_column(Float, default=0.0)
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
+    # The claim epoch of the worker that wrote the step (None: written without a claim).
+    epoch: Mapped[int | None] = mapped_column(Integer, default=None)
     error_type: Mapped[str | None] = mapped_column(String(200), default=None)
     error_message: Mapped[str | None] = mapped_column(Text, default=None)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -197,6 +206,22 @@ class RunStep(Base):
         Index("ix_run_steps_started_at", "started_at"),
         Index("ix_run_steps_run_id_step_key", "run_id", "step_key"),
     )
+
+
+class RunEvent(Base):
+    """One entry of a run's timeline: claimed, re-enqueued (and why), taken over, refused."""
+
+    __tablename__ = "run_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    # "enqueued", "reconciled", "claimed", "requeued", "taken_over", "stale_claim" ...
+    kind: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    epoch: Mapped[int | None] = mapped_column(Integer, default=None)
+
+    __table_args__ = (Index("ix_run_events_run_id_id", "run_id", "id"),)
 
 
 # --- agents --------------------------------------------------------------------------------
