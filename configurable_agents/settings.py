@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str = ""
     # Off: runs are not sent to MLflow at all (the run record says so).
     tracking_enabled: bool = True
+    # A record MLflow could not take is tried again after 1 s, doubling up to this.
+    tracking_retry_max_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Seconds a stopping worker (or the CLI) spends sending pending records; the rest
+    # stay pending in the database and another sender delivers them.
+    tracking_drain_seconds: float = Field(default=1.5, ge=0, le=60)
 
     worker_concurrency: int = Field(default=2, ge=1, le=64)
     # Seconds after which a worker that stopped heartbeating counts as stale; dead at 3x.

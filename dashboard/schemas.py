@@ -146,6 +146,21 @@ class RunIn(BaseModel):
     mode: Literal["async", "sync", "stream"] = "async"
 
 
+class TrackingOut(BaseModel):
+    """Where the run's MLflow record stands: ``sent``, ``pending`` (with the reason the last
+    attempt failed and when the next one is due), ``failed`` (MLflow refused it: the
+    reason), or ``off`` (TRACKING_ENABLED=false)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    state: Literal["sent", "pending", "failed", "off"]
+    reason: str | None = None
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    sent_at: datetime | None = None
+    mlflow_run_id: str | None = None
+
+
 class RunOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -165,6 +180,8 @@ class RunOut(BaseModel):
     total_cost: float
     mlflow_run_id: str | None
     tracking_status: str | None
+    # Only on /api/v1/runs/{id}: the record's delivery to MLflow.
+    tracking: TrackingOut | None = None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

@@ -224,6 +224,34 @@ class RunEvent(Base):
     __table_args__ = (Index("ix_run_events_run_id_id", "run_id", "id"),)
 
 
+class TrackingRecord(Base):
+    """The MLflow record of a finished run: stored with the run's end, sent by a worker.
+
+    ``state`` is "pending" until a sender delivered it ("sent") or MLflow refused it for
+    good ("failed"); ``last_error`` says why the latest attempt did not deliver it. A
+    sender claims a row (``claimed_by`` until ``claimed_until``) before it sends, so two
+    workers never send the same record at once.
+    """
+
+    __tablename__ = "tracking_outbox"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    record: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    claimed_until: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    mlflow_run_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        Index("ix_tracking_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+    )
+
+
 # --- agents --------------------------------------------------------------------------------
 
 
@@ -401,6 +429,9 @@ class TriggerEvent(Base):
     # "accepted" or "rejected"; a repeat of an accepted key is reported, not stored.
     status: Mapped[str] = mapped_column(String(20), default="accepted")
     detail: Mapped[str] = mapped_column(Text, default="")
+    # What came of it: "started" (a run), "skipped" (a schedule tick missed and not caught
+    # up), "refused" (inputs, full queue, bad request; the detail says which).
+    outcome: Mapped[str] = mapped_column(String(20), default="started", server_default="started")
     run_id: Mapped[str | None] = mapped_column(
         ForeignKey("runs.id", ondelete="SET NULL"), default=None
     )

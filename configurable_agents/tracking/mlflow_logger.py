@@ -1,27 +1,30 @@
-"""Logs finished workflow runs to MLflow in the background: a run with params and metrics,
-and a trace with one span per node.
+"""What MLflow gets about a finished workflow run (a run with params and metrics, and a
+trace with one span per node), and how one record is logged exactly once.
 
-Nothing here runs on the workflow's path: the engine hands a finished RunRecord to
-:class:`RunTracker`, whose single background thread does the MLflow calls. When MLflow
-is down the record says so ("skipped: ...") and the workflow never waited for it.
+Nothing here runs on the workflow's path: the engine stores the record in the tracking
+outbox with the run's end (storage/repositories/outbox.py) and a sender in each worker
+delivers it (tracking/outbox.py), again and again while MLflow is down.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import queue
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import os
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import httpx
+
+from configurable_agents.tracking.errors import MlflowRefused, MlflowUnavailable
 
 log = logging.getLogger(__name__)
 
-# After a failed probe, do not probe again for this long: a down server costs nothing.
-DOWN_CACHE_SECONDS = 10.0
 PROBE_TIMEOUT = 0.5
+# Seconds one MLflow request may take before the attempt counts as failed.
+REQUEST_TIMEOUT = 5.0
 EXPERIMENT_PREFIX = "workflow:"
+RUN_ID_TAG = "configurable_agents.run_id"
 
 
 @dataclass
@@ -54,97 +57,79 @@ class RunRecord:
     spans: list[SpanRecord] = field(default_factory=list)
 
 
-# Called with (run_id, mlflow_run_id or None, tracking status text).
-ResultCallback = Callable[[str, str | None, str], None]
+def record_to_json(record: RunRecord) -> dict[str, Any]:
+    """The record as JSON the outbox stores (values JSON cannot hold become text)."""
+    return json.loads(json.dumps(asdict(record), default=str))
 
 
-class RunTracker:
-    """One background thread per process that logs run records to MLflow."""
+def record_from_json(data: dict[str, Any]) -> RunRecord:
+    """The record the outbox stored."""
+    spans = [SpanRecord(**span) for span in data.get("spans", [])]
+    return RunRecord(**{**data, "spans": spans})
 
-    def __init__(self, tracking_uri: str, on_result: ResultCallback | None = None) -> None:
-        self.tracking_uri = tracking_uri.rstrip("/")
-        self.on_result = on_result
-        self._queue: queue.Queue[RunRecord | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._down_until = 0.0
-        self._client: Any = None
 
-    def submit(self, record: RunRecord) -> None:
-        """Queue a record; returns at once."""
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._loop, name="mlflow-tracker", daemon=True
-                )
-                self._thread.start()
-        self._queue.put(record)
+def client_for(tracking_uri: str) -> Any:
+    """An MlflowClient that fails at once when the server is down instead of retrying for
+    minutes (MLflow's defaults block about 246 s on one call)."""
+    if not tracking_uri.startswith(("http://", "https://")):
+        raise MlflowRefused(f"unsupported tracking URI {tracking_uri} (use http:// or https://)")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(REQUEST_TIMEOUT)))
+    # Export traces synchronously in the sending thread, so a record is fully in MLflow
+    # when it is marked sent.
+    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")
+    import mlflow
+    from mlflow import MlflowClient
 
-    def flush(self, timeout: float = 30.0) -> bool:
-        """Wait until every queued record is handled (tests and clean shutdown)."""
-        deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return not self._queue.unfinished_tasks
+    # Trace export reads the global tracking URI, not the client's: without this MLflow
+    # would write traces to a local ./mlflow.db.
+    mlflow.set_tracking_uri(tracking_uri)
+    # MLflow prints a "View run at" line per run; the run record has the link.
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    return MlflowClient(tracking_uri=tracking_uri)
 
-    def _loop(self) -> None:
-        while True:
-            record = self._queue.get()
-            try:
-                if record is None:
-                    return
-                mlflow_run_id, status = self._log(record)
-                if self.on_result is not None:
-                    self.on_result(record.run_id, mlflow_run_id, status)
-            except Exception:  # the tracker must never die
-                log.exception("tracking callback failed")
-            finally:
-                self._queue.task_done()
 
-    def _reachable(self) -> bool:
-        if time.monotonic() < self._down_until:
-            return False
-        import httpx
+def reachable(tracking_uri: str) -> bool:
+    """Whether the server answers /health within PROBE_TIMEOUT (a down server costs little)."""
+    try:
+        return httpx.get(f"{tracking_uri.rstrip('/')}/health", timeout=PROBE_TIMEOUT).is_success
+    except httpx.HTTPError:
+        return False
 
-        try:
-            ok = httpx.get(f"{self.tracking_uri}/health", timeout=PROBE_TIMEOUT).is_success
-        except httpx.HTTPError:
-            ok = False
-        if not ok:
-            self._down_until = time.monotonic() + DOWN_CACHE_SECONDS
-        return ok
 
-    def _log(self, record: RunRecord) -> tuple[str | None, str]:
-        if not self.tracking_uri.startswith(("http://", "https://")):
-            return None, f"skipped: unsupported tracking URI {self.tracking_uri}"
-        if not self._reachable():
-            return None, f"skipped: MLflow unreachable at {self.tracking_uri}"
-        try:
-            return log_run(self._get_client(), record), "logged"
-        except Exception as error:
-            self._down_until = time.monotonic() + DOWN_CACHE_SECONDS
-            message = (
-                str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            )
-            return None, f"skipped: {type(error).__name__}: {message[:300]}"
+def deliver(client: Any, record: RunRecord) -> str:
+    """Log a record once: returns the MLflow run id.
 
-    def _get_client(self) -> Any:
-        if self._client is None:
-            import os
+    A sender that died after MLflow had the run but before the outbox said so finds it
+    here by its tag instead of logging it twice; a run it left half-written (not
+    terminated) is deleted and logged again whole.
+    """
+    from mlflow.exceptions import MlflowException
 
-            # Export traces synchronously in this (background) thread, so a record is
-            # fully in MLflow when its callback runs.
-            os.environ.setdefault("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")
-            import mlflow
-            from mlflow import MlflowClient
+    try:
+        experiment_id = experiment_id_for(client, record.workflow_name)
+        for found in client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`{RUN_ID_TAG}` = '{record.run_id}'",
+            max_results=10,
+        ):
+            if found.info.end_time:
+                return str(found.info.run_id)
+            client.delete_run(found.info.run_id)
+        return log_run(client, record, experiment_id)
+    except MlflowException as error:
+        code = getattr(error, "get_http_status_code", lambda: 500)()
+        if 400 <= int(code) < 500 and int(code) not in (408, 429):
+            raise MlflowRefused(_first_line(error)) from error
+        raise MlflowUnavailable(_first_line(error)) from error
+    except (OSError, httpx.HTTPError) as error:
+        raise MlflowUnavailable(_first_line(error)) from error
 
-            # Trace export reads the global tracking URI, not the client's: without this
-            # MLflow would write traces to a local ./mlflow.db.
-            mlflow.set_tracking_uri(self.tracking_uri)
-            # MLflow prints a "View run at" line per run; the run record has the link.
-            logging.getLogger("mlflow").setLevel(logging.WARNING)
-            self._client = MlflowClient(tracking_uri=self.tracking_uri)
-        return self._client
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    message = text.splitlines()[0] if text else ""
+    return f"{type(error).__name__}: {message[:300]}" if message else type(error).__name__
 
 
 def experiment_id_for(client: Any, workflow_name: str) -> str:
@@ -163,15 +148,15 @@ def experiment_id_for(client: Any, workflow_name: str) -> str:
         return str(experiment.experiment_id)
 
 
-def log_run(client: Any, record: RunRecord) -> str:
+def log_run(client: Any, record: RunRecord, experiment_id: str | None = None) -> str:
     """Create the MLflow run with params/metrics and its trace; returns the MLflow run id."""
     from mlflow.entities import Metric, Param
 
-    experiment_id = experiment_id_for(client, record.workflow_name)
+    experiment_id = experiment_id or experiment_id_for(client, record.workflow_name)
     run = client.create_run(
         experiment_id,
         start_time=record.start_ns // 1_000_000,
-        tags={"configurable_agents.run_id": record.run_id, "workflow": record.workflow_name},
+        tags={RUN_ID_TAG: record.run_id, "workflow": record.workflow_name},
         run_name=f"{record.workflow_name}-{record.run_id[:8]}",
     )
     mlflow_run_id = run.info.run_id

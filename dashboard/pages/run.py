@@ -12,13 +12,13 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from configurable_agents.storage.models import Run, RunStep, WorkflowVersion
-from configurable_agents.storage.repositories import runs, steps
+from configurable_agents.storage.repositories import outbox, runs, steps
 from configurable_agents.storage.states import RunState
 from dashboard.deps import DB, hx_target, tick_of
 from dashboard.graph_svg import node_order, render_graph
 from dashboard.live.snapshot import RunProgress, StepMark, progress_from_run
 from dashboard.render import page, partial
-from dashboard.schemas import RunOut, StepOut
+from dashboard.schemas import RunOut, StepOut, TrackingOut
 from dashboard.workflow_lang import Checked, check, graph_of
 
 router = APIRouter()
@@ -31,6 +31,7 @@ class RunDetail:
     run: Run
     steps: list[RunStep]
     version: WorkflowVersion | None
+    tracking: TrackingOut | None = None
 
     @cached_property
     def checked(self) -> Checked | None:
@@ -83,7 +84,28 @@ def run_context(session: Session, run_id: str) -> RunDetail:
         if run.workflow_version_id is not None
         else None
     )
-    return RunDetail(run=run, steps=list(steps.list_for_run(session, run_id)), version=version)
+    return RunDetail(
+        run=run,
+        steps=list(steps.list_for_run(session, run_id)),
+        version=version,
+        tracking=tracking_of(session, run),
+    )
+
+
+def tracking_of(session: Session, run: Run) -> TrackingOut | None:
+    """The run's MLflow record as the outbox holds it (None while the run has not ended)."""
+    row = outbox.get(session, run.id)
+    if row is None:
+        off = (run.tracking_status or "").startswith("off")
+        return TrackingOut(state="off", reason=run.tracking_status) if off else None
+    return TrackingOut(
+        state=row.state,  # type: ignore[arg-type]
+        reason=row.last_error,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at if row.state == outbox.PENDING else None,
+        sent_at=row.sent_at,
+        mlflow_run_id=row.mlflow_run_id,
+    )
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -104,7 +126,8 @@ def run_page(request: Request, session: DB, run_id: str) -> HTMLResponse:
 
 @router.get("/api/v1/runs/{run_id}", response_model=RunOut, tags=["runs"])
 def get_run(session: DB, run_id: str) -> Any:
-    return run_context(session, run_id).run
+    detail = run_context(session, run_id)
+    return RunOut.model_validate(detail.run).model_copy(update={"tracking": detail.tracking})
 
 
 @router.get("/api/v1/runs/{run_id}/steps", response_model=list[StepOut], tags=["runs"])

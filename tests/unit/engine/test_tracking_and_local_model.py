@@ -11,6 +11,7 @@ from configurable_agents.bootstrap import Database
 from configurable_agents.engine.runner import open_engine
 from configurable_agents.settings import load_settings
 from configurable_agents.storage.models import Run, RunState
+from configurable_agents.storage.repositories import outbox
 from tests.conftest import free_port
 from tests.fakes import FakeLLMServer
 from tests.mlflow_server import running_mlflow
@@ -46,7 +47,7 @@ def test_run_is_logged_with_a_span_per_node(
 
     with database.session_factory() as session:
         run = session.get(Run, run_id)
-    assert run is not None and run.tracking_status == "logged"
+    assert run is not None and run.tracking_status == "sent"
     client = MlflowClient(mlflow_url)
     logged = client.get_run(run.mlflow_run_id)
     assert logged.data.tags["configurable_agents.run_id"] == run_id
@@ -55,7 +56,7 @@ def test_run_is_logged_with_a_span_per_node(
     assert [span.name for span in trace.data.spans] == ["linear", "outline", "write"]
 
 
-def test_mlflow_down_is_recorded_and_never_fails_the_run(
+def test_mlflow_down_leaves_the_record_pending_and_never_fails_the_run(
     data_dir: Path, database: Database, store_run: StoreRun, fake_llm_server: FakeLLMServer
 ) -> None:
     settings = load_settings(
@@ -74,8 +75,13 @@ def test_mlflow_down_is_recorded_and_never_fails_the_run(
         run = session.get(Run, run_id)
     assert run is not None and run.mlflow_run_id is None
     assert (run.tracking_status or "").startswith(
-        "skipped: MLflow unreachable at http://127.0.0.1:"
+        "pending: MLflow unreachable at http://127.0.0.1:"
     )
+    with database.session_factory() as session:
+        record = outbox.get(session, run_id)
+    # Stored with the run's end: a worker's sender delivers it once MLflow is back.
+    assert record is not None and record.state == "pending"
+    assert record.record["run_id"] == run_id and len(record.record["spans"]) == 2
 
 
 ROUTED_LOCAL = """

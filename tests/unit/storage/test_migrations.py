@@ -158,3 +158,52 @@ def test_0003_upgrades_a_database_holding_data_written_at_0002(
             refusals.count(session, source="webhook", subject="w", status=401, reason="r")
     with make_session_factory(empty_engine)() as session:
         assert [(r.subject, r.count) for r in refusals.list_refusals(session)] == [("w", 3)]
+
+
+def test_0005_upgrades_a_database_holding_data_written_at_0004(
+    empty_engine: Engine, data_dir: Path
+) -> None:
+    """The tracking outbox arrives beside finished runs, which stay; stored trigger events
+    get their outcome (a rejected delivery was refused)."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from configurable_agents.storage.database import make_session_factory, session_scope
+    from configurable_agents.storage.migrations import _alembic_config
+    from configurable_agents.storage.repositories import outbox, triggers
+
+    command.upgrade(_alembic_config(empty_engine), "0004")
+    with empty_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO runs (id, workflow_name, state, inputs, trigger, attempts, "
+                "cancel_requested, total_tokens, total_cost, created_at, epoch) VALUES "
+                "('r1', 'w', 'completed', '{}', 'cli', 1, false, 7, 0.5, CURRENT_TIMESTAMP, 1)"
+            )
+        )
+        for key, status in (("d-1", "accepted"), ("d-2", "rejected")):
+            connection.execute(
+                text(
+                    "INSERT INTO trigger_events (workflow_name, kind, idempotency_key, status, "
+                    "detail, received_at) VALUES ('w', 'webhook', :key, :status, '', "
+                    "CURRENT_TIMESTAMP)"
+                ),
+                {"key": key, "status": status},
+            )
+
+    upgrade_to_head(empty_engine, data_dir)
+
+    with empty_engine.connect() as connection:
+        outcomes = connection.execute(
+            text("SELECT idempotency_key, outcome FROM trigger_events ORDER BY idempotency_key")
+        ).all()
+    assert [tuple(row) for row in outcomes] == [("d-1", "started"), ("d-2", "refused")]
+    factory = make_session_factory(empty_engine)
+    with session_scope(factory) as session:
+        outbox.store_pending(session, "r1", {"run_id": "r1"})
+        triggers.record(
+            session, workflow_name="w", kind="schedule", key="k", outcome=triggers.SKIPPED
+        )
+    with factory() as session:
+        assert outbox.counts(session) == {"pending": 1, "sent": 0, "failed": 0}
+        assert session.execute(text("SELECT total_tokens FROM runs")).scalar_one() == 7
