@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(default=0.02, gt=0, le=10)
     # Seconds a run's lease lasts; its worker renews it every third of that while it runs.
     run_lease_seconds: float = Field(default=30.0, gt=0)
+    # Seconds a queued run may go unclaimed after it was handed to the queue before the
+    # reconciler (in every worker) hands it over again: a lost message heals within this.
+    reconcile_after_seconds: float = Field(default=10.0, gt=0)
     # Executions a run gets when its worker dies under it before it fails with the reason.
     run_max_attempts: int = Field(default=3, ge=1, le=100)
     # Runs executing at once over all workers, and per workflow; 0 means no limit.

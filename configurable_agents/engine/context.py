@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from configurable_agents.config.schema import LLMConfig, ModelPrice, WorkflowConfig
 from configurable_agents.llm.factory import get_provider
 from configurable_agents.settings import Settings
+from configurable_agents.storage import run_lifecycle
 from configurable_agents.storage.models import RunStep
 from configurable_agents.tracking.mlflow_logger import SpanRecord
 
@@ -100,10 +101,32 @@ class RunContext:
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
     spans: list[SpanRecord] = field(default_factory=list)
     _spans_lock: threading.Lock = field(default_factory=threading.Lock)
+    # The claim this execution holds: every step write is a compare-and-set on it.
+    epoch: int | None = None
+    # Seconds after the last proof of the claim (claim, step write) before a step checks it
+    # again before running: a live worker proves it all the time, a thawed one does not.
+    claim_check_seconds: float = 1.0
+    _claim_confirmed: float = field(default_factory=time.monotonic)
 
     def add_span(self, span: SpanRecord) -> None:
         with self._spans_lock:
             self.spans.append(span)
+
+    def claim_confirmed(self) -> None:
+        """A fenced write just succeeded: the claim held a moment ago."""
+        self._claim_confirmed = time.monotonic()
+
+    def check_claim(self) -> None:
+        """Raise StaleClaimError when another claim took the run since this one (read only
+        when the claim was not proven within ``claim_check_seconds``)."""
+        if (
+            self.epoch is None
+            or time.monotonic() - self._claim_confirmed < self.claim_check_seconds
+        ):
+            return
+        with self.session_factory() as session:
+            run_lifecycle.check_claim(session, self.run_id, self.epoch)
+        self.claim_confirmed()
 
 
 def now_ns() -> int:

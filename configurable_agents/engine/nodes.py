@@ -145,10 +145,12 @@ def run_tool(node: AnyNode, state: dict[str, Any], ctx: RunContext) -> StepResul
     )
 
 
-def run_agent(node: AgentNode, state: dict[str, Any], ctx: RunContext) -> StepResult:
+def run_agent(node: AgentNode, state: dict[str, Any], ctx: RunContext, step_key: str) -> StepResult:
 
     inputs = {name: render_value(template, state) for name, template in node.inputs.items()}
-    value, attempts = call_remote_agent(ctx, node.agent, inputs, timeout=node.timeout)
+    value, attempts = call_remote_agent(
+        ctx, node.agent, inputs, timeout=node.timeout, step_key=step_key
+    )
     return StepResult(
         updates={node.output: value},
         kind="agent",
@@ -209,6 +211,8 @@ def execute_node(
     """Run a node (or reuse what a previous attempt stored) and return its state updates."""
     if step_key in ctx.previous_steps:
         return dict(ctx.previous_steps[step_key])
+    # A worker whose claim went stale (frozen past its lease) stops here, before the call.
+    ctx.check_claim()
     access: MemoryAccess | None = getattr(node, "memory", None)
     started, started_at, clock = now_ns(), datetime.now(UTC), time.perf_counter()
     remembered = read_memory(access, ctx)
@@ -217,7 +221,7 @@ def execute_node(
         if isinstance(node, LLMNode):
             result = run_llm(node, view, ctx)
         elif isinstance(node, AgentNode):
-            result = run_agent(node, view, ctx)
+            result = run_agent(node, view, ctx, step_key)
         elif isinstance(node, RouterNode | LoopNode | ParallelNode):
             result = run_marker(node, view)
         else:
@@ -281,7 +285,10 @@ def record_step(
     access: MemoryAccess | None = None,
     state: str | None = None,
 ) -> None:
-    """Store the finished step (and memory writes) in one transaction; then honour a cancel."""
+    """Store the finished step (and memory writes) in one transaction; then honour a cancel.
+
+    The write is fenced by the run's claim epoch: StaleClaimError, nothing stored, when
+    another claim took the run meanwhile."""
 
     with session_scope(ctx.session_factory) as session:
         if error is None and memory_state is not None:
@@ -306,9 +313,11 @@ def record_step(
             error_type=error[0] if error else None,
             error_message=error[1] if error else None,
             started_at=started_at,
+            epoch=ctx.epoch,
         )
         # The step's run row was just read under lock: its cancel flag is current.
         cancelled = step.run.cancel_requested
+    ctx.claim_confirmed()
     if ctx.on_step is not None:
         ctx.on_step(step)
     if cancelled and error is None:
@@ -323,6 +332,7 @@ def approval_step(
 
     if step_key in ctx.previous_steps:
         return dict(ctx.previous_steps[step_key])
+    ctx.check_claim()
     message = render_template(node.message, state)
     if step_key not in ctx.waiting_steps:
         # Stored before pausing so the dashboard can show what is asked.
@@ -342,11 +352,13 @@ def approval_step(
     if node.feedback:
         updates[node.feedback] = comment
     with session_scope(ctx.session_factory) as session:
-        waiting = steps.waiting_step(session, ctx.run_id, step_key)
-        if waiting is not None:
-            waiting.state = steps.COMPLETED
-            waiting.output = {**updates, "approved": approved, "comment": comment}
-            waiting.finished_at = datetime.now(UTC)
+        steps.complete_waiting(
+            session,
+            ctx.run_id,
+            step_key,
+            output={**updates, "approved": approved, "comment": comment},
+            epoch=ctx.epoch,
+        )
     ctx.add_span(
         SpanRecord(
             node.id,

@@ -11,11 +11,16 @@ deployed copy of this platform. Protocol (version 1), all bodies JSON:
     inputs are checked against it.
 
 ``POST <url>`` with ``{"inputs": {...}, "run_id": "<calling run>"}``
-    (an optional input that was not given is sent as ``null``)
+    (an optional input that was not given is sent as ``null``) and the header
+    ``Idempotency-Key: <run id>:<step key>:<epoch>`` (the step key is ``<node>#<visit>``,
+    the epoch the calling worker's claim on the run). Every try of one step carries the
+    same key: an agent that keeps the answer of a key for a while (a day is plenty) and
+    answers a repeat with it instead of working again never does the work twice. A new
+    claim of the run (its worker died, `resume --take-over`) sends a new epoch.
     Answers 200 with ``{"outputs": <any JSON>}`` (a body without ``outputs`` is taken
-    whole). 408/409/429/5xx and network errors are retried with backoff (at most three
-    tries, within the node's ``timeout`` each); any other status fails the step with the
-    agent's message.
+    whole). 408/409/429/5xx, timeouts and network errors are retried with backoff (at most
+    three tries, within the node's ``timeout`` each), always with that key; any other
+    status fails the step with the agent's message.
 
 Registering, heartbeating and leaving go through this platform's JSON API
 (``dashboard/routes/agent_api.py``): ``POST /api/v1/agents/register`` with ``{"name",
@@ -189,19 +194,35 @@ def find_agent(ctx: RunContext, name: str) -> tuple[str, str]:
         return alive[0].id, str(alive[0].url)
 
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def idempotency_key(run_id: str, step_key: str, epoch: int | None) -> str:
+    """The key every try of one step's call carries: run, step key and claim epoch."""
+    return f"{run_id}:{step_key}:{epoch if epoch is not None else 0}"
+
+
 def call_remote_agent(
-    ctx: RunContext, name: str, inputs: dict[str, Any], *, timeout: float
+    ctx: RunContext, name: str, inputs: dict[str, Any], *, timeout: float, step_key: str
 ) -> tuple[Any, int]:
-    """POST {"inputs": ...} to the agent; returns (its "outputs", or the whole JSON answer; attempts)."""
+    """POST {"inputs": ...} to the agent with the step's idempotency key; returns (its
+    "outputs", or the whole JSON answer; attempts).
+
+    Retried (timeouts, 5xx ...) only because the key lets the agent answer a repeat
+    without doing the work again."""
     import httpx
 
     _, url = find_agent(ctx, name)
+    headers = {IDEMPOTENCY_HEADER: idempotency_key(ctx.run_id, step_key, ctx.epoch)}
     policy = RetryPolicy()
     for attempt in range(1, policy.max_attempts + 1):
         retry_after = None
         try:
             response = httpx.post(
-                url, json={"inputs": inputs, "run_id": ctx.run_id}, timeout=timeout
+                url,
+                json={"inputs": inputs, "run_id": ctx.run_id},
+                headers=headers,
+                timeout=timeout,
             )
         except httpx.TimeoutException:
             problem = f"no answer within {timeout} s"

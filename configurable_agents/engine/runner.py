@@ -1,9 +1,16 @@
-"""Runs a stored run: load its workflow version, compile, execute with checkpoints, store
-the outcome, hand the record to MLflow tracking in the background.
+"""Runs a stored run: load its workflow version, compile, execute, store the outcome, hand
+the record to MLflow tracking in the background.
 
-A run that was interrupted (crash, kill -9, worker gone) is resumed from its last
-checkpoint: LangGraph skips the steps it completed, and steps stored by a previous
-attempt after the last checkpoint are reused by their step key, never run twice.
+One durable write per step: the step log (keys ``node#visit``) is the record a resumed
+run needs. A run that was interrupted (crash, kill -9, worker gone) is executed again
+from its inputs and every step a previous attempt stored is replayed from its stored
+output by its key, never run again. LangGraph's checkpointer is used only by workflows
+with an approval node (its interrupt needs one), and only at the graph's exit
+(``durability="exit"``): the pause for a person is saved, single steps are not.
+
+Every execution holds a claim epoch (storage.run_lifecycle): its step writes and state
+changes are fenced by it, and an execution whose claim went stale stops at its next step
+having written nothing (outcome :data:`STALE`).
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from configurable_agents.config.errors import InvalidInputsError
 from configurable_agents.config.inputs import initial_state
 from configurable_agents.config.loader import load_config
-from configurable_agents.config.schema import LoopNode, WorkflowConfig
+from configurable_agents.config.schema import ApprovalNode, LoopNode, WorkflowConfig
 from configurable_agents.engine.checkpointing import open_checkpointer
 from configurable_agents.engine.compiler import CURRENT_RUN, compile_workflow
 from configurable_agents.engine.context import (
@@ -38,11 +45,16 @@ from configurable_agents.engine.nodes import DECISIONS, VISITS, public_state
 from configurable_agents.settings import Settings
 from configurable_agents.storage import run_lifecycle
 from configurable_agents.storage.database import session_scope
+from configurable_agents.storage.errors import StaleClaimError
 from configurable_agents.storage.models import Run, RunState, WorkflowVersion
-from configurable_agents.storage.repositories import runs, steps
-from configurable_agents.tracking.mlflow_logger import RunRecord, RunTracker
+from configurable_agents.storage.repositories import outbox, runs, steps
+from configurable_agents.tracking.mlflow_logger import RunRecord, record_to_json
+from configurable_agents.tracking.outbox import OutboxSender
 
 log = logging.getLogger(__name__)
+# The outcome of an execution whose claim went stale: it stopped and wrote nothing more;
+# the run belongs to whoever claimed it since (not a state of the run).
+STALE = "stale"
 
 
 @dataclass
@@ -58,7 +70,7 @@ class RunOutcome:
 
 
 class Engine:
-    """Executes runs in this process; one per process (providers and tracker are shared)."""
+    """Executes runs in this process; one per process (providers and sender are shared)."""
 
     def __init__(
         self,
@@ -66,20 +78,21 @@ class Engine:
         session_factory: sessionmaker[Session],
         checkpointer: BaseCheckpointSaver,
         *,
-        tracker: RunTracker | None = None,
+        sender: OutboxSender | None = None,
+        checkpoint_every_step: bool = False,
     ) -> None:
         self.settings = settings
+        # The former design (a LangGraph checkpoint after every step of every workflow),
+        # kept for benchmarks/engine.py to measure against.
+        self.checkpoint_every_step = checkpoint_every_step
         self.session_factory = session_factory
         self.checkpointer = checkpointer
         self.providers = ProviderCache(settings)
         self.tokens = TokenPublisher(session_factory)
-        self._graphs: dict[str, Any] = {}
+        self._graphs: dict[str, tuple[Any, bool]] = {}
         self._graphs_lock = threading.Lock()
-        if tracker is None and settings.tracking_enabled:
-            tracker = RunTracker(
-                settings.effective_mlflow_tracking_uri, on_result=self._tracking_result
-            )
-        self.tracker = tracker
+        # Delivers the MLflow records this engine stores with each run's end.
+        self.sender = sender
 
     # --- executing -----------------------------------------------------------------------
 
@@ -135,18 +148,46 @@ class Engine:
                 )
                 if taken is None:
                     return None
+                run = taken
             elif not claimed:
                 run_lifecycle.start(session, run, worker_id=worker_id)
+            epoch = run.epoch
+        try:
+            return self._execute_claimed(
+                run_id, epoch, config_text, inputs, workflow_name, on_step, on_token
+            )
+        except StaleClaimError as error:
+            log.warning("run %s: stopped without writing more: %s", run_id, error)
+            return RunOutcome(run_id, STALE, error_type="StaleClaim", error_message=str(error))
+
+    def _execute_claimed(
+        self,
+        run_id: str,
+        epoch: int,
+        config_text: str,
+        inputs: dict[str, Any],
+        workflow_name: str,
+        on_step: StepCallback | None,
+        on_token: NodeTokenListener | None,
+    ) -> RunOutcome:
+        """Execute a run this process holds under ``epoch``; StaleClaimError when the claim
+        goes stale."""
         try:
             config = _parsed_config(config_text, f"{workflow_name}.yaml")
         except Exception as error:  # a stored config that no longer validates
             return self.finish(
-                run_id, RunState.FAILED, error_type="ConfigError", error_message=str(error)
+                run_id,
+                RunState.FAILED,
+                error_type="ConfigError",
+                error_message=str(error),
+                epoch=epoch,
             )
 
         ctx = self._context(run_id, workflow_name, config, on_step)
+        ctx.epoch = epoch
+        ctx.claim_check_seconds = min(1.0, self.settings.run_lease_seconds / 4)
         tokens = ctx.tokens = self.tokens.for_run(run_id, on_token)
-        graph = self._graph(config_text, config)
+        graph, checkpointed = self._graph(config_text, config)
         thread = {
             "configurable": {"thread_id": run_id},
             "recursion_limit": _recursion_limit(config),
@@ -154,8 +195,15 @@ class Engine:
         started = now_ns()
         token = CURRENT_RUN.set(ctx)
         try:
-            graph_input = self._graph_input(graph, thread, config, inputs, ctx)
-            graph.invoke(graph_input, thread)
+            graph_input = self._graph_input(checkpointed, thread, config, inputs, ctx)
+            # With a checkpointer, only at exit (a pause for approval, the end): the step
+            # log is the per-step record. The former design checkpointed every step.
+            options: dict[str, Any] = {}
+            if checkpointed:
+                options["durability"] = "async" if self.checkpoint_every_step else "exit"
+            result = graph.invoke(graph_input, thread, **options)
+        except StaleClaimError:
+            raise  # another claim holds the run: write nothing, not even the failure
         except RunCancelled:
             return self._end(
                 ctx, started, RunState.CANCELLED, error=("RunCancelled", "cancelled by user")
@@ -180,24 +228,25 @@ class Engine:
             CURRENT_RUN.reset(token)
             tokens.close()
 
-        snapshot = graph.get_state(thread)
-        pending = [interrupt.value for task in snapshot.tasks for interrupt in task.interrupts]
+        values = dict(result) if isinstance(result, dict) else {}
+        pending = [interrupt.value for interrupt in values.pop("__interrupt__", ())]
         if pending:
-            return self._pause(run_id, pending[0])
-        return self._end(
-            ctx, started, RunState.COMPLETED, outputs=public_state(dict(snapshot.values))
-        )
+            return self._pause(run_id, pending[0], epoch)
+        return self._end(ctx, started, RunState.COMPLETED, outputs=public_state(values))
 
-    def _graph(self, config_text: str, config: WorkflowConfig) -> Any:
-        """The compiled graph of a version, built once per engine (a version never changes)."""
+    def _graph(self, config_text: str, config: WorkflowConfig) -> tuple[Any, bool]:
+        """The compiled graph of a version, built once per engine (a version never changes),
+        and whether it has a checkpointer (only workflows that pause for approval)."""
         with self._graphs_lock:
-            graph = self._graphs.get(config_text)
-            if graph is None:
-                graph = compile_workflow(config, self.checkpointer)
+            entry = self._graphs.get(config_text)
+            if entry is None:
+                checkpointed = self.checkpoint_every_step or needs_checkpointer(config)
+                graph = compile_workflow(config, self.checkpointer if checkpointed else None)
+                entry = (graph, checkpointed)
                 if len(self._graphs) >= 256:
                     self._graphs.pop(next(iter(self._graphs)))
-                self._graphs[config_text] = graph
-            return graph
+                self._graphs[config_text] = entry
+            return entry
 
     def _context(
         self, run_id: str, workflow_name: str, config: WorkflowConfig, on_step: StepCallback | None
@@ -230,16 +279,17 @@ class Engine:
 
     def _graph_input(
         self,
-        graph: Any,
+        checkpointed: bool,
         thread: dict[str, Any],
         config: WorkflowConfig,
         inputs: dict[str, Any],
         ctx: RunContext,
     ) -> Any:
-        """Fresh state for a new run; None (resume) or the approval decision for a paused one."""
+        """Fresh state for a new or replayed run; None (resume) or the approval decision for
+        a run paused at a saved interrupt."""
         from langgraph.types import Command
 
-        if self.checkpointer.get_tuple(thread) is None:
+        if not checkpointed or self.checkpointer.get_tuple(thread) is None:
             return {**initial_state(config, inputs), VISITS: {}, DECISIONS: {}}
         if ctx.waiting_steps:
             with self.session_factory() as session:
@@ -253,7 +303,7 @@ class Engine:
     # --- endings ---------------------------------------------------------------------------
 
     def _fail_now(self, session: Session, run: Run, error_type: str, message: str) -> RunOutcome:
-
+        # Before any claim of this execution: the run as loaded in this transaction.
         run_lifecycle.finish(
             session, run, state=RunState.FAILED, error_type=error_type, error_message=message
         )
@@ -267,9 +317,10 @@ class Engine:
         outputs: dict[str, Any] | None = None,
         error_type: str | None = None,
         error_message: str | None = None,
+        epoch: int | None = None,
     ) -> RunOutcome:
-        """Store a final state."""
-        self._store_final(run_id, state, outputs, error_type, error_message)
+        """Store a final state (fenced by ``epoch`` when given)."""
+        self._store_final(run_id, state, outputs, error_type, error_message, epoch=epoch)
         return RunOutcome(run_id, state, outputs, error_type, error_message)
 
     def _store_final(
@@ -279,27 +330,39 @@ class Engine:
         outputs: dict[str, Any] | None,
         error_type: str | None,
         error_message: str | None,
+        record: Any = None,
+        epoch: int | None = None,
     ) -> Run:
-        """The run in its final state, as stored (its attributes stay readable)."""
+        """The run in its final state, as stored (its attributes stay readable).
+
+        ``record`` (a callable of the stored run giving its RunRecord) puts the run's MLflow
+        record in the tracking outbox in the same transaction: a run that ended has its
+        record, pending until a sender delivers it. With ``epoch`` (the claim this
+        execution holds) the end is a compare-and-set on it (StaleClaimError).
+        """
 
         with session_scope(self.session_factory) as session:
             run = runs.require(session, run_id)
-            run_lifecycle.finish(
+            run = run_lifecycle.finish(
                 session,
                 run,
                 state=state,
                 outputs=outputs,
                 error_type=error_type,
                 error_message=error_message,
+                epoch=epoch,
             )
             if not self.settings.tracking_enabled:
                 run.tracking_status = "off (TRACKING_ENABLED=false)"
+            elif record is not None:
+                session.flush()  # the totals the record reports
+                outbox.store_pending(session, run_id, record_to_json(record(run)))
         return run
 
-    def _pause(self, run_id: str, approval: dict[str, Any]) -> RunOutcome:
+    def _pause(self, run_id: str, approval: dict[str, Any], epoch: int) -> RunOutcome:
 
         with session_scope(self.session_factory) as session:
-            run_lifecycle.pause_for_approval(session, runs.require(session, run_id))
+            run_lifecycle.pause_for_approval(session, runs.require(session, run_id), epoch=epoch)
         return RunOutcome(run_id, RunState.AWAITING_APPROVAL, approval=approval)
 
     def _end(
@@ -312,10 +375,18 @@ class Engine:
         error: tuple[str, str] | None = None,
     ) -> RunOutcome:
         error_type, error_message = error if error else (None, None)
-        # One transaction stores the end and gives the totals the tracking record needs.
-        run = self._store_final(ctx.run_id, state, outputs, error_type, error_message)
-        if self.tracker is not None:
-            self.tracker.submit(self._record(ctx, started, run))
+        # One transaction stores the end and the tracking record made from its totals.
+        self._store_final(
+            ctx.run_id,
+            state,
+            outputs,
+            error_type,
+            error_message,
+            record=lambda run: self._record(ctx, started, run),
+            epoch=ctx.epoch,
+        )
+        if self.sender is not None:
+            self.sender.wake()
         return RunOutcome(ctx.run_id, state, outputs, error_type, error_message)
 
     def _record(self, ctx: RunContext, started: int, run: Run) -> RunRecord:
@@ -341,12 +412,11 @@ class Engine:
             spans=sorted(ctx.spans, key=lambda span: span.start_ns),
         )
 
-    def _tracking_result(self, run_id: str, mlflow_run_id: str | None, status: str) -> None:
-        with session_scope(self.session_factory) as session:
-            run = session.get(Run, run_id)
-            if run is not None:
-                run.mlflow_run_id = mlflow_run_id
-                run.tracking_status = status
+
+def needs_checkpointer(config: WorkflowConfig) -> bool:
+    """Only a workflow that pauses for a person needs LangGraph's checkpointer (its
+    interrupt); every other one resumes from the step log alone."""
+    return any(isinstance(node, ApprovalNode) for node in config.nodes)
 
 
 @lru_cache(maxsize=256)
@@ -365,12 +435,23 @@ def _recursion_limit(config: WorkflowConfig) -> int:
 
 @contextmanager
 def open_engine(settings: Settings, session_factory: sessionmaker[Session]) -> Iterator[Engine]:
-    """An Engine with this process's checkpointer; waits for tracking on exit (bounded)."""
+    """An Engine with this process's checkpointer and tracking sender.
 
+    On exit the sender drains within TRACKING_DRAIN_SECONDS; records it could not send
+    stay pending in the database, and a worker's sender delivers them later.
+    """
+
+    sender = None
+    if settings.tracking_enabled:
+        sender = OutboxSender(
+            settings.effective_mlflow_tracking_uri,
+            session_factory,
+            retry_max_seconds=settings.tracking_retry_max_seconds,
+        ).start()
     with open_checkpointer(settings) as checkpointer:
-        engine = Engine(settings, session_factory, checkpointer)
+        engine = Engine(settings, session_factory, checkpointer, sender=sender)
         try:
             yield engine
         finally:
-            if engine.tracker is not None:
-                engine.tracker.flush(timeout=5.0)
+            if sender is not None:
+                sender.drain(settings.tracking_drain_seconds)

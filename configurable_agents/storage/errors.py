@@ -9,7 +9,9 @@
     │   └── ApiKeyNotFoundError
     ├── ConflictError (also ValueError)
     │   ├── WorkflowNameTakenError, ExperimentNameTakenError, ApiKeyNameTakenError
-    │   └── IllegalTransitionError
+    │   ├── IllegalTransitionError
+    │   ├── StaleClaimError       a worker's claim epoch is no longer the run's
+    │   └── RunHeldError          another worker holds the run under a live lease
     ├── InvalidValueError (also TypeError)
     │   └── UnstorableValueError   text with a lone surrogate or NUL, an integer past 64 bits
     ├── DatabaseUnreachableError
@@ -33,8 +35,10 @@ __all__ = [
     "IllegalTransitionError",
     "InvalidValueError",
     "NotFoundError",
+    "RunHeldError",
     "RunNotFoundError",
     "SchemaBehindError",
+    "StaleClaimError",
     "StepNotFoundError",
     "StorageError",
     "TriggerEventNotFoundError",
@@ -112,6 +116,20 @@ class ApiKeyNameTakenError(ConflictError):
 
 class IllegalTransitionError(ConflictError):
     """The run's state does not allow this change (see ``storage.states.TRANSITIONS``)."""
+
+
+class StaleClaimError(ConflictError):
+    """The worker's claim on the run went stale: another claim took a newer epoch (or the
+    run left the running state), so this worker must stop and write nothing more."""
+
+
+class RunHeldError(ConflictError):
+    """Another worker holds the run under a live lease (``holder``, until ``until``)."""
+
+    def __init__(self, message: str, *, holder: str | None, until: object) -> None:
+        super().__init__(message)
+        self.holder = holder
+        self.until = until
 
 
 class InvalidValueError(StorageError, TypeError):

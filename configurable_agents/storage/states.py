@@ -36,6 +36,9 @@ class Transition(NamedTuple):
 TRANSITIONS: dict[str, Transition] = {
     # A worker takes a queued run under a lease (one conditional UPDATE).
     "claim": Transition(frozenset({RunState.QUEUED}), RunState.RUNNING),
+    # A claim of a running run whose holder's lease expired (`resume --take-over`): a new
+    # epoch fences the old holder off.
+    "take_over": Transition(frozenset({RunState.RUNNING}), RunState.RUNNING),
     # This process executes the run as it stands: the CLI's run, resume and approve. A
     # running run here was interrupted (its process died) and starts a new attempt.
     "start": Transition(

@@ -1,4 +1,11 @@
-"""Run steps: one row per node execution, recorded as it finishes, rolled up into its run."""
+"""Run steps: one row per node execution, recorded as it finishes, rolled up into its run.
+
+:func:`record` is the one way a step is written (llm, tool, agent, approval and tool-call
+steps alike). A worker passes the claim ``epoch`` it holds: the write is then a
+compare-and-set on the run's epoch, and a worker whose claim went stale gets
+StaleClaimError instead of a row. The step log (keys ``node#visit``) is the record a
+resumed run replays from.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +16,9 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from configurable_agents.storage import run_lifecycle
 from configurable_agents.storage.errors import RunNotFoundError, StepNotFoundError
-from configurable_agents.storage.models import Run, RunStep, utcnow
+from configurable_agents.storage.models import Run, RunState, RunStep, utcnow
 
 COMPLETED = "completed"
 FAILED = "failed"
@@ -43,17 +51,22 @@ def record(
     error_message: str | None = None,
     started_at: datetime | None = None,
     finished_at: datetime | None = None,
+    epoch: int | None = None,
 ) -> RunStep:
     """Store a finished step with the next sequence number and update the run's totals.
 
     ``attempt`` defaults to the run's current attempt. The run row is locked while the
-    sequence number is taken, so parallel branches of one run never collide.
+    sequence number is taken, so parallel branches of one run never collide. With
+    ``epoch`` the step is written only while that claim holds the running run
+    (StaleClaimError otherwise, nothing written).
     """
     if state not in STATES:
         raise ValueError(f"step state must be one of {', '.join(STATES)}, got {state!r}")
-    # One statement locks the run row, adds the step to its totals (equal to roll_up's
-    # sums, without a SUM over every step) and reads the run back fresh.
-    run = _lock_run(session, run_id, tokens=prompt_tokens + completion_tokens, cost=cost)
+    # One statement locks the run row, checks the claim, adds the step to its totals (equal
+    # to roll_up's sums, without a SUM over every step) and reads the run back fresh.
+    run = _lock_run(
+        session, run_id, tokens=prompt_tokens + completion_tokens, cost=cost, epoch=epoch
+    )
     finished = finished_at or utcnow()
     step = RunStep(
         run=run,
@@ -73,6 +86,7 @@ def record(
         cost=cost,
         latency_ms=latency_ms,
         attempt=attempt if attempt is not None else max(run.attempts, 1),
+        epoch=epoch,
         error_type=error_type,
         error_message=error_message,
         started_at=started_at or finished,
@@ -131,15 +145,24 @@ def completed_nodes(session: Session, run_id: str) -> set[str]:
     )
 
 
-def _lock_run(session: Session, run_id: str, *, tokens: int = 0, cost: float = 0.0) -> Run:
+def _lock_run(
+    session: Session,
+    run_id: str,
+    *,
+    tokens: int = 0,
+    cost: float = 0.0,
+    epoch: int | None = None,
+) -> Run:
     # An UPDATE takes the row lock on PostgreSQL (SQLite's BEGIN IMMEDIATE already
     # serialises writers); RETURNING gives the run as it is now, cancel flag included.
     # The sequence number is read by a later statement, which sees steps committed by a
-    # parallel branch that held the lock before us.
+    # parallel branch that held the lock before us. With an epoch the same UPDATE is the
+    # compare-and-set of the claim.
+    query = update(Run).where(Run.id == run_id)
+    if epoch is not None:
+        query = query.where(Run.epoch == epoch, Run.state == RunState.RUNNING)
     run = session.scalars(
-        update(Run)
-        .where(Run.id == run_id)
-        .values(
+        query.values(
             total_tokens=func.coalesce(Run.total_tokens, 0) + tokens,
             total_cost=func.coalesce(Run.total_cost, 0.0) + cost,
         )
@@ -147,8 +170,33 @@ def _lock_run(session: Session, run_id: str, *, tokens: int = 0, cost: float = 0
         .execution_options(populate_existing=True, synchronize_session=False)
     ).one_or_none()
     if run is None:
+        if epoch is not None:
+            raise run_lifecycle.stale_claim(session, run_id, epoch)
         raise RunNotFoundError(f"no run with id {run_id}")
     return run
+
+
+def complete_waiting(
+    session: Session,
+    run_id: str,
+    step_key: str,
+    *,
+    output: dict[str, Any],
+    epoch: int | None = None,
+) -> RunStep | None:
+    """Mark the approval step of this key decided (completed with ``output``); with
+    ``epoch``, only while that claim holds the run (StaleClaimError otherwise)."""
+    if epoch is not None:
+        _lock_run(session, run_id, epoch=epoch)
+    waiting = waiting_step(session, run_id, step_key)
+    if waiting is not None:
+        waiting.state = COMPLETED
+        waiting.output = output
+        waiting.finished_at = utcnow()
+        if epoch is not None:
+            waiting.epoch = epoch
+        session.flush()
+    return waiting
 
 
 def completed_step(session: Session, run_id: str, step_key: str) -> RunStep | None:

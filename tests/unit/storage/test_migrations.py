@@ -207,3 +207,50 @@ def test_0005_upgrades_a_database_holding_data_written_at_0004(
     with factory() as session:
         assert outbox.counts(session) == {"pending": 1, "sent": 0, "failed": 0}
         assert session.execute(text("SELECT total_tokens FROM runs")).scalar_one() == 7
+
+
+def test_0004_upgrades_a_database_holding_data_written_at_0003(
+    empty_engine: Engine, data_dir: Path
+) -> None:
+    """Runs and steps written at 0003 get epoch 0; a queued run counts as enqueued when it
+    was created (so the reconciler wakes it); the timeline takes entries for old runs."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from configurable_agents.storage.database import make_session_factory, session_scope
+    from configurable_agents.storage.migrations import _alembic_config
+    from configurable_agents.storage.repositories import run_events
+
+    command.upgrade(_alembic_config(empty_engine), "0003")
+    created = "2026-01-01 00:00:00+00:00"
+    with empty_engine.begin() as connection:
+        for run_id, state in (("q1", "queued"), ("d1", "completed")):
+            connection.execute(
+                text(
+                    "INSERT INTO runs (id, workflow_name, state, inputs, trigger, attempts, "
+                    "cancel_requested, total_tokens, total_cost, created_at) VALUES "
+                    "(:id, 'kept', :state, '{}', 'api', 0, false, 0, 0, :now)"
+                ),
+                {"id": run_id, "state": state, "now": created},
+            )
+        connection.execute(
+            text(
+                "INSERT INTO run_steps (run_id, seq, node, step_key, kind, state, "
+                "prompt_tokens, completion_tokens, cost, latency_ms, attempt, started_at) "
+                "VALUES ('d1', 1, 'n', 'n#1', 'llm', 'completed', 0, 0, 0, 0, 1, :now)"
+            ),
+            {"now": created},
+        )
+
+    upgrade_to_head(empty_engine, data_dir)
+
+    with empty_engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, epoch, enqueued_at FROM runs ORDER BY id"))
+        found = {row[0]: (row[1], row[2] is not None) for row in rows}
+        step_epoch = connection.execute(text("SELECT epoch FROM run_steps")).scalar_one()
+    assert found == {"d1": (0, False), "q1": (0, True)}
+    assert step_epoch is None
+    with session_scope(make_session_factory(empty_engine)) as session:
+        run_events.add(session, "q1", run_events.RECONCILED, "woken")
+    with make_session_factory(empty_engine)() as session:
+        assert [e.kind for e in run_events.list_for_run(session, "q1")] == ["reconciled"]

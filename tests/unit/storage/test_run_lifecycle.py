@@ -22,6 +22,9 @@ Change = Callable[[Session, Run], Any]
 # One way to make each change of the table; a falsy result means "not changed".
 CHANGES: dict[str, Change] = {
     "claim": lambda s, run: run_lifecycle.claim(s, run.id, worker_id="w2", lease_seconds=30),
+    "take_over": lambda s, run: run_lifecycle.take_over(
+        s, run.id, worker_id="w2", lease_seconds=30
+    ),
     "start": lambda s, run: run_lifecycle.start(s, run),
     "pause_for_approval": run_lifecycle.pause_for_approval,
     "resume_after_approval": run_lifecycle.resume_after_approval,
@@ -34,7 +37,7 @@ CHANGES: dict[str, Change] = {
     "cancel": lambda s, run: run_lifecycle.finish(s, run, state=RunState.CANCELLED),
 }
 # Changes several workers race for: a lost race is a result, not an error.
-RACED = {"claim", "requeue"}
+RACED = {"claim", "take_over", "requeue"}
 
 
 def _run_in(session: Session, state: str) -> Run:
