@@ -115,10 +115,24 @@ class WorkflowOut(BaseModel):
     updated_at: datetime
 
 
+class ScheduleTickOut(BaseModel):
+    """One tick of one of the workflow's schedules and what came of it: ``started`` (the
+    run), ``skipped`` (missed and not caught up: why) or ``refused`` (the reason)."""
+
+    schedule: str
+    tick_at: datetime
+    outcome: Literal["started", "skipped", "refused"]
+    detail: str
+    run_id: str | None
+    recorded_at: datetime
+
+
 class WorkflowDetailOut(WorkflowOut):
     config_yaml: str
     inputs: list[InputFieldOut]
     versions: list[VersionOut]
+    # The latest schedule ticks, newest first.
+    schedule_ticks: list[ScheduleTickOut] = []
 
 
 class DeletedOut(BaseModel):

@@ -463,6 +463,9 @@ def _check_cron(value: str) -> str:
     return value
 
 
+MAX_CATCH_UP = 100
+
+
 class Schedule(StrictModel):
     """Start a run on a cron schedule with these inputs."""
 
@@ -472,6 +475,28 @@ class Schedule(StrictModel):
     timezone: TimeZone = "UTC"
     inputs: dict[str, JsonValue] = {}
     description: str = ""
+    catch_up: Literal["none", "latest", "all"] = Field(
+        default="none",
+        description=(
+            "Ticks missed while no worker ran (older than two minutes): none skips them, "
+            "latest starts the most recent one, all starts up to max_catch_up of them"
+        ),
+    )
+    max_catch_up: int = Field(
+        default=10,
+        ge=1,
+        le=MAX_CATCH_UP,
+        description="With catch_up: all, the most missed ticks started (the latest ones)",
+    )
+
+    @model_validator(mode="after")
+    def _bound_only_for_all(self) -> Schedule:
+        if "max_catch_up" in self.model_fields_set and self.catch_up != "all":
+            raise ValueError(
+                f"max_catch_up only applies with catch_up: all (this schedule has "
+                f"catch_up: {self.catch_up})"
+            )
+        return self
 
 
 class ModelPrice(StrictModel):

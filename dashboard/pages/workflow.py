@@ -10,9 +10,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
+from configurable_agents.queue.schedules import tick_time
 from configurable_agents.settings import Settings
 from configurable_agents.storage.models import Run, Workflow, WorkflowVersion
-from configurable_agents.storage.repositories import runs, workflows
+from configurable_agents.storage.repositories import runs, triggers, workflows
 from dashboard import queries
 from dashboard.deps import DB, hx_target, settings_of
 from dashboard.graph_svg import render_graph
@@ -20,6 +21,7 @@ from dashboard.render import page, partial
 from dashboard.schemas import (
     DiffLineOut,
     InputFieldOut,
+    ScheduleTickOut,
     VersionOut,
     VersionTextOut,
     WorkflowDetailOut,
@@ -41,6 +43,7 @@ class WorkflowDetail:
     checked: Checked
     runs: list[Run] = field(default_factory=list)
     run_count: int = 0
+    ticks: list[ScheduleTickOut] = field(default_factory=list)
 
 
 def workflow_detail(
@@ -56,7 +59,29 @@ def workflow_detail(
         checked=check(chosen.config_yaml),
         runs=list(runs.list_runs(session, workflow_id=workflow_id, limit=10)),
         run_count=queries.workflow_run_counts(session, [workflow_id]).get(workflow_id, 0),
+        ticks=schedule_ticks(session, workflow.name),
     )
+
+
+def schedule_ticks(session: Session, workflow_name: str, limit: int = 20) -> list[ScheduleTickOut]:
+    """The latest schedule ticks of a workflow with their outcomes, newest first."""
+    events = triggers.list_events(
+        session, workflow_name=workflow_name, kind="schedule", limit=limit
+    )
+    ticks = []
+    for event in events:
+        schedule, _, _ = event.idempotency_key.rpartition("@")
+        ticks.append(
+            ScheduleTickOut(
+                schedule=schedule.partition(" ")[2],
+                tick_at=tick_time(event.idempotency_key) or event.received_at,
+                outcome=event.outcome,  # type: ignore[arg-type]
+                detail=event.detail,
+                run_id=event.run_id,
+                recorded_at=event.received_at,
+            )
+        )
+    return ticks
 
 
 def workflow_context(
@@ -91,6 +116,7 @@ def workflow_out(session: Session, settings: Settings, workflow_id: int) -> Work
             for item in context["fields"]
         ],
         versions=[VersionOut.model_validate(v) for v in detail.versions],
+        schedule_ticks=detail.ticks,
     )
 
 

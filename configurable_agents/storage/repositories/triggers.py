@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from configurable_agents.storage.errors import TriggerEventNotFoundError
@@ -15,6 +15,11 @@ from configurable_agents.storage.repositories._dialect import insert
 ACCEPTED = "accepted"
 REJECTED = "rejected"
 KINDS = ("webhook", "schedule")
+# What came of an event.
+STARTED = "started"
+SKIPPED = "skipped"
+REFUSED = "refused"
+OUTCOMES = (STARTED, SKIPPED, REFUSED)
 
 
 class Recorded(NamedTuple):
@@ -32,14 +37,19 @@ def record(
     key: str,
     detail: str = "",
     run_id: str | None = None,
+    outcome: str = STARTED,
 ) -> Recorded:
     """Accept a delivery once per (workflow, kind, key).
 
     A repeat returns the event accepted first with ``duplicate=True``; it never raises and
     leaves the session usable, because the insert is an INSERT .. ON CONFLICT DO NOTHING,
-    which is also safe when two workers record the same key at the same moment.
+    which is also safe when two workers record the same key at the same moment. A schedule
+    tick is accepted once whatever came of it (``outcome`` started, skipped or refused), so
+    every tick has one outcome over all workers.
     """
     _check_kind(kind)
+    if outcome not in OUTCOMES:
+        raise ValueError(f"trigger outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
     statement = (
         insert(session, TriggerEvent)
         .values(
@@ -48,6 +58,7 @@ def record(
             idempotency_key=key,
             status=ACCEPTED,
             detail=detail,
+            outcome=outcome,
             run_id=run_id,
             received_at=utcnow(),
         )
@@ -77,7 +88,12 @@ def record_rejected(
     """
     _check_kind(kind)
     event = TriggerEvent(
-        workflow_name=workflow_name, kind=kind, idempotency_key=key, status=REJECTED, detail=detail
+        workflow_name=workflow_name,
+        kind=kind,
+        idempotency_key=key,
+        status=REJECTED,
+        detail=detail,
+        outcome=REFUSED,
     )
     session.add(event)
     session.flush()
@@ -109,6 +125,19 @@ def get_accepted(
             TriggerEvent.kind == kind,
             TriggerEvent.idempotency_key == key,
             TriggerEvent.status == ACCEPTED,
+        )
+    )
+
+
+def latest_key(session: Session, *, workflow_name: str, kind: str, prefix: str) -> str | None:
+    """The greatest accepted key starting with ``prefix`` (for schedule ticks, whose keys
+    end with the tick's time in ISO form, the latest tick handled)."""
+    return session.scalar(
+        select(func.max(TriggerEvent.idempotency_key)).where(
+            TriggerEvent.workflow_name == workflow_name,
+            TriggerEvent.kind == kind,
+            TriggerEvent.status == ACCEPTED,
+            TriggerEvent.idempotency_key.startswith(prefix, autoescape=True),
         )
     )
 

@@ -623,6 +623,25 @@ CASES = [
         BASE + "schedules:\n  - cron: '0 8 * * *'\n    inputs: {text: hi, txt: hi}\n",
         [(16, 24, "schedules[0].inputs.txt", "'txt' is not a state field")],
     ),
+    (
+        "schedule-unknown-catch-up",
+        BASE + "schedules:\n  - cron: '0 8 * * *'\n    inputs: {text: hi}\n    catch_up: every\n",
+        [(17, 15, "schedules[0].catch_up", "'none', 'latest' or 'all'")],
+    ),
+    (
+        "schedule-catch-up-bound-too-large",
+        BASE
+        + "schedules:\n  - cron: '0 8 * * *'\n    inputs: {text: hi}\n"
+        + "    catch_up: all\n    max_catch_up: 1000\n",
+        [(18, 19, "schedules[0].max_catch_up", "less than or equal to 100")],
+    ),
+    (
+        "schedule-catch-up-bound-without-all",
+        BASE
+        + "schedules:\n  - cron: '0 8 * * *'\n    inputs: {text: hi}\n"
+        + "    catch_up: latest\n    max_catch_up: 5\n",
+        [(15, 5, "schedules[0]", "max_catch_up only applies with catch_up: all")],
+    ),
     # --- YAML itself --------------------------------------------------------------------------
     (
         "yaml-duplicate-key",
