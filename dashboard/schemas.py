@@ -175,6 +175,18 @@ class TrackingOut(BaseModel):
     mlflow_run_id: str | None = None
 
 
+class RunEventOut(BaseModel):
+    """One entry of a run's timeline: claimed again, taken over, enqueued again by the
+    reconciler (and why), an enqueue that failed."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    kind: str
+    detail: str
+    epoch: int | None = None
+
+
 class RunOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -188,6 +200,8 @@ class RunOut(BaseModel):
     error_message: str | None
     trigger: str
     attempts: int
+    # The claim epoch: every claim of the run takes a new one.
+    epoch: int = 0
     worker_id: str | None
     cancel_requested: bool
     total_tokens: int
@@ -196,6 +210,8 @@ class RunOut(BaseModel):
     tracking_status: str | None
     # Only on /api/v1/runs/{id}: the record's delivery to MLflow.
     tracking: TrackingOut | None = None
+    # Only on /api/v1/runs/{id}: the run's timeline (see /api/v1/runs/{id}/timeline).
+    timeline: list[RunEventOut] = []
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

@@ -2,7 +2,8 @@
 look at runs.
 
 Exit codes: 0 completed, 1 the run failed or was cancelled, 2 the config or the inputs are
-invalid (or no such run), 3 the run waits for a human approval.
+invalid (or no such run), 3 the run waits for a human approval, 4 another process holds
+the run under a live lease (`resume` says who and until when; `--take-over` waits).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from configurable_agents.cli._shared import (
 if TYPE_CHECKING:
     from configurable_agents.bootstrap import Database
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_AWAITING = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_AWAITING, EXIT_HELD = 0, 1, 2, 3, 4
 
 
 def register(add: AddCommand) -> None:
@@ -45,8 +46,18 @@ def register(add: AddCommand) -> None:
     )
     run.add_argument("--json", action="store_true", help="print the run and its steps as JSON")
     run.add_argument("--queue", action="store_true", help="hand the run to the workers instead")
-    resume = add("resume", cmd_resume, "resume an interrupted run from its last completed step")
+    resume = add(
+        "resume",
+        cmd_resume,
+        "claim an interrupted run like a worker and resume it from its last completed step "
+        "(exit 4 while a live worker holds it)",
+    )
     resume.add_argument("run_id")
+    resume.add_argument(
+        "--take-over",
+        action="store_true",
+        help="wait for the holder's lease to expire, then claim the run (the holder is fenced off)",
+    )
     resume.add_argument("--json", action="store_true")
     approve = add(
         "approve", cmd_approve, "approve (or --reject) a run waiting for approval, and continue it"
@@ -149,7 +160,8 @@ def _run(args: argparse.Namespace, out: TextIO | None) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    """Resume an interrupted run from its last checkpoint in this process."""
+    """Claim the run like a worker (refused while a live lease exists, unless --take-over
+    waits it out) and resume it from its stored steps in this process."""
     from configurable_agents.storage.models import Run, RunState
 
     run_id: str = args.run_id
@@ -163,7 +175,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
             print(f"run {run_id} is already {run.state}", file=sys.stderr)
             return EXIT_OK if run.state == RunState.COMPLETED else EXIT_FAILED
     with stdout_kept_for_json(args.json) as out:
-        return _execute(settings, database, run_id, [], out=out if args.json else None)
+        return _claim_and_execute(
+            settings, database, run_id, "resume", args.take_over, out if args.json else None
+        )
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
@@ -184,26 +198,79 @@ def cmd_approve(args: argparse.Namespace) -> int:
     except REFUSALS as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INVALID
-    return _execute(settings, database, run_id, [], out=None)
+    return _claim_and_execute(settings, database, run_id, "approve", False, None)
+
+
+def _claim_and_execute(
+    settings: Any,
+    database: Database,
+    run_id: str,
+    command: str,
+    take_over: bool,
+    out: TextIO | None,
+) -> int:
+    """Claim the run as a worker would, keep its lease while executing it here."""
+    from configurable_agents.queue.claims import (
+        claim_run,
+        keeping_lease,
+        process_holder_id,
+    )
+    from configurable_agents.storage.errors import IllegalTransitionError, RunHeldError
+
+    def waiting(held: RunHeldError) -> None:
+        print(f"{held}; waiting for it to expire (--take-over)", file=sys.stderr, flush=True)
+
+    try:
+        held = claim_run(
+            settings,
+            database.session_factory,
+            run_id,
+            holder_id=process_holder_id(command),
+            take_over=take_over,
+            on_wait=waiting,
+        )
+    except RunHeldError as error:
+        print(
+            f"error: {error}; not resumed (a second execution would repeat its steps). "
+            f"Wait for it, or `configurable-agents resume {run_id} --take-over` to claim it "
+            "once that lease expires",
+            file=sys.stderr,
+        )
+        return EXIT_HELD
+    except IllegalTransitionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_AWAITING if "approval" in str(error) else EXIT_FAILED
+    with keeping_lease(settings, database.session_factory, held):
+        return _execute(settings, database, run_id, [], out=out, claimed=True)
 
 
 def _execute(
-    settings: Any, database: Database, run_id: str, nodes: list[str], *, out: TextIO | None
+    settings: Any,
+    database: Database,
+    run_id: str,
+    nodes: list[str],
+    *,
+    out: TextIO | None,
+    claimed: bool = False,
 ) -> int:
-    """Run in this process; with ``out`` (--json) the run as JSON there, else progress."""
+    """Run in this process (``claimed``: under this process's claim); with ``out``
+    (--json) the run as JSON there, else progress."""
     as_json = out is not None
-    from configurable_agents.engine.runner import open_engine
+    from configurable_agents.engine.runner import STALE, open_engine
     from configurable_agents.storage.models import RunState
 
     with open_engine(settings, database.session_factory) as engine:
         if as_json:
-            outcome = engine.execute(run_id)
+            outcome = engine.execute(run_id, claimed=claimed)
         else:
             from configurable_agents.cli.progress import RunProgress
 
             with RunProgress(run_id, nodes) as progress:
                 outcome = engine.execute(
-                    run_id, on_step=progress.step_finished, on_token=progress.token
+                    run_id,
+                    claimed=claimed,
+                    on_step=progress.step_finished,
+                    on_token=progress.token,
                 )
     assert outcome is not None
     if out is not None:
@@ -221,6 +288,8 @@ def _execute(
     return {
         RunState.COMPLETED: EXIT_OK,
         RunState.AWAITING_APPROVAL: EXIT_AWAITING,
+        # Another claim took the run while this process ran it: it stopped, writing nothing.
+        STALE: EXIT_HELD,
     }.get(outcome.state, EXIT_FAILED)
 
 

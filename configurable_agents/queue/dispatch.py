@@ -33,7 +33,7 @@ from configurable_agents.storage.errors import (
     WorkflowVersionNotFoundError,
 )
 from configurable_agents.storage.models import Run, RunState, Workflow, WorkflowVersion
-from configurable_agents.storage.repositories import runs, steps, workflows
+from configurable_agents.storage.repositories import run_events, runs, steps, workflows
 
 __all__ = [
     "Decision",
@@ -211,7 +211,10 @@ def decide_approval(
     enqueue_run: bool = True,
 ) -> Run:
     """Record a person's decision on a paused run and queue it to go on (or let the caller
-    execute it, as `configurable-agents approve` does). The paused run held no worker."""
+    execute it, as `configurable-agents approve` does). The paused run held no worker.
+
+    A queue that cannot be reached does not refuse the decision: it is stored, the run is
+    queued, and the reconciler enqueues it once the queue is back (its timeline says so)."""
 
     with session_scope(session_factory) as session:
         run = runs.require(session, run_id)
@@ -224,5 +227,19 @@ def decide_approval(
                 "decision": {"approved": decision.approved, "comment": decision.comment}
             }
     if enqueue_run:
-        enqueue(settings, run_id, priority=RESUME_PRIORITY)
+        try:
+            enqueue(settings, run_id, priority=RESUME_PRIORITY)
+        except QueueUnavailableError as error:
+            # The decision is stored and the run queued: that is the answer. The reconciler
+            # of any worker hands it over once the queue is back; the timeline says so.
+            with session_scope(session_factory) as session:
+                run_events.add(
+                    session,
+                    run_id,
+                    run_events.ENQUEUE_FAILED,
+                    f"decision stored; {error}. The run goes on once the queue is back "
+                    f"(handed over again within RECONCILE_AFTER_SECONDS="
+                    f"{settings.reconcile_after_seconds:g} s)",
+                )
+            log.warning("run %s approved while the queue is unreachable: %s", run_id, error)
     return run

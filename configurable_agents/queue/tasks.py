@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -40,7 +41,9 @@ class WorkerState:
     worker_id: str | None = None
     lease_seconds: float = 60.0
     limits: Limits = Limits()
-    active: set[str] = set()
+    # run id -> how many of this worker's threads execute it (a thread whose claim went
+    # stale may still be on its way out while another thread holds the run anew).
+    active: Counter[str] = Counter()
     lock = threading.Lock()
 
     @classmethod
@@ -59,12 +62,14 @@ class WorkerState:
     @contextmanager
     def executing(cls, run_id: str) -> Iterator[None]:
         with cls.lock:
-            cls.active.add(run_id)
+            cls.active[run_id] += 1
         try:
             yield
         finally:
             with cls.lock:
-                cls.active.discard(run_id)
+                cls.active[run_id] -= 1
+                if cls.active[run_id] <= 0:
+                    del cls.active[run_id]
 
 
 def register(huey: Huey) -> dict[str, Any]:
@@ -108,7 +113,11 @@ def register(huey: Huey) -> dict[str, Any]:
             return None
         state = result.state
         detail = f": {result.error_message}" if result.error_message else ""
-        log.info("run %s %s%s", run_id, state, detail)
+        if result.error_type == "StaleClaim":
+            # Fenced off: another claim holds the run; this worker wrote nothing more.
+            log.warning("run %s left to its new holder%s", run_id, detail)
+        else:
+            log.info("run %s %s%s", run_id, state, detail)
         return state
 
     return {"execute_run": execute_run, "ping": ping}

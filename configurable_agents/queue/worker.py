@@ -16,10 +16,10 @@ from contextlib import ExitStack
 from configurable_agents import __version__
 from configurable_agents.bootstrap import Database, fail, open_database, start_process
 from configurable_agents.engine.runner import open_engine
-from configurable_agents.queue import leases
+from configurable_agents.queue import leases, reconciler
 from configurable_agents.queue.background import Every
 from configurable_agents.queue.dispatch import enqueue
-from configurable_agents.queue.errors import QueueConfigError
+from configurable_agents.queue.errors import QueueConfigError, QueueUnavailableError
 from configurable_agents.queue.huey_app import RESUME_PRIORITY, get_queue
 from configurable_agents.queue.schedules import register_tick
 from configurable_agents.queue.tasks import WorkerState
@@ -78,8 +78,10 @@ class Heartbeat:
 
 
 class LeaseKeeper:
-    """Renews the leases of this worker's runs (every third of RUN_LEASE_SECONDS) and reaps
-    runs whose worker died (every quarter): both are safe in every worker at once.
+    """Renews the leases of this worker's runs (every third of RUN_LEASE_SECONDS), reaps
+    runs whose worker died (every quarter) and reconciles the queue with the database
+    (queued runs whose message was lost are enqueued again): all safe in every worker at
+    once.
 
     Threads rather than Huey periodic tasks: those run once a minute at most, and a lease
     is seconds long.
@@ -93,6 +95,7 @@ class LeaseKeeper:
         self._threads = [
             Every("lease renewal", lease / 3, self.renew),
             Every("reaper", max(lease / 4, 0.2), self.reap),
+            Every("reconciler", reconciler.interval(settings), self.reconcile),
         ]
 
     def start(self) -> None:
@@ -120,7 +123,15 @@ class LeaseKeeper:
             max_attempts=self.settings.run_max_attempts,
         )
         for run_id in reaped.requeued:
-            enqueue(self.settings, run_id, priority=RESUME_PRIORITY)
+            try:
+                enqueue(self.settings, run_id, priority=RESUME_PRIORITY)
+            except QueueUnavailableError as error:
+                # Stored as queued: the reconciler hands it over once the queue is back.
+                log.warning("run %s queued again but not enqueued: %s", run_id, error)
+
+    def reconcile(self) -> None:
+
+        reconciler.reconcile(self.settings, self.database.session_factory)
 
     def stop(self) -> None:
         """Stop the threads, then expire the leases of runs still executing here."""

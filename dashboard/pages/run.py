@@ -3,7 +3,7 @@ one place (``run_context``) for the page, its HTMX body and /api/v1/runs/{id}.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -11,14 +11,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from configurable_agents.storage.models import Run, RunStep, WorkflowVersion
-from configurable_agents.storage.repositories import outbox, runs, steps
+from configurable_agents.storage.models import Run, RunEvent, RunStep, WorkflowVersion
+from configurable_agents.storage.repositories import outbox, run_events, runs, steps
 from configurable_agents.storage.states import RunState
 from dashboard.deps import DB, hx_target, tick_of
 from dashboard.graph_svg import node_order, render_graph
 from dashboard.live.snapshot import RunProgress, StepMark, progress_from_run
 from dashboard.render import page, partial
-from dashboard.schemas import RunOut, StepOut, TrackingOut
+from dashboard.schemas import RunEventOut, RunOut, StepOut, TrackingOut
 from dashboard.workflow_lang import Checked, check, graph_of
 
 router = APIRouter()
@@ -32,6 +32,8 @@ class RunDetail:
     steps: list[RunStep]
     version: WorkflowVersion | None
     tracking: TrackingOut | None = None
+    # The run's timeline: claimed again, taken over, enqueued again and why.
+    events: list[RunEvent] = field(default_factory=list)
 
     @cached_property
     def checked(self) -> Checked | None:
@@ -89,6 +91,7 @@ def run_context(session: Session, run_id: str) -> RunDetail:
         steps=list(steps.list_for_run(session, run_id)),
         version=version,
         tracking=tracking_of(session, run),
+        events=list(run_events.list_for_run(session, run_id)),
     )
 
 
@@ -127,7 +130,17 @@ def run_page(request: Request, session: DB, run_id: str) -> HTMLResponse:
 @router.get("/api/v1/runs/{run_id}", response_model=RunOut, tags=["runs"])
 def get_run(session: DB, run_id: str) -> Any:
     detail = run_context(session, run_id)
-    return RunOut.model_validate(detail.run).model_copy(update={"tracking": detail.tracking})
+    timeline = [RunEventOut.model_validate(event) for event in detail.events]
+    return RunOut.model_validate(detail.run).model_copy(
+        update={"tracking": detail.tracking, "timeline": timeline}
+    )
+
+
+@router.get("/api/v1/runs/{run_id}/timeline", response_model=list[RunEventOut], tags=["runs"])
+def get_timeline(session: DB, run_id: str) -> Any:
+    """The run's timeline, oldest first: claimed again, taken over, enqueued again by the
+    reconciler and why, an enqueue that failed."""
+    return run_context(session, run_id).events
 
 
 @router.get("/api/v1/runs/{run_id}/steps", response_model=list[StepOut], tags=["runs"])
