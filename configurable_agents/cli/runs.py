@@ -259,7 +259,9 @@ def _execute(
     from configurable_agents.engine.runner import STALE, open_engine
     from configurable_agents.storage.models import RunState
 
-    with open_engine(settings, database.session_factory) as engine:
+    # One run and done: its record gets longer to reach MLflow than at a worker's stop
+    # (what is still pending then, a worker sends later).
+    with open_engine(settings, database.session_factory, drain_seconds=5.0) as engine:
         if as_json:
             outcome = engine.execute(run_id, claimed=claimed)
         else:

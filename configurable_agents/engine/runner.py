@@ -434,11 +434,17 @@ def _recursion_limit(config: WorkflowConfig) -> int:
 
 
 @contextmanager
-def open_engine(settings: Settings, session_factory: sessionmaker[Session]) -> Iterator[Engine]:
+def open_engine(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    *,
+    drain_seconds: float | None = None,
+) -> Iterator[Engine]:
     """An Engine with this process's checkpointer and tracking sender.
 
-    On exit the sender drains within TRACKING_DRAIN_SECONDS; records it could not send
-    stay pending in the database, and a worker's sender delivers them later.
+    On exit the sender drains within ``drain_seconds`` (TRACKING_DRAIN_SECONDS by default);
+    records it could not send stay pending in the database, and a worker's sender
+    delivers them later.
     """
 
     sender = None
@@ -454,4 +460,6 @@ def open_engine(settings: Settings, session_factory: sessionmaker[Session]) -> I
             yield engine
         finally:
             if sender is not None:
-                sender.drain(settings.tracking_drain_seconds)
+                sender.drain(
+                    settings.tracking_drain_seconds if drain_seconds is None else drain_seconds
+                )
