@@ -40,6 +40,9 @@ class StatusSnapshot:
     runs_by_state: dict[str, int] = field(default_factory=dict)
     workers_alive: int = 0
     queue_depth: int = 0
+    # MLflow records waiting in the tracking outbox, and those MLflow refused for good.
+    tracking_pending: int = 0
+    tracking_failed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the API and the SSE stream send this)."""
@@ -57,6 +60,7 @@ class StatusSnapshot:
             "runs_by_state": self.runs_by_state,
             "workers_alive": self.workers_alive,
             "queue_depth": self.queue_depth,
+            "tracking": {"pending": self.tracking_pending, "failed": self.tracking_failed},
         }
 
     def fingerprint(self) -> tuple[Any, ...]:
@@ -69,11 +73,14 @@ class StatusSnapshot:
             tuple(sorted(self.runs_by_state.items())),
             self.workers_alive,
             self.queue_depth,
+            self.tracking_pending,
+            self.tracking_failed,
         )
 
 
 # Plain SQL keeps `configurable-agents status` from importing the ORM (it must start fast).
 _RUNS_BY_STATE = text("SELECT state, COUNT(*) FROM runs GROUP BY state")
+_TRACKING = text("SELECT state, COUNT(*) FROM tracking_outbox GROUP BY state")
 _WORKERS = text(
     "SELECT last_heartbeat, ttl_seconds FROM agents "
     "WHERE kind = 'worker' AND deregistered_at IS NULL AND last_heartbeat >= :since"
@@ -105,6 +112,9 @@ def gather_database(engine: Engine, url: str) -> tuple[DatabaseStatus, dict[str,
                 counts.update({state: int(n) for state, n in connection.execute(_RUNS_BY_STATE)})
                 since = now - timedelta(hours=1)
                 workers = connection.execute(_WORKERS, {"since": since}).all()
+                tracking = {state: int(n) for state, n in connection.execute(_TRACKING)}
+            facts["tracking_pending"] = tracking.get("pending", 0)
+            facts["tracking_failed"] = tracking.get("failed", 0)
             facts["runs_by_state"] = counts
             facts["queue_depth"] = counts[RunState.QUEUED]
             facts["workers_alive"] = sum(

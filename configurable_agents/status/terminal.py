@@ -50,4 +50,7 @@ def print_status(settings: Settings, *, as_json: bool = False) -> int:
     runs = ", ".join(f"{state} {count}" for state, count in snapshot.runs_by_state.items())
     console.print(f"runs: {runs or 'none'}")
     console.print(f"workers alive: {snapshot.workers_alive}   queue depth: {snapshot.queue_depth}")
+    console.print(
+        f"MLflow records pending: {snapshot.tracking_pending}   failed: {snapshot.tracking_failed}"
+    )
     return 0 if healthy else 1
