@@ -17,10 +17,17 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from configurable_agents.storage.models import Run, RunStep
+from configurable_agents.storage.models import Run
 from tests.integration.queue.cluster import three_node_workflow
 from tests.integration.queue.test_exactly_once import requests_per_run_and_node
-from tests.multihost.conftest import LEASE_SECONDS, Machines, dashboard_agents
+from tests.multihost.machines import (
+    LEASE_SECONDS,
+    Machines,
+    dashboard_agents,
+    host_of,
+    kill_host_mid_load,
+    steps_by_run,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -28,72 +35,24 @@ RUNS = 100
 NODES = ["one", "three", "two"]
 
 
-def host_of(agent_id: str | None) -> str:
-    """The host a worker id names (``worker-<host>-<pid>``)."""
-    return (agent_id or "").split("-")[1] if agent_id else ""
-
-
-def steps_by_run(machines: Machines, run_ids: list[str]) -> dict[str, list[RunStep]]:
-    with machines.cluster.session_factory() as session:
-        rows = session.scalars(select(RunStep).where(RunStep.run_id.in_(run_ids))).all()
-    found: dict[str, list[RunStep]] = {run_id: [] for run_id in run_ids}
-    for step in rows:
-        found[step.run_id].append(step)
-    return found
-
-
 def test_a_host_killed_mid_load_loses_no_run_and_repeats_no_step(machines: Machines) -> None:
-    cluster = machines.cluster
-    h1, h2 = machines.hosts["h1"], machines.hosts["h2"]
-    for host in (h1, h2):
-        host.launch()
-    for host in (h1, h2):
-        host.wait_ready()
-    workflow_id = cluster.store_workflow(three_node_workflow())
-    tokens = {cluster.start_run(workflow_id, {"text": f"[r{i}]"}): f"[r{i}]" for i in range(RUNS)}
-    run_ids = list(tokens)
+    killed = kill_host_mid_load(machines, RUNS)
 
-    def h1_busy() -> dict[str, set[str]] | None:
-        held = [
-            run.id
-            for run in cluster.runs(run_ids)
-            if run.state == "running" and host_of(run.worker_id) == "h1"
-        ]
-        stored = {
-            run_id: {step.node for step in steps}
-            for run_id, steps in steps_by_run(machines, held).items()
-        }
-        return stored if any(stored.values()) else None
-
-    cluster.wait_for(h1_busy, timeout=60, what="h1 to be executing runs", poll=0.02)
-    killed = h1.host.kill_everything()
-    with cluster.session_factory() as session:
-        held_by_h1 = {
-            run.id
-            for run in session.scalars(select(Run).where(Run.id.in_(run_ids)))
-            if run.state == "running" and host_of(run.worker_id) == "h1"
-        }
-    stored_at_kill = {
-        run_id: {step.node for step in steps}
-        for run_id, steps in steps_by_run(machines, list(held_by_h1)).items()
-    }
-
-    runs = cluster.wait_finished(run_ids, timeout=180)
-
-    assert len(killed) >= 2, killed  # honcho and the worker (and nothing survived)
-    assert held_by_h1, "h1 held no run when it died"
-    assert Counter(run.state for run in runs) == {"completed": RUNS}
-    for run_id, steps in steps_by_run(machines, run_ids).items():
+    assert len(killed.killed_pids) >= 2, killed.killed_pids  # honcho and its worker
+    assert killed.held, "h1 held no run when it died"
+    assert Counter(run.state for run in killed.runs) == {"completed": RUNS}
+    for run_id, steps in steps_by_run(machines, list(killed.tokens)).items():
         assert sorted(step.node for step in steps) == NODES, (run_id, steps)
     requests = requests_per_run_and_node(machines.llm)
-    for run in runs:
-        if run.id in held_by_h1:
+    for run in killed.runs:
+        token = killed.tokens[run.id]
+        if run.id in killed.held:
             # Finished on the other host; what h1 had stored was not executed again.
             assert host_of(run.worker_id) == "h2"
-            for node in stored_at_kill[run.id]:
-                assert requests[(tokens[run.id], node)] == 1, (run.id, node)
+            for node in killed.stored_at_kill[run.id]:
+                assert requests[(token, node)] == 1, (run.id, node)
         else:
-            assert all(requests[(tokens[run.id], node)] == 1 for node in NODES)
+            assert all(requests[(token, node)] == 1 for node in NODES)
     # What an operator watches: the dashboard lists h2's worker alive, h1's not.
     agents = {host_of(str(a["id"])): a["liveness"] for a in dashboard_agents(machines)}
     assert agents["h2"] == "alive" and agents["h1"] != "alive", agents
