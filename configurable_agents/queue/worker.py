@@ -92,6 +92,7 @@ class LeaseKeeper:
         self.settings = settings
         self.database = database
         self.worker_id = worker_id
+        self._reconciler = reconciler.Reconciler(settings, database.session_factory)
         self._threads = [
             Every("lease renewal", lease / 3, self.renew),
             Every("reaper", max(lease / 4, 0.2), self.reap),
@@ -131,7 +132,7 @@ class LeaseKeeper:
 
     def reconcile(self) -> None:
 
-        reconciler.reconcile(self.settings, self.database.session_factory)
+        self._reconciler.run_pass()
 
     def stop(self) -> None:
         """Stop the threads, then expire the leases of runs still executing here."""
