@@ -9,17 +9,19 @@ import re
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import pairwise
 
 from sqlalchemy import select
 
-from configurable_agents.storage.models import Run, RunStep
+from configurable_agents.storage.models import Run, RunStep, utcnow
 from tests.e2e.serviceset import REPO, process_environment
-from tests.fakes.openai_server import FakeLLMServer
+from tests.fakes.openai_server import FakeLLMServer, Reply
 from tests.integration.queue.cluster import Cluster, WorkerProcess, flush_redis
 
 NODES = ("one", "two", "three", "four", "five")
@@ -43,6 +45,39 @@ def five_step_workflow(name: str = "five-steps", nodes_: tuple[str, ...] = NODES
         f"schema_version: 1\nname: {name}\nstate:\n  text: {{type: str, required: true}}\n"
         f"{fields}nodes:\n" + "\n".join(nodes) + f"\nedges:\n{edges}"
     )
+
+
+# Draft, ask a person, then write: the approval faults' workflow.
+APPROVAL = """\
+schema_version: 1
+name: approve-then-write
+state:
+  text: {type: str, required: true}
+  draft: {type: str}
+  final: {type: str}
+nodes:
+  - {id: draft, kind: llm, prompt: "draft {text}", output: draft}
+  - {id: check, kind: approval, message: "publish {draft}?"}
+  - {id: final, kind: llm, prompt: "final {text}", output: final}
+edges:
+  - {from: START, to: draft}
+  - {from: draft, to: check}
+  - {from: check, to: final}
+  - {from: final, to: END}
+"""
+
+
+def held_at(node: str, gate: threading.Event, delay: float = 0.05) -> Callable[..., Reply]:
+    """The fake server's answer: the prompt echoed back, but a request of ``node`` waits
+    until ``gate`` is set (so a run is certainly mid-step while a test acts on it)."""
+
+    def respond(request: object) -> Reply:
+        text = getattr(request, "last_user_text", "")
+        if text.startswith(node):
+            gate.wait(60)
+        return Reply(text=f"fake reply to: {text[:80]}", delay=delay)
+
+    return respond
 
 
 def calls_per_step(server: FakeLLMServer) -> Counter[tuple[str, str]]:
@@ -77,8 +112,9 @@ class KillLedger:
     kills: int = 0
     kill_times: list[float] = field(default_factory=list)
 
-    def after_kill(self, cluster: Cluster, server: FakeLLMServer, victim: str) -> None:
-        """Account for one kill -9 of worker ``victim``: what is stored is final for it."""
+    def after_kill(self, cluster: Cluster, server: FakeLLMServer, victim: str) -> set[str]:
+        """Account for one kill -9 of worker ``victim`` (what is stored is final for it);
+        the runs it held."""
         self.kills += 1
         self.kill_times.append(time.monotonic())
         # A request the victim wrote just before dying still reaches the server.
@@ -97,6 +133,7 @@ class KillLedger:
             expected = 1 + self.cut_off[(token, node)]
             if calls >= expected and stored[(run_id, node)] == 0:
                 self.cut_off[(token, node)] += 1
+        return held
 
     def repeated_calls(self, server: FakeLLMServer) -> dict[tuple[str, str], int]:
         """Calls beyond one per step plus one per cut-off call (goal: none)."""
@@ -116,6 +153,7 @@ def kill_at_random_moments(
     seed: int,
     pause: tuple[float, float] = (0.3, 1.0),
     batch: int = 4,
+    on_kill: Callable[[tuple[datetime, set[str]]], object] | None = None,
 ) -> KillLedger:
     """Keep runs flowing through two workers and kill -9 one of them ``kills`` times at
     random moments (a replacement is forked each time); returns the ledger of cut-off
@@ -147,8 +185,11 @@ def kill_at_random_moments(
                 workers[0].wait_ready()
                 alive = [workers[0]]
             victim = rng.choice(alive)
+            killed_at = utcnow()
             victim.kill9()
-            ledger.after_kill(cluster, server, victim.agent_id)
+            held = ledger.after_kill(cluster, server, victim.agent_id)
+            if on_kill is not None:
+                on_kill((killed_at, held))
             workers.remove(victim)
             workers.append(zygote.fork_worker())
         for worker in workers:
