@@ -97,17 +97,24 @@ def reachable(tracking_uri: str) -> bool:
         return False
 
 
-def deliver(client: Any, record: RunRecord) -> str:
+def deliver(client: Any, record: RunRecord, experiments: dict[str, str] | None = None) -> str:
     """Log a record once: returns the MLflow run id.
 
     A sender that died after MLflow had the run but before the outbox said so finds it
     here by its tag instead of logging it twice; a run it left half-written (not
-    terminated) is deleted and logged again whole.
+    terminated) is deleted and logged again whole. ``experiments`` caches experiment ids
+    by workflow name between calls.
     """
     from mlflow.exceptions import MlflowException
 
+    cache = {} if experiments is None else experiments
+    cached = record.workflow_name in cache
     try:
-        experiment_id = experiment_id_for(client, record.workflow_name)
+        experiment_id = cache.get(record.workflow_name)
+        if experiment_id is None:
+            experiment_id = cache[record.workflow_name] = experiment_id_for(
+                client, record.workflow_name
+            )
         for found in client.search_runs(
             [experiment_id],
             filter_string=f"tags.`{RUN_ID_TAG}` = '{record.run_id}'",
@@ -118,6 +125,11 @@ def deliver(client: Any, record: RunRecord) -> str:
             client.delete_run(found.info.run_id)
         return log_run(client, record, experiment_id)
     except MlflowException as error:
+        if cached:
+            # The experiment may be gone since it was cached (deleted, a new store): look
+            # it up again at the next attempt before calling the record refused.
+            cache.pop(record.workflow_name, None)
+            raise MlflowUnavailable(_first_line(error)) from error
         code = getattr(error, "get_http_status_code", lambda: 500)()
         if 400 <= int(code) < 500 and int(code) not in (408, 429):
             raise MlflowRefused(_first_line(error)) from error
