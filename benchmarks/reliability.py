@@ -70,7 +70,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "BENCH_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 STACKS = (("sqlite", "sqlite", "sqlite"), ("postgresql+redis", "postgresql", "redis"))
-FAST = {"RUN_LEASE_SECONDS": "2", "WORKER_HEARTBEAT_TTL": "1", "RUN_MAX_ATTEMPTS": "100"}
+FAST = {"RUN_LEASE_SECONDS": "3", "WORKER_HEARTBEAT_TTL": "1", "RUN_MAX_ATTEMPTS": "100"}
 
 
 def percentile(values: list[float], share: float) -> float | None:
@@ -195,7 +195,9 @@ def kill9(stack: tuple[str, str, str], kills: int, reconcile: float) -> dict[str
 def lost_messages(stack: tuple[str, str, str], runs_count: int, reconcile: float) -> dict[str, Any]:
     with (
         FakeLLMServer(default=echo_reply(0.0)) as llm,
-        cluster_on(stack, llm, RECONCILE_AFTER_SECONDS=str(reconcile)) as cluster,
+        cluster_on(
+            stack, llm, RECONCILE_AFTER_SECONDS=str(reconcile), RUN_LEASE_SECONDS="15"
+        ) as cluster,
     ):
         workflow_id = cluster.store_workflow(five_step_workflow("one-step", ("one",)))
         run_ids = [cluster.start_run(workflow_id, {"text": f"[r{i}]"}) for i in range(runs_count)]
@@ -239,7 +241,9 @@ def approval_queue_down(
 
     with (
         FakeLLMServer() as llm,
-        cluster_on(stack, llm, RECONCILE_AFTER_SECONDS=str(reconcile)) as cluster,
+        cluster_on(
+            stack, llm, RECONCILE_AFTER_SECONDS=str(reconcile), RUN_LEASE_SECONDS="15"
+        ) as cluster,
     ):
         cluster.start_workers(1)
         workflow_id = cluster.store_workflow(APPROVAL)

@@ -55,7 +55,9 @@ def test_kill_9_at_20_random_moments_loses_no_run_and_repeats_no_step(
 ) -> None:
     with FakeLLMServer(default=echo_reply(0.08)) as llm:
         # A run may be under several of the twenty kills: it must never give up.
-        cluster = make_cluster(llm, RUN_MAX_ATTEMPTS="100", **RECONCILE)
+        # A lease a little longer than the other queue tests': a loaded machine must not
+        # let a live worker's lease lapse (its run would go to another, calling again).
+        cluster = make_cluster(llm, RUN_MAX_ATTEMPTS="100", RUN_LEASE_SECONDS="3", **RECONCILE)
         workflow_id = cluster.store_workflow(five_step_workflow())
 
         ledger = kill_at_random_moments(cluster, llm, workflow_id, kills=20, seed=11)
@@ -79,7 +81,9 @@ def test_kill_9_at_20_random_moments_loses_no_run_and_repeats_no_step(
 def test_100_queued_runs_whose_messages_are_lost_all_complete(
     make_cluster: ClusterFactory, fake_llm: FakeLLMServer
 ) -> None:
-    cluster = make_cluster(fake_llm, **RECONCILE)
+    # No worker dies here: a lease long enough for a loaded machine (a lease that expires
+    # under a live worker hands its run to another, which calls the LLM again).
+    cluster = make_cluster(fake_llm, RUN_LEASE_SECONDS="15", **RECONCILE)
     workflow_id = cluster.store_workflow(five_step_workflow("one-step", ("one",)))
     tokens = {cluster.start_run(workflow_id, {"text": f"[r{i}]"}): f"[r{i}]" for i in range(100)}
 
@@ -89,6 +93,7 @@ def test_100_queued_runs_whose_messages_are_lost_all_complete(
 
     runs = cluster.wait_finished(tokens, timeout=120)
     assert Counter(run.state for run in runs) == {"completed": 100}
+    assert all(len(cluster.steps(run_id)) == 1 for run_id in tokens)
     assert set(calls_per_step(fake_llm).values()) == {1}
     for run_id in tokens:
         timeline = events(cluster, run_id)
@@ -104,7 +109,7 @@ def test_100_queued_runs_whose_messages_are_lost_all_complete(
 def test_an_approval_while_the_queue_is_unreachable_completes_once_it_is_back(
     make_cluster: ClusterFactory, fake_llm: FakeLLMServer, data_dir: Path
 ) -> None:
-    cluster = make_cluster(fake_llm, **RECONCILE)
+    cluster = make_cluster(fake_llm, RUN_LEASE_SECONDS="15", **RECONCILE)
     cluster.start_workers(1)
     run_id = cluster.start_run(cluster.store_workflow(APPROVAL), {"text": "[r0]"})
     cluster.wait_state(run_id, "awaiting_approval")
