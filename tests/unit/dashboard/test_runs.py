@@ -252,3 +252,29 @@ def test_approve_and_reject_a_waiting_run(
         ).status_code
         == 422
     )
+
+
+def test_the_run_page_and_its_json_show_the_timeline(
+    client: TestClient, dashboard_database: Database
+) -> None:
+    from configurable_agents.storage.repositories import run_events
+
+    run_id = store_run(dashboard_database, store_workflow(dashboard_database), epoch=2)
+    with session_scope(dashboard_database.session_factory) as session:
+        run_events.add(
+            session, run_id, run_events.RECONCILED, "enqueued again: the queue held no message"
+        )
+        run_events.add(session, run_id, run_events.TAKEN_OVER, "taken over by cli", epoch=2)
+
+    page = client.get(f"/runs/{run_id}")
+    assert page.status_code == 200
+    assert 'data-event="reconciled"' in page.text and "the queue held no message" in page.text
+    assert 'data-event="taken_over"' in page.text and "epoch 2" in page.text
+    timeline = client.get(f"/api/v1/runs/{run_id}/timeline").json()
+    assert [(e["kind"], e["epoch"]) for e in timeline] == [("reconciled", None), ("taken_over", 2)]
+    run = client.get(f"/api/v1/runs/{run_id}").json()
+    assert run["epoch"] == 2 and [e["kind"] for e in run["timeline"]] == [
+        "reconciled",
+        "taken_over",
+    ]
+    assert client.get("/api/v1/runs/nope/timeline").status_code == 404
