@@ -30,6 +30,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+# ... but its sibling modules are imported by name, from the end of the path.
+sys.path.append(str(HERE))
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -343,6 +345,11 @@ def main() -> int:
     parser.add_argument("--reconcile", type=float, default=2.0, help="RECONCILE_AFTER_SECONDS")
     parser.add_argument("--approvals", type=int, default=5)
     parser.add_argument("--take-overs", type=int, default=3)
+    parser.add_argument(
+        "--only-queue-faults",
+        action="store_true",
+        help="skip the MLflow outage and multi-host faults (reliability_tracking.py, _multihost.py)",
+    )
     args = parser.parse_args()
 
     results: dict[str, Any] = {"load_average_before": list(os.getloadavg()), "stacks": {}}
@@ -357,6 +364,16 @@ def main() -> int:
             "take_over_frozen": take_over_frozen(stack, args.take_overs),
         }
         print(json.dumps(results["stacks"][name], indent=2), flush=True)
+    if not args.only_queue_faults:
+        # The other faults of issue 11 (MLflow outage, a worker host killed over the network
+        # namespaces): their own modules, measured in the same run.
+        import reliability_multihost
+        import reliability_tracking
+
+        print("== tracking outbox", flush=True)
+        results["tracking"] = reliability_tracking.measure()
+        print("== multi-host", flush=True)
+        results["multihost"] = reliability_multihost.measure()
     results["load_average_after"] = list(os.getloadavg())
     results["goals"] = {
         "no run lost": all(
