@@ -14,6 +14,12 @@ from urllib.parse import urlsplit
 from croniter import croniter
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
+from configurable_agents.config.agent_tools import (
+    DEFAULT_MAX_TOOL_CALLS,
+    MAX_TOOL_CALLS_LIMIT,
+    ToolRefItem,
+    duplicate_tool_names,
+)
 from configurable_agents.config.conditions import Condition
 from configurable_agents.config.expressions import expression_fields
 from configurable_agents.config.names import (
@@ -181,6 +187,9 @@ class LLMNode(_Node):
     outputs: list[FieldName] | None = Field(default=None, min_length=1)
     llm: LLMConfig | None = None
     memory: MemoryAccess | None = None
+    # A tool-using node: the model may call these tools, at most max_tool_calls times.
+    tools: list[ToolRefItem] = Field(default=[], max_length=64)
+    max_tool_calls: int = Field(default=DEFAULT_MAX_TOOL_CALLS, ge=1, le=MAX_TOOL_CALLS_LIMIT)
 
     @model_validator(mode="after")
     def _one_output(self) -> LLMNode:
@@ -191,6 +200,9 @@ class LLMNode(_Node):
             )
         if self.outputs is not None and len(set(self.outputs)) != len(self.outputs):
             raise ValueError("`outputs` lists a field twice")
+        problems = duplicate_tool_names(self.tools)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property

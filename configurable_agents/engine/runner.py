@@ -9,6 +9,7 @@ attempt after the last checkpoint are reused by their step key, never run twice.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from configurable_agents.config.errors import InvalidInputsError
 from configurable_agents.config.inputs import initial_state
 from configurable_agents.config.loader import load_config
 from configurable_agents.config.schema import LoopNode, WorkflowConfig
+from configurable_agents.engine.agent_loop import ToolApprovalPending
 from configurable_agents.engine.checkpointing import open_checkpointer
 from configurable_agents.engine.compiler import CURRENT_RUN, compile_workflow
 from configurable_agents.engine.context import (
@@ -156,6 +158,10 @@ class Engine:
         try:
             graph_input = self._graph_input(graph, thread, config, inputs, ctx)
             graph.invoke(graph_input, thread)
+        except ToolApprovalPending as pending:
+            # A tool call waits for a person; its step is stored, the node runs again
+            # (replaying what it stored) once the decision is recorded.
+            return self._pause(run_id, pending.approval)
         except RunCancelled:
             return self._end(
                 ctx, started, RunState.CANCELLED, error=("RunCancelled", "cancelled by user")
@@ -226,6 +232,8 @@ class Engine:
             previous_steps=previous,
             waiting_steps=waiting,
             on_step=on_step,
+            # A workflow called as a tool runs as a child run, in this process.
+            run_child=lambda child_id: self.execute(child_id),
         )
 
     def _graph_input(
@@ -244,6 +252,10 @@ class Engine:
         if ctx.waiting_steps:
             with self.session_factory() as session:
                 for key in ctx.waiting_steps:
+                    if "/" in key:
+                        # A tool call's approval: the node reads the decision from its
+                        # step when it runs again; plain resuming re-runs the node.
+                        continue
                     step = steps.waiting_step(session, ctx.run_id, key)
                     decision = (step.output or {}).get("decision") if step else None
                     if decision is not None:
