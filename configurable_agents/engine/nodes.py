@@ -21,6 +21,7 @@ from configurable_agents.config.schema import (
     JsonPathNode,
     LLMNode,
     LoopNode,
+    McpToolNode,
     MemoryAccess,
     ParallelNode,
     RouterNode,
@@ -167,6 +168,11 @@ def run_tool(node: AnyNode, state: dict[str, Any], ctx: RunContext) -> StepResul
     elif isinstance(node, JsonPathNode):
         result = tools.json_path(node, state)
     else:  # pragma: no cover - the schema admits no other tool
+    elif isinstance(node, McpToolNode):
+        # Imported here: the MCP SDK loads only in processes that run an MCP tool.
+        from configurable_agents.mcp.node import run_mcp_node
+
+        result = run_mcp_node(node, state, ctx)
         raise TypeError(f"unknown tool node {node!r}")
     output = getattr(node, "output", None)
     updates = {output: result.value} if output else {}

@@ -386,3 +386,8 @@ def open_engine(settings: Settings, session_factory: sessionmaker[Session]) -> I
         finally:
             if engine.tracker is not None:
                 engine.tracker.flush(timeout=5.0)
+            # The MCP servers this process started stop with it. Looked up rather than
+            # imported: a process that never called an MCP tool never loaded the SDK.
+            mcp_pool = sys.modules.get("configurable_agents.mcp.pool")
+            if mcp_pool is not None:
+                mcp_pool.close_process_pool()
