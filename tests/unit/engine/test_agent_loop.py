@@ -4,16 +4,22 @@ the call limit, workflows as tools; steps, nested records, costs and answers che
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from configurable_agents.bootstrap import Database
+from configurable_agents.engine.agent_loop import MAX_RESULT_BYTES
 from configurable_agents.engine.runner import Engine
 from configurable_agents.queue.dispatch import Decision, decide_approval
 from configurable_agents.settings import Settings
+from configurable_agents.storage.database import session_scope
 from configurable_agents.storage.models import Run, RunStep
-from configurable_agents.storage.repositories import steps
+from configurable_agents.storage.repositories import agents, steps
 from tests.fakes import FakeLLMServer, Reply
 
 # Prices per million tokens: every turn's tokens show up as cost.
@@ -370,3 +376,91 @@ def test_an_unknown_workflow_tool_fails_the_node_clearly(
         == "node ask: tool workflow 'doubler': no stored workflow of that name"
     )
     assert fake_llm_server.requests == []
+
+
+class _AgentHandler(BaseHTTPRequestHandler):
+    """A remote agent answering its inputs back, or 50 MB when asked for "huge"."""
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        inputs = body["inputs"]
+        size = 50 * 1024 * 1024 if inputs.get("text") == "huge" else 0
+        data = json.dumps({"outputs": "x" * size if size else {"echo": inputs}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def remote_agent(database: Database) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _AgentHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    with session_scope(database.session_factory) as session:
+        agent = agents.register(
+            session, name="echo.agent", kind=agents.REMOTE, url=url, ttl_seconds=600
+        )
+        agent.input_schema = {
+            "type": "object",
+            "properties": {"text": {"type": "string"}},
+            "required": ["text"],
+        }
+    yield url
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+WITH_AGENT = """
+schema_version: 1
+name: with-agent
+state:
+  question: {type: str, required: true}
+  answer: {type: str}
+nodes:
+  - id: ask
+    kind: llm
+    prompt: "{question}"
+    output: answer
+    tools: [{agent: echo.agent}]
+edges:
+  - {from: START, to: ask}
+  - {from: ask, to: END}
+"""
+
+
+def test_a_remote_agent_is_a_tool_and_a_50_mb_result_is_dropped_whole(
+    fake_llm_server: FakeLLMServer,
+    engine: Engine,
+    store_run: Any,
+    database: Database,
+    remote_agent: str,
+) -> None:
+    fake_llm_server.push(
+        Reply(tool_calls=[call("echo_agent", {"text": "hi"})]),
+        Reply(tool_calls=[call("echo_agent", {"text": "huge"})]),
+        Reply(text="done"),
+    )
+    run_id = store_run(WITH_AGENT, {"question": "q"})
+
+    outcome = engine.execute(run_id)
+
+    assert outcome is not None and outcome.state == "completed"
+    offered = fake_llm_server.requests[0].body["tools"][0]["function"]
+    assert offered["name"] == "echo_agent"
+    assert offered["parameters"]["required"] == ["text"]
+    small, huge = [s for s in all_steps(database, run_id) if s.kind == "tool_call"]
+    assert small.output == {"result": {"echo": {"text": "hi"}}}
+    assert huge.state == "failed" and huge.error_type == "ToolResultTooLarge"
+    assert f"more than the {MAX_RESULT_BYTES} bytes a tool result may have" in huge.error_message
+    # Nothing of the 50 MB was kept, nor sent to the model.
+    assert huge.output is None and huge.raw_output is None
+    last = fake_llm_server.requests[-1]
+    assert sum(len(json.dumps(m)) for m in last.messages) < 10_000
