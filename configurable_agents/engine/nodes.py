@@ -167,12 +167,12 @@ def run_tool(node: AnyNode, state: dict[str, Any], ctx: RunContext) -> StepResul
         result = tools.current_time(node)
     elif isinstance(node, JsonPathNode):
         result = tools.json_path(node, state)
-    else:  # pragma: no cover - the schema admits no other tool
     elif isinstance(node, McpToolNode):
         # Imported here: the MCP SDK loads only in processes that run an MCP tool.
         from configurable_agents.mcp.node import run_mcp_node
 
         result = run_mcp_node(node, state, ctx)
+    else:  # pragma: no cover - the schema admits no other tool
         raise TypeError(f"unknown tool node {node!r}")
     output = getattr(node, "output", None)
     updates = {output: result.value} if output else {}
