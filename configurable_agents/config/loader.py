@@ -141,6 +141,13 @@ def check_text(
     return (config if not issues else None), issues
 
 
+def located_issues(text: str, file: str, findings: list[Finding]) -> list[ConfigIssue]:
+    """Findings made outside the loader (e.g. by asking MCP servers) as issues with the
+    line and column of what they concern in ``text``."""
+    marked, _ = parse_marked(text)
+    return [_issue(finding, marked, file) for finding in findings]
+
+
 def _issue(finding: Finding, marked: MarkedData | None, file: str) -> ConfigIssue:
     mark = marked.mark_of(finding.path, key=finding.at_key) if marked else None
     return ConfigIssue(
