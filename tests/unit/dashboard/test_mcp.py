@@ -55,9 +55,11 @@ def serving(settings: Settings, database: Database) -> Iterator[str]:
 
 def tool_names(url: str, headers: dict[str, str] | None = None) -> list[str]:
     async def main() -> list[str]:
-        async with httpx2.AsyncClient(headers=headers or {}) as http:
-            async with Client(streamable_http_client(url, http_client=http)) as client:
-                return [tool.name for tool in (await client.list_tools()).tools]
+        async with (
+            httpx2.AsyncClient(headers=headers or {}) as http,
+            Client(streamable_http_client(url, http_client=http)) as client,
+        ):
+            return [tool.name for tool in (await client.list_tools()).tools]
 
     return anyio.run(main)
 
