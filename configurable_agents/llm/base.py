@@ -243,7 +243,10 @@ class Provider(ABC):
         """One turn of the JSON tool protocol: the conversation in plain messages, the
         answer constrained to a tool call or an answer, read back as either."""
         plain = replace(call, messages=protocol_messages(call.messages, tools), tools=None)
-        result, parsed, method = self._structured(plain, choice_schema(tools), spent)
+        # The protocol's instruction already lists the tools and their arguments.
+        result, parsed, method = self._structured(
+            plain, choice_schema(tools), spent, describe=False
+        )
         turn = 1 + sum(1 for message in call.messages if message.get("role") == "assistant")
         text, calls = protocol_turn(parsed, turn)
         return replace(result, text=text), method, calls
@@ -260,7 +263,7 @@ class Provider(ABC):
         return (self.name, model)
 
     def _structured(
-        self, call: Call, schema: Mapping[str, Any], spent: _Spent
+        self, call: Call, schema: Mapping[str, Any], spent: _Spent, *, describe: bool = True
     ) -> tuple[CallResult, Any, str]:
         """The answer, parsed, and the method that produced it: down the ladder from the
         method known to work at this endpoint (or from the top, probing), then with
@@ -279,7 +282,11 @@ class Provider(ABC):
                 probing = None
         rung = ladder.index(known) if known in ladder else 0
         try:
-            asked = self._schema_messages(call.messages, schema, ladder[rung])
+            asked = (
+                self._schema_messages(call.messages, schema, ladder[rung])
+                if describe
+                else call.messages
+            )
             repairs_left = self.max_repairs
             while True:
                 method = ladder[rung]

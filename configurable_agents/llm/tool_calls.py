@@ -17,6 +17,11 @@ from typing import Any
 
 from configurable_agents.llm.types import ToolCall
 
+# Bounds the JSON protocol puts on strings (see _loose): enough for an expression, a path,
+# a URL or a short text; an answer may be longer.
+MAX_ARGUMENT_CHARS = 200
+MAX_ANSWER_CHARS = 1000
+
 # --- OpenAI-compatible -------------------------------------------------------------------
 
 
@@ -177,9 +182,8 @@ def choice_schema(tools: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         }
         for tool in tools
     ]
-    options.append(
-        {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
-    )
+    answer = {"type": "string", "maxLength": MAX_ANSWER_CHARS}
+    options.append({"type": "object", "properties": {"answer": answer}, "required": ["answer"]})
     return {"anyOf": options}
 
 
@@ -247,8 +251,17 @@ def _object_or_none(text: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _loose(schema: Mapping[str, Any]) -> dict[str, Any]:
-    # The grammar keeps the shape; the loop checks the arguments against the full schema
-    # and tells the model what was wrong, so a small model is not stuck on a keyword the
-    # grammar converter cannot express.
-    return dict(schema)
+def _loose(schema: Any) -> Any:
+    # A small model that starts repeating itself inside a string runs to max_tokens and
+    # leaves broken JSON: strings in the grammar get a length bound when they have none.
+    # The loop checks the arguments against the tool's own schema afterwards.
+    if not isinstance(schema, Mapping):
+        return schema
+    result = {key: value for key, value in schema.items()}
+    if result.get("type") == "string" and "maxLength" not in result and "enum" not in result:
+        result["maxLength"] = MAX_ARGUMENT_CHARS
+    if isinstance(result.get("properties"), Mapping):
+        result["properties"] = {k: _loose(v) for k, v in result["properties"].items()}
+    if isinstance(result.get("items"), Mapping):
+        result["items"] = _loose(result["items"])
+    return result
