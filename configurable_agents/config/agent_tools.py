@@ -8,10 +8,11 @@ The engine turns each reference into the tool the model sees (engine/tool_catalo
 
 from __future__ import annotations
 
+import difflib
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, model_validator
 
 from configurable_agents.config.names import AgentName, Slug
 from configurable_agents.config.state import StrictModel
@@ -28,6 +29,23 @@ McpName = Annotated[
 ]
 
 
+def _check_builtin(value: str) -> str:
+    if value not in TOOL_NAMES:
+        close = difflib.get_close_matches(value, TOOL_NAMES, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ValueError(
+            f"unknown built-in tool '{value}'{hint}; the built-in tools are "
+            f"{', '.join(TOOL_NAMES)} (a stored workflow is {{workflow: NAME}}, a remote "
+            "agent {agent: NAME}, an MCP server's tool {mcp: SERVER, tool: NAME})"
+        )
+    return value
+
+
+BuiltinName = Annotated[
+    str, AfterValidator(_check_builtin), WithJsonSchema({"enum": list(TOOL_NAMES)})
+]
+
+
 def _shorthand(value: Any) -> Any:
     # `- calculator` means {builtin: calculator}.
     return {"builtin": value} if isinstance(value, str) else value
@@ -37,7 +55,7 @@ class ToolRef(StrictModel):
     """One tool offered to the model: exactly one of ``builtin``, ``workflow``, ``agent``,
     ``mcp`` (with ``tool`` for one tool of that server, every tool without it)."""
 
-    builtin: Literal[TOOL_NAMES] | None = None  # type: ignore[valid-type]
+    builtin: BuiltinName | None = None
     workflow: Slug | None = None
     agent: AgentName | None = None
     mcp: McpName | None = None
