@@ -28,6 +28,7 @@ from configurable_agents.config.schema import (
 )
 from configurable_agents.config.templates import render_template, render_value
 from configurable_agents.engine import tools
+from configurable_agents.engine.agent_loop import ToolApprovalPending, run_agent_loop
 from configurable_agents.engine.context import NodeFailed, RunCancelled, RunContext, now_ns
 from configurable_agents.engine.remote_agents import call_remote_agent
 from configurable_agents.llm.types import LLMRequest
