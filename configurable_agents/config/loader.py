@@ -247,6 +247,11 @@ def _unknown_key_message(key: str, path: Loc) -> str:
             f"unknown key '{key}': the fields of an object are always present; "
             "`required` and `default` belong to top-level state fields"
         )
+    if path[:1] == ("mcp_servers",) and len(path) == 3:
+        return (
+            f"unknown key '{key}' for this transport: stdio takes command, args, env and "
+            "timeout; http takes url, secret_headers and timeout"
+        )
     close = difflib.get_close_matches(key, _known_keys(), n=1)
     return f"unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else "")
 

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, ValidationError
 
 from configurable_agents.config._yaml import parse_marked
-from configurable_agents.config.errors import ConfigError, ConfigIssue, format_path
+from configurable_agents.config.errors import ConfigError, ConfigIssue, format_path, sort_issues
 from configurable_agents.config.names import ENV_NAME_PATTERN, looks_like_secret
 from configurable_agents.config.state import StrictModel
 
@@ -184,6 +184,8 @@ def load_servers_file(path: Path) -> dict[str, StdioServer | HttpServer]:
             message = str(item["msg"]).removeprefix("Value error, ")
             if item["type"] == "extra_forbidden":
                 message = f"unknown key '{loc[-1]}'"
+            elif item["type"] == "missing":
+                message = f"missing required key '{loc[-1]}'"
             elif item["type"] in ("union_tag_invalid", "union_tag_not_found"):
                 message = f"transport must be one of {', '.join(TRANSPORTS)}"
                 loc = (*loc, "transport")
@@ -196,7 +198,7 @@ def load_servers_file(path: Path) -> dict[str, StdioServer | HttpServer]:
                     message,
                 )
             )
-        raise ConfigError(issues) from None
+        raise ConfigError(sort_issues(issues)) from None
 
 
 def _without_tags(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:

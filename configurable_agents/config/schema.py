@@ -343,6 +343,14 @@ def _check_args_templates(value: Any) -> Any:
     return value
 
 
+def _check_mcp_tool_name(value: str) -> str:
+    if not re.match(r"^[A-Za-z0-9_.\-/]{1,128}$", value):
+        raise ValueError(
+            f"'{value}' is not an MCP tool name: 1 to 128 letters, digits, '_', '-', '.' or '/'"
+        )
+    return value
+
+
 class McpToolNode(_ToolNode):
     """Call a tool of an MCP server (declared under ``mcp_servers`` or in MCP_SERVERS_FILE).
     Every text in ``args`` is a template; a lone ``{field}`` passes the value with its type.
@@ -351,7 +359,9 @@ class McpToolNode(_ToolNode):
 
     tool: Literal["mcp"]
     server: ServerName
-    name: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-/]+$")]
+    name: Annotated[str, AfterValidator(_check_mcp_tool_name)] = Field(
+        description="The tool's name, as `configurable-agents mcp tools SERVER` lists it."
+    )
     args: Annotated[dict[str, JsonValue], AfterValidator(_check_args_templates)] = {}
     timeout: float | None = Field(
         default=None, gt=0, le=3600, description="Seconds; the server's timeout when not set."

@@ -31,7 +31,7 @@ def check_mcp_tools(config: WorkflowConfig, pool: McpPool, env: Mapping[str, str
                 tools = pool.list_tools(node.server, server, env=env)
                 listed[node.server] = {tool.name: tool for tool in tools}
             except McpError as error:
-                listed[node.server] = f"MCP server '{node.server}' cannot be reached: {error}"
+                listed[node.server] = str(error)
         tools_or_problem = listed[node.server]
         if isinstance(tools_or_problem, str):
             found.append(Finding((*at, "server"), tools_or_problem))
