@@ -202,3 +202,19 @@ def test_server_that_cannot_start_fails_clearly(engine: Engine, store_run: Store
     assert outcome.error_message.startswith(
         "node call: cannot connect to MCP server 'fake' (/nonexistent/mcp-server): "
     ), outcome.error_message
+
+
+def test_the_glossary_example_runs_offline(
+    engine: Engine, store_run: StoreRun, database: Database
+) -> None:
+    outcome = engine.execute(store_run("glossary_lookup.yaml", {"term": "Lease"}))
+    assert outcome is not None and outcome.state == RunState.COMPLETED, outcome.error_message
+    assert outcome.outputs["definition"] == (
+        "a worker's time-limited claim on a run, renewed while the run executes"
+    )
+    unknown = engine.execute(store_run("glossary_lookup.yaml", {"term": "banana"}))
+    assert unknown is not None and unknown.state == RunState.FAILED
+    assert unknown.error_message == (
+        "node lookup: MCP tool glossary/define answered an error: Error executing tool define: "
+        "no definition of 'banana'; known terms: checkpoint, lease, node, webhook, worker"
+    )
