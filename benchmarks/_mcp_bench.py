@@ -3,8 +3,8 @@
 The same no-op tool of the same real MCP server (tests/fakes/mcp_server.py, written with the
 official SDK) is called N times, in interleaved rounds:
 
-- raw: the SDK's own ``Client`` in one asyncio task, calling ``call_tool("noop")`` in a row
-  (what any program calling the server pays);
+- raw: the SDK's own ``Client``, one open session, calling ``call_tool("noop")`` in a row
+  inside its event loop (what any program calling the server pays);
 - pool: ``McpPool.call_tool`` from a plain thread, as a worker thread calls it (the pool's
   background loop, the crossing between threads, the result conversion);
 - node: a fixed ``tool: mcp`` node's whole call (``run_mcp_node``: rendering the arguments,
@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
+import contextlib
 import json
 import os
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -57,22 +60,43 @@ def _per_call_ms(seconds: float, calls: int) -> float:
     return seconds * 1000 / calls
 
 
-async def _raw_round(client: Client, calls: int) -> float:
-    started = time.perf_counter()
-    for _ in range(calls):
-        await client.call_tool("noop", {})
-    return _per_call_ms(time.perf_counter() - started, calls)
+class RawClient:
+    """The SDK's client on an event loop of its own, one session for every round (as the pool
+    keeps one); a round is timed inside the loop, so no thread crossing is counted."""
 
+    def __init__(self, target: Any) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.stop = asyncio.Event()
+        self.ready: concurrent.futures.Future[Client] = concurrent.futures.Future()
+        self.held = asyncio.run_coroutine_threadsafe(self._hold(target), self.loop)
+        self.client = self.ready.result(60)
 
-def _raw_rounds(target: Any, calls: int, rounds: int) -> list[float]:
-    """Per-call ms of each round with the SDK's client (one session, warmed up)."""
-
-    async def main() -> list[float]:
-        async with Client(target(), cache=None) as client:  # as the pool opens it
+    async def _hold(self, target: Any) -> None:
+        async with (
+            contextlib.AsyncExitStack() as stack,
+            Client(await target(stack), cache=None) as client,
+        ):  # as the pool opens it
+            await client.list_tools()
             await client.call_tool("noop", {})
-            return [await _raw_round(client, calls) for _ in range(rounds)]
+            self.ready.set_result(client)
+            await self.stop.wait()
 
-    return asyncio.run(main())
+    async def _round(self, calls: int) -> float:
+        started = time.perf_counter()
+        for _ in range(calls):
+            await self.client.call_tool("noop", {})
+        return _per_call_ms(time.perf_counter() - started, calls)
+
+    def round(self, calls: int) -> float:
+        return asyncio.run_coroutine_threadsafe(self._round(calls), self.loop).result(600)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.stop.set)
+        self.held.result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
 
 
 def _pool_round(pool: McpPool, server: Any, calls: int) -> float:
@@ -136,14 +160,16 @@ def _measure(
     raw: list[float] = []
     pooled: list[float] = []
     noded: list[float] = []
+    direct = RawClient(raw_target)
     try:
         pool.call_tool("bench", server, "noop", {}, env=os.environ)  # start and warm up
         run_mcp_node(node, {"label": "x"}, ctx)
         for _ in range(rounds):  # interleaved: load on the machine weighs on all three alike
-            raw += _raw_rounds(raw_target, calls, 1)
+            raw.append(direct.round(calls))
             pooled.append(_pool_round(pool, server, calls))
             noded.append(_node_round(node, ctx, calls))
     finally:
+        direct.close()
         pool.close()
         close_process_pool()
     raw_ms, pool_ms, node_ms = (statistics.median(values) for values in (raw, pooled, noded))
@@ -168,13 +194,16 @@ def measure_mcp(calls: int = 200, rounds: int = 5) -> dict[str, Any]:
     """Per-call figures over stdio and HTTP (see the module docstring)."""
     stdio = stdio_declaration()
     stdio_params = StdioServerParameters(command=str(stdio["command"]), args=list(stdio["args"]))  # type: ignore[arg-type]
-    results = {
-        "stdio": _measure("stdio", stdio, lambda: stdio_params, calls, rounds),
-    }
+
+    async def stdio_target(stack: contextlib.AsyncExitStack) -> Any:
+        return stdio_params
+
+    results = {"stdio": _measure("stdio", stdio, stdio_target, calls, rounds)}
     with running_http_server() as url:
 
-        def http_target() -> Any:
-            return streamable_http_client(url, http_client=httpx2.AsyncClient())
+        async def http_target(stack: contextlib.AsyncExitStack) -> Any:
+            http = await stack.enter_async_context(httpx2.AsyncClient())
+            return streamable_http_client(url, http_client=http)
 
         results["http"] = _measure(
             "http", {"transport": "http", "url": url}, http_target, calls, rounds
