@@ -452,6 +452,13 @@ class _Checker:
         for index, node in self.parts.nodes:
             if isinstance(node, McpToolNode) and node.server not in known:
                 self.add(_at(index, ("server",)), unknown_server_message(node.server, known))
+            # The MCP servers a tool-using llm node offers tools of.
+            for position, ref in enumerate(getattr(node, "tools", None) or []):
+                if ref.mcp is not None and ref.mcp not in known:
+                    self.add(
+                        _at(index, ("tools", position, "mcp")),
+                        unknown_server_message(ref.mcp, known),
+                    )
 
     # --- memory and schedules -------------------------------------------------------------
 

@@ -100,3 +100,20 @@ def test_two_tools_the_model_would_call_by_one_name_are_refused() -> None:
         "wf.yaml:7:5: nodes[0]: tools[1] (builtin calculator) has the same tool name "
         "'calculator' as tools[0]: the model could not tell them apart"
     ]
+
+
+def test_an_undeclared_mcp_server_in_tools_is_named_at_its_place() -> None:
+    text = HEAD.replace(
+        "nodes:\n",
+        'mcp_servers:\n  files: {transport: http, url: "http://127.0.0.1:9/mcp"}\nnodes:\n',
+    )
+    found = [
+        str(issue)
+        for issue in validate_text(
+            text + "    tools: [{mcp: file, tool: read}, {mcp: files}]\n" + TAIL, "wf.yaml"
+        )
+    ]
+    assert found == [
+        "wf.yaml:13:19: nodes[0].tools[0].mcp: unknown MCP server 'file' (did you mean "
+        "'files'?): declare it under mcp_servers (or in the file named by MCP_SERVERS_FILE)"
+    ]
