@@ -27,7 +27,10 @@ def problems(tools: str) -> list[str]:
 
 def test_a_valid_tool_list_loads_with_every_source() -> None:
     config = load_config(
-        HEAD
+        HEAD.replace(
+            "nodes:\n",
+            "mcp_servers:\n  files: {transport: http, url: 'http://127.0.0.1:9/mcp'}\nnodes:\n",
+        )
         + """    max_tool_calls: 4
     tools:
       - calculator
