@@ -366,6 +366,9 @@ class McpToolNode(_ToolNode):
     timeout: float | None = Field(
         default=None, gt=0, le=3600, description="Seconds; the server's timeout when not set."
     )
+    max_bytes: int = Field(
+        default=1_000_000, ge=1, le=50_000_000, description="Largest result taken, in bytes."
+    )
 
     def _arg_reads(self) -> list[FieldUse]:
         return _args_reads(("args",), self.args)

@@ -28,6 +28,14 @@ def render_args(value: Any, state: Mapping[str, Any]) -> Any:
     return value
 
 
+def result_size(result: McpResult) -> int:
+    """The bytes of a result's text and structured content (as JSON)."""
+    size = len(result.text.encode("utf-8", errors="replace"))
+    if result.structured is not None:
+        size += len(json.dumps(result.structured, ensure_ascii=False, default=str).encode())
+    return size
+
+
 def output_value(result: McpResult, output_type: str | None) -> Any:
     """What goes to the output field: the text for a str field; otherwise the structured
     content, else the text parsed as JSON, else the text."""
@@ -56,6 +64,10 @@ def run_mcp_node(node: McpToolNode, state: Mapping[str, Any], ctx: RunContext) -
         )
     except McpError as error:
         raise ToolError(str(error)) from None
+    size = result_size(result)
+    if size > node.max_bytes:
+        # Refused whole: neither the state nor the step keeps part of it.
+        raise ToolError(f"{label} answered {size} bytes, more than max_bytes={node.max_bytes}")
     if result.is_error:
         raise ToolError(f"{label} answered an error: {result.text}")
     spec = ctx.config.state.get(node.output) if node.output else None

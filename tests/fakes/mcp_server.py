@@ -3,7 +3,8 @@
     python -m tests.fakes.mcp_server stdio
     python -m tests.fakes.mcp_server http --port 8123      # streamable HTTP at /mcp
 
-Tools: ``add`` (structured result), ``echo`` (text), ``noop`` (the benchmark's), ``count``
+Tools: ``add`` (structured result), ``echo`` (text), ``noop`` (the benchmark's), ``slow``,
+``big`` (a long text), ``count``
 (appends a line to the file in FAKE_MCP_COUNT_FILE and says how many calls it has seen, so
 a test counts calls on the server's side), ``crash`` (the process exits in the middle of
 the call), ``whoami`` (the value of FAKE_MCP_SECRET, to check that named variables are
@@ -18,6 +19,7 @@ import os
 import sys
 from pathlib import Path
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel
@@ -64,6 +66,17 @@ def crash() -> str:
 @server.tool(description="The value of FAKE_MCP_SECRET in the server's environment.")
 def whoami() -> str:
     return os.environ.get("FAKE_MCP_SECRET", "<not set>")
+
+
+@server.tool(description="Answer after a while.")
+async def slow(seconds: float) -> str:
+    await anyio.sleep(seconds)
+    return "late"
+
+
+@server.tool(description="A text of `size` characters.")
+def big(size: int) -> str:
+    return "x" * size
 
 
 @server.tool(description="Always fails.")

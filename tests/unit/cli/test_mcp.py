@@ -60,7 +60,7 @@ def test_tools_lists_names_descriptions_and_schemas(
     assert '  input: {"type": "object", "properties": {"a": {"title": "A", "type": "number"}' in out
     assert main(["mcp", "tools", "fake", "--file", str(path), "--json"]) == 0
     listed = {tool["name"]: tool for tool in json.loads(capsys.readouterr().out)}
-    assert sorted(listed) == ["add", "count", "crash", "echo", "fail", "noop", "whoami"]
+    assert sorted(listed) == ["add", "big", "count", "crash", "echo", "fail", "noop", "slow", "whoami"]
     assert listed["add"]["input_schema"]["required"] == ["a", "b"]
     assert listed["add"]["output_schema"]["properties"] == {
         "total": {"title": "Total", "type": "number"}
@@ -101,7 +101,7 @@ def test_validate_asks_the_servers(
     assert main(["validate", str(unknown)]) == 2
     assert capsys.readouterr().err == (
         f"{unknown}:8:77: nodes[0].name: MCP server 'fake' has no tool 'ecko' (did you mean "
-        "'echo'?); its tools: add, count, crash, echo, fail, noop, whoami\n"
+        "'echo'?); its tools: add, big, count, crash, echo, fail, noop, slow, whoami\n"
     )
 
     wrong_args = workflow_file(tmp_path, stdio_declaration(), "add", {"a": 1, "c": 2})

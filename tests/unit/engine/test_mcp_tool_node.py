@@ -161,7 +161,7 @@ def test_unknown_tool_fails_the_step_naming_the_tools(
     assert outcome is not None and outcome.state == RunState.FAILED
     assert outcome.error_message == (
         "node call: MCP server 'fake' has no tool 'ad' (did you mean 'add'?); "
-        "its tools: add, count, crash, echo, fail, noop, whoami"
+        "its tools: add, big, count, crash, echo, fail, noop, slow, whoami"
     )
     with database.session_factory() as session:
         (step,) = steps.list_for_run(session, outcome.run_id)
@@ -218,3 +218,25 @@ def test_the_glossary_example_runs_offline(
         "node lookup: MCP tool glossary/define answered an error: Error executing tool define: "
         "no definition of 'banana'; known terms: checkpoint, lease, node, webhook, worker"
     )
+
+
+def test_a_result_over_max_bytes_and_a_slow_tool_fail_the_step_whole(
+    engine: Engine, store_run: StoreRun, database: Database
+) -> None:
+    # Default max_bytes: 1,000,000; the tool sends its text twice (content and structured).
+    outcome = engine.execute(
+        store_run(workflow(stdio_declaration(), "big", {"size": 600_000}, "text"))
+    )
+    assert outcome is not None and outcome.state == RunState.FAILED
+    assert outcome.error_message == (
+        "node call: MCP tool fake/big answered 1200014 bytes, more than max_bytes=1000000"
+    )
+    with database.session_factory() as session:
+        (step,) = steps.list_for_run(session, outcome.run_id)
+        assert step.output is None and step.raw_output is None
+    slow = json.loads(workflow(stdio_declaration(), "slow", {"seconds": 30}, "text"))
+    slow["nodes"][0]["timeout"] = 0.5
+    outcome = engine.execute(store_run(json.dumps(slow)))
+    assert outcome is not None and outcome.state == RunState.FAILED
+    assert outcome.error_message is not None
+    assert outcome.error_message.endswith("tool 'slow' gave no answer within 0.5 s")
