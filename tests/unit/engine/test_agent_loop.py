@@ -464,3 +464,61 @@ def test_a_remote_agent_is_a_tool_and_a_50_mb_result_is_dropped_whole(
     assert huge.output is None and huge.raw_output is None
     last = fake_llm_server.requests[-1]
     assert sum(len(json.dumps(m)) for m in last.messages) < 10_000
+
+
+def test_calls_approval_and_resume_on_postgresql(
+    postgres_url: str, data_dir: Any, fake_llm_server: FakeLLMServer
+) -> None:
+    """The same loop on PostgreSQL (its checkpointer too): a call, a call waiting for a
+    person, the decision, the replay and the answer."""
+    from configurable_agents.engine.runner import open_engine
+    from configurable_agents.settings import load_settings
+    from configurable_agents.storage import run_lifecycle
+    from configurable_agents.storage.database import create_db_engine, make_session_factory
+    from configurable_agents.storage.migrations import upgrade_to_head
+    from configurable_agents.storage.repositories import workflows
+
+    settings = load_settings(
+        data_dir=data_dir,
+        database_url=postgres_url,
+        llm_provider="openai",
+        llm_model="fake-model",
+        llm_base_url=fake_llm_server.base_url,
+        tracking_enabled=False,
+    )
+    db = create_db_engine(settings.effective_database_url)
+    upgrade_to_head(db, settings.data_path)
+    database = Database(engine=db, session_factory=make_session_factory(db))
+    text = agent_yaml(fake_llm_server, "openai")
+    with session_scope(database.session_factory) as session:
+        workflow, version = workflows.save(session, name="solver", config_yaml=text)
+        run_id = run_lifecycle.create(
+            session,
+            workflow_name="solver",
+            workflow_id=workflow.id,
+            workflow_version_id=version.id,
+            inputs={"question": "q"},
+        ).id
+    fake_llm_server.push(
+        Reply(tool_calls=[call("calculator", {"expression": "2 + 2"})]),
+        Reply(tool_calls=[call("file_write", {"path": "pg.txt", "content": "four"})]),
+        Reply(text="Wrote 4."),
+    )
+    try:
+        with open_engine(settings, database.session_factory) as engine:
+            assert engine.execute(run_id).state == "awaiting_approval"  # type: ignore[union-attr]
+            decide_approval(
+                settings, database.session_factory, run_id, Decision(True), enqueue_run=False
+            )
+            outcome = engine.execute(run_id)
+        assert outcome is not None and outcome.state == "completed", outcome
+        assert (settings.workspace_path / "pg.txt").read_text() == "four"
+        assert [(s.step_key, s.state) for s in all_steps(database, run_id)] == [
+            ("solve#1/tool#1", "completed"),
+            ("solve#1/tool#2", "completed"),
+            ("solve#1", "completed"),
+        ]
+        # Three model turns in all: the replay after the decision asked nothing again.
+        assert len(fake_llm_server.requests) == 3
+    finally:
+        db.dispose()
