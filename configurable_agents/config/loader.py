@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from configurable_agents.config._yaml import MarkedData, parse_marked
+from configurable_agents.config._yaml import MarkedData, parse_marked, problem_issues
 from configurable_agents.config.errors import ConfigError, ConfigIssue, format_path
 from configurable_agents.config.json_schema import workflow_json_schema
 from configurable_agents.config.mcp import TRANSPORTS, ServersFile
@@ -124,16 +124,7 @@ def check_text(
             ConfigIssue(file, 1, 1, "", f"the config is larger than {MAX_CHARS} characters")
         ]
     marked, problems = parse_marked(text)
-    issues = [
-        ConfigIssue(
-            file,
-            problem.mark.line if problem.mark else None,
-            problem.mark.column if problem.mark else None,
-            format_path(problem.path),
-            problem.message,
-        )
-        for problem in problems
-    ]
+    issues = problem_issues(problems, file)
     if marked is None:
         return None, issues
     config, findings = check_data(marked.data)

@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, ValidationError
 
-from configurable_agents.config._yaml import parse_marked
+from configurable_agents.config._yaml import parse_marked, problem_issues
 from configurable_agents.config.errors import ConfigError, ConfigIssue, format_path, sort_issues
-from configurable_agents.config.names import ENV_NAME_PATTERN, looks_like_secret
+from configurable_agents.config.names import env_name_type, looks_like_secret
 from configurable_agents.config.state import StrictModel
 
 SERVER_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
@@ -39,16 +39,6 @@ def _check_server_name(value: str) -> str:
         raise ValueError(
             f"'{value}' is not a valid MCP server name: use letters, digits, '-' and '_', "
             "starting with a letter (e.g. files, github)"
-        )
-    return value
-
-
-def _check_env_name(value: str) -> str:
-    if looks_like_secret(value) or not re.match(ENV_NAME_PATTERN, value):
-        # Never echo the value: it may be the secret itself.
-        raise ValueError(
-            "give the NAME of an environment variable (e.g. GITHUB_TOKEN), never its value; "
-            "use uppercase letters, digits and '_'"
         )
     return value
 
@@ -82,11 +72,10 @@ ServerName = Annotated[
     AfterValidator(_check_server_name),
     Field(json_schema_extra={"pattern": SERVER_NAME_PATTERN, "maxLength": 64}),
 ]
-EnvName = Annotated[
-    str,
-    AfterValidator(_check_env_name),
-    Field(json_schema_extra={"pattern": ENV_NAME_PATTERN, "maxLength": 128}),
-]
+EnvName = env_name_type(
+    "give the NAME of an environment variable (e.g. GITHUB_TOKEN), never its value; "
+    "use uppercase letters, digits and '_'"
+)
 HeaderName = Annotated[str, AfterValidator(_check_header)]
 
 
@@ -162,16 +151,7 @@ def load_servers_file(path: Path) -> dict[str, StdioServer | HttpServer]:
         reason = getattr(error, "strerror", None) or str(error)
         raise ConfigError([ConfigIssue(file, None, None, "", f"cannot read: {reason}")]) from None
     marked, problems = parse_marked(text)
-    issues = [
-        ConfigIssue(
-            file,
-            problem.mark.line if problem.mark else None,
-            problem.mark.column if problem.mark else None,
-            format_path(problem.path),
-            problem.message,
-        )
-        for problem in problems
-    ]
+    issues = problem_issues(problems, file)
     if marked is None or issues:
         raise ConfigError(issues)
     try:

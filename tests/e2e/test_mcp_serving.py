@@ -26,26 +26,11 @@ from tests.e2e.serviceset import (
     write_env_file,
 )
 from tests.fakes.mcp_fixtures import stdio_declaration
+from tests.fakes.workflows import PRICE_WORKFLOW
 
 pytestmark = pytest.mark.e2e
 
-PRICE = """\
-schema_version: 1
-name: price
-description: The price of an order with tax.
-state:
-  unit: {type: float, required: true}
-  quantity: {type: int, default: 1}
-  net: {type: float}
-  gross: {type: float}
-nodes:
-  - {id: multiply, kind: tool, tool: calculator, args: {expression: "unit * quantity"}, output: net}
-  - {id: tax, kind: tool, tool: calculator, args: {expression: "round(net * 1.2, 2)"}, output: gross}
-edges:
-  - {from: START, to: multiply}
-  - {from: multiply, to: tax}
-  - {from: tax, to: END}
-"""
+PRICE = PRICE_WORKFLOW  # two calculator steps, no model
 
 
 def add_through_mcp() -> str:
@@ -139,8 +124,10 @@ def check(seen: dict[str, Any]) -> None:
     assert not added.is_error, added.content
     assert added.structured_content == {"sum": {"total": 3.5}}
     assert seen["unknown"].is_error
-    assert seen["unknown"].content[0].text.startswith(
-        "unknown tool 'nope': the tools are the workflows ("
+    assert (
+        seen["unknown"]
+        .content[0]
+        .text.startswith("unknown tool 'nope': the tools are the workflows (")
     )
 
 

@@ -27,6 +27,19 @@ def stdio_declaration(*env: str) -> dict[str, object]:
     }
 
 
+def mcp_node(tool: str, args: dict[str, object], output: str, node_id: str = "call") -> dict:
+    """A fixed `tool: mcp` node calling ``tool`` of the server declared as ``fake``."""
+    return {
+        "id": node_id,
+        "kind": "tool",
+        "tool": "mcp",
+        "server": "fake",
+        "name": tool,
+        "args": args,
+        "output": output,
+    }
+
+
 @contextlib.contextmanager
 def running_http_server(require_header: str = "") -> Iterator[str]:
     """This server over streamable HTTP in its own process; yields its /mcp URL."""

@@ -14,19 +14,11 @@ import pytest
 
 from configurable_agents.cli import main
 from tests.conftest import free_port
-from tests.fakes.mcp_fixtures import running_http_server, stdio_declaration
+from tests.fakes.mcp_fixtures import mcp_node, running_http_server, stdio_declaration
 
 
 def workflow_file(tmp_path: Path, server: dict[str, Any], tool: str, args: dict[str, Any]) -> Path:
-    node = {
-        "id": "call",
-        "kind": "tool",
-        "tool": "mcp",
-        "server": "fake",
-        "name": tool,
-        "args": args,
-        "output": "y",
-    }
+    node = mcp_node(tool, args, "y")
     lines = [
         "schema_version: 1",
         "name: uses-mcp",
@@ -60,7 +52,17 @@ def test_tools_lists_names_descriptions_and_schemas(
     assert '  input: {"type": "object", "properties": {"a": {"title": "A", "type": "number"}' in out
     assert main(["mcp", "tools", "fake", "--file", str(path), "--json"]) == 0
     listed = {tool["name"]: tool for tool in json.loads(capsys.readouterr().out)}
-    assert sorted(listed) == ["add", "big", "count", "crash", "echo", "fail", "noop", "slow", "whoami"]
+    assert sorted(listed) == [
+        "add",
+        "big",
+        "count",
+        "crash",
+        "echo",
+        "fail",
+        "noop",
+        "slow",
+        "whoami",
+    ]
     assert listed["add"]["input_schema"]["required"] == ["a", "b"]
     assert listed["add"]["output_schema"]["properties"] == {
         "total": {"title": "Total", "type": "number"}

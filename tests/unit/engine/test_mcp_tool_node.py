@@ -21,7 +21,7 @@ from configurable_agents.mcp import pool as mcp_pool
 from configurable_agents.settings import Settings
 from configurable_agents.storage.models import RunState
 from configurable_agents.storage.repositories import steps
-from tests.fakes.mcp_fixtures import running_http_server, stdio_declaration
+from tests.fakes.mcp_fixtures import mcp_node, running_http_server, stdio_declaration
 from tests.unit.engine.conftest import StoreRun
 
 
@@ -38,17 +38,7 @@ def workflow(server: dict[str, Any], tool: str, args: dict[str, Any], output: st
                 "result": {"type": kind},
             },
             "mcp_servers": {"fake": server},
-            "nodes": [
-                {
-                    "id": "call",
-                    "kind": "tool",
-                    "tool": "mcp",
-                    "server": "fake",
-                    "name": tool,
-                    "args": args,
-                    "output": "result",
-                }
-            ],
+            "nodes": [mcp_node(tool, args, "result")],
             "edges": [{"from": "START", "to": "call"}, {"from": "call", "to": "END"}],
         }
     )

@@ -16,25 +16,10 @@ from configurable_agents.bootstrap import Database
 from configurable_agents.mcp.local_runs import RunStarter
 from configurable_agents.mcp.server import WorkflowTools, build_server
 from configurable_agents.settings import Settings
+from tests.fakes.workflows import PRICE_WORKFLOW
 from tests.unit.mcp.conftest import save_workflow
 
-PRICE = """\
-schema_version: 1
-name: price
-description: The price of an order with tax.
-state:
-  unit: {type: float, required: true, description: Price of one item}
-  quantity: {type: int, default: 1}
-  net: {type: float}
-  gross: {type: float}
-nodes:
-  - {id: multiply, kind: tool, tool: calculator, args: {expression: "unit * quantity"}, output: net}
-  - {id: tax, kind: tool, tool: calculator, args: {expression: "round(net * 1.2, 2)"}, output: gross}
-edges:
-  - {from: START, to: multiply}
-  - {from: multiply, to: tax}
-  - {from: tax, to: END}
-"""
+PRICE = PRICE_WORKFLOW  # two calculator steps, no model
 HIDDEN = """\
 schema_version: 1
 name: hidden
