@@ -58,7 +58,8 @@ def configure_logging(settings: Settings) -> None:
         level=settings.log_level.value, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     # Per-request and per-plugin lines drown what matters in the honcho output.
-    for noisy in ("httpx", "alembic.runtime.plugins"):
+    # The MCP SDK logs each request it serves and its HTTP client (httpx2) each call.
+    for noisy in ("httpx", "httpx2", "mcp", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
