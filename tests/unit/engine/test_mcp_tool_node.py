@@ -230,3 +230,19 @@ def test_a_result_over_max_bytes_and_a_slow_tool_fail_the_step_whole(
     assert outcome is not None and outcome.state == RunState.FAILED
     assert outcome.error_message is not None
     assert outcome.error_message.endswith("tool 'slow' gave no answer within 0.5 s")
+
+
+def test_http_server_crash_mid_call_fails_the_step(engine: Engine, store_run: StoreRun) -> None:
+    with running_http_server() as url:  # its own: this one dies
+        server = {"transport": "http", "url": url}
+        crashed = engine.execute(store_run(workflow(server, "crash", {}, "text")))
+        assert crashed is not None and crashed.state == RunState.FAILED
+        assert crashed.error_message == (
+            f"node call: MCP server 'fake' ({url}) went away during tool 'crash' "
+            "(MCPError: Connection closed)"
+        )
+        after = engine.execute(store_run(workflow(server, "echo", {"text": "x"}, "text")))
+        assert after is not None and after.state == RunState.FAILED
+        assert (after.error_message or "").startswith(
+            f"node call: cannot connect to MCP server 'fake' ({url}): "
+        )
