@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 import httpx
+import psutil
 import pytest
 from mcp import Client, StdioServerParameters
 
@@ -146,3 +147,24 @@ def test_the_sdk_client_over_stdio_from_mcp_serve(served: ServiceSet) -> None:
     check(through(parameters, list_and_call))
     # With a worker alive, `mcp serve` hands the runs to it (the worker logs each run).
     served.wait_for_output(r"run \w+ completed", timeout=5)
+
+
+def command_line(process: psutil.Process) -> str:
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:  # it ended meanwhile
+        return ""
+
+
+def fake_servers(service_set: ServiceSet) -> list[str]:
+    """Command lines of the fake MCP servers running in the set's process tree."""
+    lines = [command_line(process) for process in service_set.remember()]
+    return [line for line in lines if "mcp_server.py" in line]
+
+
+def test_the_worker_reuses_its_stdio_server_and_stops_it_with_itself(served: ServiceSet) -> None:
+    # The two tests above called mcp-add through the same worker: one server process.
+    assert len(fake_servers(served)) == 1
+    stopped = served.stop()
+    assert stopped.returncode is not None
+    assert not [p for p in stopped.left_behind if "mcp_server.py" in command_line(p)]
