@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from configurable_agents.bootstrap import load_mcp_servers
+from configurable_agents.config import config_to_yaml
 from configurable_agents.config.errors import ConfigError
 from configurable_agents.config.loader import load_config, validate_text
 from configurable_agents.config.mcp import (
@@ -119,3 +120,17 @@ def test_a_bad_shared_file_stops_the_process_naming_each_problem(
     assert stopped.value.code == 2
     line = capsys.readouterr().err
     assert line.startswith(f"worker: MCP_SERVERS_FILE: {shared}:3:5: mcp_servers.files.command")
+
+
+def test_servers_nodes_and_opting_out_round_trip() -> None:
+    text = (
+        HEAD.replace("name: t\n", "name: t\nmcp: false\n")
+        + "mcp_servers:\n"
+        + "  files: {transport: stdio, command: npx, args: [-y, fs], env: [FS_ROOT]}\n"
+        + "  web: {transport: http, url: 'https://x.example/mcp', secret_headers: {Authorization: TOK}}\n"
+        + ONE_NODE.replace('{path: "{x}"}', '{path: "{x}", n: 3, deep: [1, "{x}"]}')
+    )
+    config = load_config(text)
+    assert config.mcp is False
+    assert config.nodes[0].args == {"path": "{x}", "n": 3, "deep": [1, "{x}"]}
+    assert load_config(config_to_yaml(config)) == config
