@@ -141,6 +141,11 @@ def test_killed_between_two_tool_calls_resumes_without_repeating_the_first(
     data = json.loads(resumed.stdout)
     assert data["state"] == "completed" and data["outputs"]["report"] == "Two pages read."
     assert counting_server.hits == {"/a": 1, "/b": 1}
+    assert [step["step_key"] for step in data["steps"]] == [
+        "fetch#1/tool#1",
+        "fetch#1/tool#2",
+        "fetch#1",
+    ]
     assert tool_steps(data_dir) == [
         ("fetch#1/tool#1", "completed", 1),
         ("fetch#1/tool#2", "completed", 2),
