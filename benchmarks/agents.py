@@ -179,7 +179,7 @@ def agent_loop_figures(calls: int, runs: int) -> dict[str, Any]:
         timings = agent_runs(server.base_url, Path(folder), calls, runs)
         # The turns of the last run with calls, and of the last without.
         bodies = [request.body for request in server.requests]
-        with_calls, without = bodies[-(calls + 2) : -1], bodies[-1:]
+        with_calls, without = bodies[-(calls + 1) :], [bodies[-(calls + 2)]]
         server.clear()
         turns_many = raw_turns(server.base_url, with_calls, runs)
         turns_none = raw_turns(server.base_url, without, runs)
