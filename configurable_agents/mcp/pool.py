@@ -122,6 +122,7 @@ class _Session:
         self.list_lock = asyncio.Lock()
 
     def describe(self) -> str:
+        """How messages name the server: its name and command line or URL."""
         server = self.server
         if isinstance(server, StdioServer):
             return f"MCP server '{self.name}' ({' '.join([server.command, *server.args])})"
@@ -207,9 +208,11 @@ class _Session:
 
     @property
     def alive(self) -> bool:
+        """Whether the session is open and its server has not gone away."""
         return self.client is not None and self.failure is None and not self.stop.is_set()
 
     async def list_tools(self) -> dict[str, McpTool]:
+        """The server's tools by name, listed once per session (all pages)."""
         async with self.list_lock:
             if self.tools is None:
                 assert self.client is not None

@@ -61,6 +61,7 @@ class ServedTool:
     config: WorkflowConfig
 
     def tool(self) -> types.Tool:
+        """The workflow as the MCP listing shows it."""
         config = self.config
         return types.Tool(
             name=self.name,

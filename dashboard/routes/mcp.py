@@ -45,6 +45,7 @@ class McpEndpoint:
         self._ready: asyncio.Event | None = None
 
     def ready(self) -> asyncio.Event:
+        """Set once the SDK's app answers (or could not start); made in the running loop."""
         if self._ready is None:
             self._ready = asyncio.Event()
         return self._ready
