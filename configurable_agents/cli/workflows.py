@@ -52,6 +52,8 @@ def validate_file(path: str | Path, *, offline: bool = False) -> int:
         return EXIT_INVALID
     if not offline and _mcp_problems(Path(path), config):
         return EXIT_INVALID
+    if not offline and _tool_problems(Path(path), config):
+        return EXIT_INVALID
     count = len(config.nodes)
     print(f"ok: {config.name} ({count} node{'s' if count != 1 else ''})")
     return EXIT_OK
@@ -72,6 +74,49 @@ def cmd_graph(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     print(to_mermaid(config))
     return EXIT_OK
+
+
+def _tool_problems(path: Path, config: Any) -> bool:
+    """Print the tools of tool-using llm nodes that do not exist: stored workflows and
+    remote agents (asked of the database), MCP servers' tools (asked of the servers)."""
+    refs = [ref for node in config.nodes for ref in getattr(node, "tools", None) or []]
+    if not any(ref.workflow or ref.agent or ref.mcp for ref in refs):
+        return False
+    import os
+
+    from configurable_agents.cli._shared import open_migrated_database
+    from configurable_agents.config.loader import located_issues
+    from configurable_agents.config.mcp import server_named
+    from configurable_agents.engine.tool_catalog import check_tool_refs
+    from configurable_agents.mcp.errors import McpError
+    from configurable_agents.mcp.pool import McpPool
+
+    database = None
+    if any(ref.workflow or ref.agent for ref in refs):
+        _, database = open_migrated_database("validate")
+    pool = McpPool()
+
+    def mcp_tools(name: str) -> set[str] | str:
+        server = server_named(name, config.mcp_servers)
+        if server is None:
+            return f"unknown MCP server '{name}'"
+        try:
+            return {tool.name for tool in pool.list_tools(name, server, env=os.environ)}
+        except McpError as error:
+            return str(error)
+
+    try:
+        findings = check_tool_refs(
+            config, database.session_factory if database else None, mcp_tools
+        )
+    finally:
+        pool.close()
+        if database is not None:
+            database.engine.dispose()
+    text = path.read_text(encoding="utf-8-sig")
+    for issue in located_issues(text, str(path), findings):
+        print(issue, file=sys.stderr)
+    return bool(findings)
 
 
 def _mcp_problems(path: Path, config: Any) -> bool:

@@ -8,15 +8,20 @@ a message naming it.
 
 from __future__ import annotations
 
+import difflib
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from configurable_agents.config.agent_tools import TOOL_NAME_PATTERN, ToolRef
 from configurable_agents.config.inputs import input_fields
 from configurable_agents.config.loader import load_config
-from configurable_agents.config.schema import LLMNode
+from configurable_agents.config.schema import LLMNode, WorkflowConfig
+from configurable_agents.config.validate import Finding
 from configurable_agents.engine.builtin_tools import BUILTIN_TOOLS
 from configurable_agents.engine.context import RunContext
 from configurable_agents.engine.remote_agents import RemoteAgentError, call_remote_agent
@@ -181,3 +186,65 @@ def agent_tool(name: str, ctx: RunContext) -> ToolSpec:
     return ToolSpec(
         tool_name, f"Ask the remote agent {name}.", schema, invoke, kind="agent", source=name
     )
+
+
+# --- checking a config's tools before it runs ----------------------------------------------
+
+
+def check_tool_refs(
+    config: WorkflowConfig,
+    session_factory: sessionmaker[Session] | None,
+    mcp_tools: Callable[[str], set[str] | str] | None = None,
+) -> list[Finding]:
+    """Every tool a node offers that does not exist: a stored workflow or a registered
+    remote agent missing from the database (when one is given), an MCP server that cannot
+    be reached or lacks the tool (when ``mcp_tools`` lists a server's tools, or says why it
+    cannot). Findings carry the path of the tool in the config, for file:line:col."""
+    found: list[Finding] = []
+    names: tuple[set[str], set[str]] | None = None
+    if session_factory is not None:
+        with session_factory() as session:
+            stored = {w.name for w in workflows.list_workflows(session, limit=100_000)}
+            registered = {a.name for a in agents.list_agents(session, kind=agents.REMOTE)}
+        names = (stored, registered)
+    listed: dict[str, set[str] | str] = {}
+    for index, node in enumerate(config.nodes):
+        for position, ref in enumerate(getattr(node, "tools", None) or []):
+            at = ("nodes", index, "tools", position)
+            if ref.workflow is not None and names is not None and ref.workflow not in names[0]:
+                found.append(
+                    Finding(
+                        (*at, "workflow"),
+                        f"no stored workflow named '{ref.workflow}'"
+                        + _close(ref.workflow, names[0]),
+                    )
+                )
+            if ref.agent is not None and names is not None and ref.agent not in names[1]:
+                found.append(
+                    Finding(
+                        (*at, "agent"),
+                        f"no remote agent named '{ref.agent}' is registered"
+                        + _close(ref.agent, names[1]),
+                    )
+                )
+            if ref.mcp is not None and mcp_tools is not None:
+                if ref.mcp not in listed:
+                    listed[ref.mcp] = mcp_tools(ref.mcp)
+                tools = listed[ref.mcp]
+                if isinstance(tools, str):
+                    found.append(Finding((*at, "mcp"), tools))
+                elif ref.tool is not None and ref.tool not in tools:
+                    found.append(
+                        Finding(
+                            (*at, "tool"),
+                            f"MCP server '{ref.mcp}' has no tool '{ref.tool}'"
+                            + _close(ref.tool, tools)
+                            + f"; its tools: {', '.join(sorted(tools)) or 'none'}",
+                        )
+                    )
+    return found
+
+
+def _close(name: str, options: set[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(options), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
