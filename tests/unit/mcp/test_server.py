@@ -116,3 +116,18 @@ def test_bad_arguments_unknown_tool_and_a_failed_run_answer_errors(tools: Workfl
     )
     text = failed.content[0].text
     assert text.startswith("run ") and " of broken failed: " in text and "node multiply" in text
+
+
+def test_auto_runs_here_when_no_worker_is_alive(
+    mcp_settings: Settings, mcp_database: Database
+) -> None:
+    save_workflow(mcp_database, PRICE, "price")
+    settings = mcp_settings.model_copy(update={"mcp_call_timeout_seconds": 20.0})
+    with RunStarter(settings, mcp_database.session_factory, mode="auto") as starter:
+        assert starter.describe() == (
+            "runs go to the workers when one is alive, else execute in this process"
+        )
+        tools = WorkflowTools(settings, mcp_database.session_factory, start=starter.start)
+        result = session(tools, lambda client: client.call_tool("price", {"unit": 2}))
+    assert not result.is_error, result.content
+    assert result.structured_content == {"gross": 2.4}
