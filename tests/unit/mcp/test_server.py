@@ -131,3 +131,35 @@ def test_auto_runs_here_when_no_worker_is_alive(
         result = session(tools, lambda client: client.call_tool("price", {"unit": 2}))
     assert not result.is_error, result.content
     assert result.structured_content == {"gross": 2.4}
+
+
+APPROVED = """\
+schema_version: 1
+name: approved
+state:
+  unit: {type: float, required: true}
+  gross: {type: float}
+nodes:
+  - {id: tax, kind: tool, tool: calculator, args: {expression: "unit * 1.2"}, output: gross}
+  - {id: check, kind: approval, message: "Charge {gross}?"}
+edges:
+  - {from: START, to: tax}
+  - {from: tax, to: check}
+  - {from: check, to: END}
+"""
+
+
+def test_a_run_waiting_for_approval_answers_where_to_decide(
+    mcp_settings: Settings, mcp_database: Database
+) -> None:
+    save_workflow(mcp_database, APPROVED, "approved")
+    with RunStarter(mcp_settings, mcp_database.session_factory, mode="here") as starter:
+        tools = WorkflowTools(mcp_settings, mcp_database.session_factory, start=starter.start)
+        result = session(tools, lambda client: client.call_tool("approved", {"unit": 1}))
+    assert result.is_error
+    text = result.content[0].text
+    run_id = text.split()[1]
+    assert text == (
+        f"run {run_id} of approved waits for a person's approval: decide at "
+        f"http://127.0.0.1:7861/runs/{run_id}"
+    )
