@@ -13,6 +13,7 @@ Exit codes: 0 done, 1 the server cannot be reached, 2 bad input (unknown server,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -117,7 +118,9 @@ def cmd_serve(runs: str) -> int:
     from configurable_agents.mcp.local_runs import RunStarter
     from configurable_agents.mcp.server import WorkflowTools, build_server
 
-    settings, database = open_migrated_database("mcp serve")
+    # Standard output is the protocol's wire: nothing said while starting may land there.
+    with contextlib.redirect_stdout(sys.stderr):
+        settings, database = open_migrated_database("mcp serve")
     with RunStarter(settings, database.session_factory, mode=runs) as starter:
         tools = WorkflowTools(settings, database.session_factory, start=starter.start)
         server = build_server(tools)
