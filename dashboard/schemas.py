@@ -222,7 +222,7 @@ class StepOut(BaseModel):
     def parent_key(self) -> str | None:
         """The step key of the node step this one is nested under (tool calls), else None."""
         key = self.step_key
-        return key.rsplit("/", 1)[0] if key and "/" in key else None
+        return key.split("/", 1)[0] if key and "/" in key else None
 
 
 class DecisionIn(BaseModel):

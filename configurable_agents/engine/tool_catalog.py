@@ -31,8 +31,9 @@ from configurable_agents.engine.toolspec import (
     ToolSpec,
     ToolUnavailableError,
 )
+from configurable_agents.storage import run_lifecycle
 from configurable_agents.storage.database import session_scope
-from configurable_agents.storage.repositories import agents, workflows
+from configurable_agents.storage.repositories import agents, steps, workflows
 from configurable_agents.storage.states import RunState
 
 AGENT_TIMEOUT = 60.0
@@ -113,21 +114,36 @@ def workflow_tool(name: str, ctx: RunContext) -> ToolSpec:
 def _run_child(
     call: ToolCallContext, name: str, workflow_id: int, version_id: int, arguments: dict
 ) -> Any:
-    from configurable_agents.storage import run_lifecycle
-
     ctx = call.run
     if ctx.run_child is None:
         raise ToolError(f"workflow {name}: this process cannot run child runs")
+    marker_key = f"{call.call_key}/child"
     with session_scope(ctx.session_factory) as session:
-        child = run_lifecycle.create(
-            session,
-            workflow_name=name,
-            workflow_id=workflow_id,
-            workflow_version_id=version_id,
-            inputs=arguments,
-            trigger="tool",
-        )
-        child_id = child.id
+        marker = steps.completed_step(session, ctx.run_id, marker_key)
+        if marker is not None:
+            # A previous attempt started this call's child run (and then died): the same
+            # child is resumed (or its end read), never started twice.
+            child_id = str((marker.output or {}).get("child_run_id"))
+        else:
+            child = run_lifecycle.create(
+                session,
+                workflow_name=name,
+                workflow_id=workflow_id,
+                workflow_version_id=version_id,
+                inputs=arguments,
+                trigger="tool",
+            )
+            child_id = child.id
+            # Stored with the child, in one transaction: which run this call started.
+            steps.record(
+                session,
+                ctx.run_id,
+                node=call.node_id,
+                step_key=marker_key,
+                kind="child_run",
+                input={"workflow": name, "arguments": arguments},
+                output={"child_run_id": child_id},
+            )
     call.notes["child_run_id"] = child_id
     # A thread of its own: the child's graph must not see this node's LangGraph context
     # (a graph invoked inside a node would be taken for a subgraph of this run).

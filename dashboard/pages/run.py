@@ -53,7 +53,8 @@ def parent_key(step_key: str | None) -> str | None:
     """The key of the step a nested step belongs under, None for a node's own step."""
     if not step_key or "/" not in step_key:
         return None
-    return step_key.rsplit("/", 1)[0]
+    # Under the node's own step, however deep (a call's child-run marker too).
+    return step_key.split("/", 1)[0]
 
 
 @dataclass

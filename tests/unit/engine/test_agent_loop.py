@@ -17,9 +17,10 @@ from configurable_agents.engine.agent_loop import MAX_RESULT_BYTES
 from configurable_agents.engine.runner import Engine
 from configurable_agents.queue.dispatch import Decision, decide_approval
 from configurable_agents.settings import Settings
+from configurable_agents.storage import run_lifecycle
 from configurable_agents.storage.database import session_scope
 from configurable_agents.storage.models import Run, RunStep
-from configurable_agents.storage.repositories import agents, steps
+from configurable_agents.storage.repositories import agents, steps, workflows
 from tests.fakes import FakeLLMServer, Reply
 
 # Prices per million tokens: every turn's tokens show up as cost.
@@ -473,10 +474,8 @@ def test_calls_approval_and_resume_on_postgresql(
     person, the decision, the replay and the answer."""
     from configurable_agents.engine.runner import open_engine
     from configurable_agents.settings import load_settings
-    from configurable_agents.storage import run_lifecycle
     from configurable_agents.storage.database import create_db_engine, make_session_factory
     from configurable_agents.storage.migrations import upgrade_to_head
-    from configurable_agents.storage.repositories import workflows
 
     settings = load_settings(
         data_dir=data_dir,
@@ -522,3 +521,44 @@ def test_calls_approval_and_resume_on_postgresql(
         assert len(fake_llm_server.requests) == 3
     finally:
         db.dispose()
+
+
+def test_a_child_run_started_by_a_dead_attempt_is_resumed_not_started_again(
+    fake_llm_server: FakeLLMServer, engine: Engine, store_run: Any, database: Database
+) -> None:
+    """What an attempt killed inside a workflow call leaves: the child run, and the call's
+    marker naming it (stored together). The next attempt resumes that child."""
+    store_run(CHILD, {"n": 1})
+    run_id = store_run(PARENT, {"question": "double 21"})
+    with session_scope(database.session_factory) as session:
+        doubler = workflows.get_by_name(session, "doubler")
+        assert doubler is not None
+        version = workflows.get_version(session, doubler.id)
+        assert version is not None
+        child_id = run_lifecycle.create(
+            session,
+            workflow_name="doubler",
+            workflow_id=doubler.id,
+            workflow_version_id=version.id,
+            inputs={"n": 21},
+            trigger="tool",
+        ).id
+        steps.record(
+            session,
+            run_id,
+            node="ask",
+            step_key="ask#1/tool#1/child",
+            kind="child_run",
+            output={"child_run_id": child_id},
+        )
+    fake_llm_server.push(Reply(tool_calls=[call("doubler", {"n": 21})]), Reply(text="42"))
+
+    outcome = engine.execute(run_id)
+
+    assert outcome is not None and outcome.state == "completed"
+    with database.session_factory() as session:
+        children = session.query(Run).filter_by(workflow_name="doubler", trigger="tool").all()
+        assert [child.id for child in children] == [child_id]
+        assert children[0].state == "completed"
+    tool_step = next(s for s in all_steps(database, run_id) if s.kind == "tool_call")
+    assert tool_step.output == {"result": {"n": 21, "doubled": 42}, "child_run_id": child_id}
