@@ -562,3 +562,45 @@ def test_a_child_run_started_by_a_dead_attempt_is_resumed_not_started_again(
         assert children[0].state == "completed"
     tool_step = next(s for s in all_steps(database, run_id) if s.kind == "tool_call")
     assert tool_step.output == {"result": {"n": 21, "doubled": 42}, "child_run_id": child_id}
+
+
+TYPED = """
+schema_version: 1
+name: typed-agent
+state:
+  question: {type: str, required: true}
+  total: {type: int}
+  unit: {type: str}
+nodes:
+  - id: count
+    kind: llm
+    prompt: "{question}"
+    outputs: [total, unit]
+    tools: [calculator]
+edges:
+  - {from: START, to: count}
+  - {from: count, to: END}
+"""
+
+
+def test_typed_outputs_after_tools_are_asked_under_the_schema(
+    fake_llm_server: FakeLLMServer, engine: Engine, store_run: Any, database: Database
+) -> None:
+    fake_llm_server.push(
+        Reply(tool_calls=[call("calculator", {"expression": "6 * 7"})]),
+        Reply(text="It is 42 apples."),  # free text: not the typed answer
+        {"total": 42, "unit": "apples"},
+    )
+    run_id = store_run(TYPED, {"question": "How many apples in 6 boxes of 7?"})
+
+    outcome = engine.execute(run_id)
+
+    assert outcome is not None and outcome.state == "completed", outcome
+    assert (outcome.outputs["total"], outcome.outputs["unit"]) == (42, "apples")
+    last = fake_llm_server.requests[-1].body
+    assert last["response_format"]["type"] == "json_schema" and "tools" not in last
+    node = all_steps(database, run_id)[-1]
+    # The answering turn and the typed one are both on the node's step.
+    assert node.step_key == "count#1" and node.input["structured_output"] == "json_schema"
+    first_turn = all_steps(database, run_id)[0].prompt_tokens
+    assert node.prompt_tokens > first_turn
