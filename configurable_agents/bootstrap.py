@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from configurable_agents.config.errors import ConfigError
+from configurable_agents.config.mcp import load_servers_file, use_shared_servers
 from configurable_agents.settings import Settings, load_settings_or_exit
 from configurable_agents.storage.database import (
     create_db_engine,
@@ -56,7 +58,8 @@ def configure_logging(settings: Settings) -> None:
         level=settings.log_level.value, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     # Per-request and per-plugin lines drown what matters in the honcho output.
-    for noisy in ("httpx", "alembic.runtime.plugins"):
+    # The MCP SDK logs each request it serves and its HTTP client (httpx2) each call.
+    for noisy in ("httpx", "httpx2", "mcp", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
@@ -91,7 +94,21 @@ def start_process(process: str) -> Settings:
     apply_offline_environment()
     settings = load_settings_or_exit(process)
     configure_logging(settings)
+    load_mcp_servers(process, settings)
     return settings
+
+
+def load_mcp_servers(process: str, settings: Settings) -> None:
+    """Read MCP_SERVERS_FILE (when set) so every workflow of this process knows its servers;
+    a file with problems stops the process with one line per problem (exit code 2)."""
+    path = settings.mcp_servers_file
+    if path is None:
+        use_shared_servers({})
+        return
+    try:
+        use_shared_servers(load_servers_file(path.expanduser()))
+    except ConfigError as error:
+        raise fail(process, f"MCP_SERVERS_FILE: {error}", code=2) from None
 
 
 def bind_socket(process: str, host: str, port: int, setting: str) -> socket.socket:

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     api_keys_required: bool = False
     # Longest wait of a "sync" run start before it answers 202 with the run id.
     api_sync_wait_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Longest wait of an MCP tool call (a workflow run) before it answers that the run goes on.
+    mcp_call_timeout_seconds: float = Field(default=600.0, gt=0, le=86400)
+    # A YAML file declaring MCP servers every workflow may call (top-level `mcp_servers:`).
+    mcp_servers_file: Path | None = None
     # Seconds between two status snapshots of the live status stream.
     status_tick_seconds: float = Field(default=1.0, gt=0)
     # Seconds between two readings of CPU, memory, disk and the set's processes (psutil).
@@ -132,7 +136,7 @@ class Settings(BaseSettings):
     def _strip(cls, value: object) -> object:
         return value.strip() if isinstance(value, str) else value
 
-    @field_validator("workspace_dir", "local_model_path", mode="before")
+    @field_validator("workspace_dir", "local_model_path", "mcp_servers_file", mode="before")
     @classmethod
     def _empty_is_default(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

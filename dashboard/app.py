@@ -49,6 +49,7 @@ from dashboard.routes import (
     experiments,
     health,
     hooks,
+    mcp,
     mlflow,
     openai_compat,
     palette,
@@ -96,8 +97,9 @@ def create_app(
             asyncio.create_task(services.run(), name="service-probes"),
             asyncio.create_task(resources.run(), name="resource-readings"),
         ]
-        print(f"dashboard ready at {settings.dashboard_url}", flush=True)
-        yield
+        async with mcp.running(mcp_endpoint):
+            print(f"dashboard ready at {settings.dashboard_url}", flush=True)
+            yield
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -129,6 +131,8 @@ def create_app(
     templates.env.globals["version"] = __version__
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    # /mcp: every workflow as an MCP tool (guarded like /v1 by auth.install below).
+    mcp_endpoint = mcp.install(app, settings, database)
     auth.install(app, settings)
     app.add_middleware(CSRFCookieMiddleware)
     app.add_middleware(ServerTimingMiddleware)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from configurable_agents.storage.errors import WorkflowVersionNotFoundError
 from configurable_agents.storage.models import Run, RunStep, Workflow, WorkflowVersion
 from configurable_agents.storage.repositories import agents, workflows
+from configurable_agents.storage.repositories.steps import AWAITING_APPROVAL
 from configurable_agents.storage.states import RunState
 from dashboard.live.snapshot import AgentLine
 
@@ -247,12 +248,21 @@ def runs_by_ids(session: Session, run_ids: Sequence[str]) -> Sequence[Run]:
 
 
 def step_marks(session: Session, run_ids: Sequence[str]) -> list[tuple[str, int, str, str]]:
-    """(run id, seq, node, state) of every step of these runs, in order."""
+    """(run id, seq, node, state) of every step of these runs, in order. A tool call
+    (a step nested under its node's, ``<node>#<visit>/tool#<n>``) tells its node's state
+    only while it waits for a person."""
     if not run_ids:
         return []
     rows = session.execute(
         select(RunStep.run_id, RunStep.seq, RunStep.node, RunStep.state)
-        .where(RunStep.run_id.in_(list(run_ids)))
+        .where(
+            RunStep.run_id.in_(list(run_ids)),
+            or_(
+                RunStep.step_key.is_(None),
+                ~RunStep.step_key.contains("/", autoescape=True),
+                RunStep.state == AWAITING_APPROVAL,
+            ),
+        )
         .order_by(RunStep.run_id, RunStep.seq)
     )
     return [(run_id, seq, node, state) for run_id, seq, node, state in rows]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 MAX_CONFIG_CHARS = 200_000
 
@@ -244,6 +244,8 @@ class StepOut(BaseModel):
 
     seq: int
     node: str
+    # "<node>#<visit>", or "<node>#<visit>/tool#<n>" for a tool call under its node's step.
+    step_key: str | None = None
     kind: str
     state: str
     input: dict[str, Any] | None
@@ -261,6 +263,13 @@ class StepOut(BaseModel):
     error_message: str | None
     started_at: datetime
     finished_at: datetime | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def parent_key(self) -> str | None:
+        """The step key of the node step this one is nested under (tool calls), else None."""
+        key = self.step_key
+        return key.split("/", 1)[0] if key and "/" in key else None
 
 
 class DecisionIn(BaseModel):

@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from configurable_agents.config.errors import InvalidInputsError
-from configurable_agents.config.inputs import input_names, written_fields
+from configurable_agents.config.inputs import input_names
+from configurable_agents.config.interface import output_names
 from configurable_agents.config.schema import LLMNode, WorkflowConfig
 from configurable_agents.storage.models import Run, Workflow
 from configurable_agents.storage.repositories import workflows
@@ -129,13 +130,7 @@ def served(workflow: Workflow, config: WorkflowConfig) -> ServedWorkflow:
     some node writes), inputs excluded.
     """
     inputs = input_names(config.state, config.nodes)
-    last = {edge.from_ for edge in config.edges if edge.to == "END"}
-    final_nodes = [node for node in config.nodes if node.id in last]
-    outputs = [
-        name for name in config.state if name in written_fields(final_nodes) and name not in inputs
-    ] or [
-        name for name in config.state if name in written_fields(config.nodes) and name not in inputs
-    ]
+    outputs = output_names(config)
     answer_node = None
     if len(outputs) == 1 and config.state[outputs[0]].type == "str":
         writers = [

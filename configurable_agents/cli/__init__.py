@@ -3,9 +3,12 @@
 - ``app``: the parser and the dispatch (``main``, the console script's entry point)
 - ``release``: ``release``, ``migrate`` (bring the database to the code's schema)
 - ``status``: ``status`` (health of the service set, runs and workers)
-- ``workflows``: ``validate``, ``graph`` (read a workflow file, run nothing)
+- ``workflows``: ``validate`` (asks the MCP servers a workflow calls, unless ``--offline``),
+  ``graph`` (read a workflow file, run nothing)
 - ``runs``: ``run``, ``resume``, ``approve``, ``runs``, ``show``
 - ``agents``: ``agents`` and its actions ``register``, ``dispatch``, ``remove``
+- ``mcp``: ``mcp tools SERVER`` (an MCP server's tools), ``mcp serve`` (the workflows as
+  MCP tools over stdio)
 - ``service``: ``mlflow-server``, ``worker`` (long-running processes of the set)
 - ``progress``: the live view of a run in the terminal, used by ``runs``
 - ``_shared``: what several groups share (command types, the database, ``NAME=VALUE`` inputs)

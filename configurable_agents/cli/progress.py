@@ -76,16 +76,20 @@ class RunProgress:
             self._show_writing()
         shown = step.error_message or ("" if step.output is None else str(step.output))
         style = {"completed": "green", "failed": "red"}.get(step.state, "yellow")
+        # A tool call of a tool-using node: shown under its node's name, not counted as
+        # the node being done.
+        call = step.kind == "tool_call"
+        tool = (step.input or {}).get("tool", "") if call else ""
         self.table.add_row(
             str(step.seq),
-            escape(step.node),
+            escape(f"{step.node}/{tool}" if call else step.node),
             step.kind,
             f"[{style}]{step.state}[/]",
             str(step.prompt_tokens + step.completion_tokens),
             f"{step.latency_ms:.1f}",
             escape(shown[:80]),
         )
-        if step.node not in self.seen:
+        if not call and step.node not in self.seen:
             self.seen.add(step.node)
             if self.nodes:
                 self.progress.update(self.task, completed=min(len(self.seen), len(self.nodes)))

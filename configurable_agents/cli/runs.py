@@ -317,6 +317,8 @@ def _run_json(database: Database, run_id: str) -> dict[str, Any]:
                 {
                     "seq": step.seq,
                     "node": step.node,
+                    # "<node>#<visit>/tool#<n>" for a tool call under its node's step.
+                    "step_key": step.step_key,
                     "kind": step.kind,
                     "state": step.state,
                     "output": step.output,

@@ -14,6 +14,8 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from configurable_agents.config.errors import ConfigIssue, format_path
+
 Path = tuple[str | int, ...]
 
 MAX_VALUES = 50_000
@@ -38,6 +40,20 @@ class Problem:
     mark: Mark | None
     path: Path
     message: str
+
+
+def problem_issues(problems: list[Problem], file: str) -> list[ConfigIssue]:
+    """Reading problems as issues of ``file`` (file:line:col: path: message)."""
+    return [
+        ConfigIssue(
+            file,
+            problem.mark.line if problem.mark else None,
+            problem.mark.column if problem.mark else None,
+            format_path(problem.path),
+            problem.message,
+        )
+        for problem in problems
+    ]
 
 
 @dataclass

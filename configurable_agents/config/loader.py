@@ -16,12 +16,14 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from configurable_agents.config._yaml import MarkedData, parse_marked
+from configurable_agents.config._yaml import MarkedData, parse_marked, problem_issues
 from configurable_agents.config.errors import ConfigError, ConfigIssue, format_path
 from configurable_agents.config.json_schema import workflow_json_schema
+from configurable_agents.config.mcp import TRANSPORTS, ServersFile
 from configurable_agents.config.names import FieldName
 from configurable_agents.config.schema import (
     NODE_KINDS,
+    TOOL_NODE_NAMES,
     Edge,
     Loc,
     MemoryConfig,
@@ -30,7 +32,6 @@ from configurable_agents.config.schema import (
     StateField,
     WorkflowConfig,
 )
-from configurable_agents.config.tools import TOOL_NAMES
 from configurable_agents.config.validate import Finding, Parts, check_parts
 
 MAX_CHARS = 1_000_000
@@ -123,21 +124,19 @@ def check_text(
             ConfigIssue(file, 1, 1, "", f"the config is larger than {MAX_CHARS} characters")
         ]
     marked, problems = parse_marked(text)
-    issues = [
-        ConfigIssue(
-            file,
-            problem.mark.line if problem.mark else None,
-            problem.mark.column if problem.mark else None,
-            format_path(problem.path),
-            problem.message,
-        )
-        for problem in problems
-    ]
+    issues = problem_issues(problems, file)
     if marked is None:
         return None, issues
     config, findings = check_data(marked.data)
     issues += [_issue(finding, marked, file) for finding in findings]
     return (config if not issues else None), issues
+
+
+def located_issues(text: str, file: str, findings: list[Finding]) -> list[ConfigIssue]:
+    """Findings made outside the loader (e.g. by asking MCP servers) as issues with the
+    line and column of what they concern in ``text``."""
+    marked, _ = parse_marked(text)
+    return [_issue(finding, marked, file) for finding in findings]
 
 
 def _issue(finding: Finding, marked: MarkedData | None, file: str) -> ConfigIssue:
@@ -192,6 +191,13 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> Loc:
                 current = current[part]
             except (KeyError, IndexError, TypeError):
                 current = None
+        if (
+            len(path) == 2
+            and path[0] == "mcp_servers"
+            and position < len(loc)
+            and loc[position] in TRANSPORTS
+        ):
+            position += 1  # the transport's union tag
         if len(path) == 2 and path[0] == "nodes" and isinstance(part, int) and position < len(loc):
             position += 1
             if (
@@ -232,6 +238,11 @@ def _unknown_key_message(key: str, path: Loc) -> str:
             f"unknown key '{key}': the fields of an object are always present; "
             "`required` and `default` belong to top-level state fields"
         )
+    if path[:1] == ("mcp_servers",) and len(path) == 3:
+        return (
+            f"unknown key '{key}' for this transport: stdio takes command, args, env and "
+            "timeout; http takes url, secret_headers and timeout"
+        )
     close = difflib.get_close_matches(key, _known_keys(), n=1)
     return f"unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else "")
 
@@ -250,7 +261,10 @@ def _finding(error: Any, data: Any) -> Finding:
         return Finding(path, f"missing required key '{path[-1]}'")
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         discriminator = str(error["ctx"]["discriminator"]).strip("'")
-        what, names = ("node kind", NODE_KINDS) if discriminator == "kind" else ("tool", TOOL_NAMES)
+        what, names = {
+            "kind": ("node kind", NODE_KINDS),
+            "transport": ("MCP transport", TRANSPORTS),
+        }.get(discriminator, ("tool", TOOL_NODE_NAMES))
         choices = ", ".join(names)
         if kind == "union_tag_invalid":
             message = f"unknown {what} '{error['ctx']['tag']}': use one of {choices}"
@@ -319,6 +333,13 @@ def _salvage(data: Mapping[str, Any]) -> Parts:
             parts.edges.append((index, edge))
         else:
             parts.edges_complete = False
+    servers = data.get("mcp_servers", {})
+    # A broken declaration is reported by the models: then references to it are not checked.
+    parts.mcp_servers = (
+        set(servers)
+        if isinstance(servers, Mapping) and _valid(ServersFile, {"mcp_servers": servers})[1]
+        else None
+    )
     memory, parts.memory_ok = _valid(MemoryConfig | None, data.get("memory"))
     parts.memory = memory
     raw_schedules = data.get("schedules")

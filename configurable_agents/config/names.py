@@ -159,18 +159,23 @@ def looks_like_secret(value: str) -> bool:
     return len(value) >= 20 and "_" not in value and has_digit
 
 
-def _check_env_name(value: str) -> str:
-    if looks_like_secret(value) or not re.match(ENV_NAME_PATTERN, value):
-        # Never echo the value: it may be the key itself.
-        raise ValueError(
-            "api_key_env takes the NAME of an environment variable that holds the key "
-            "(e.g. OPENAI_API_KEY), never the key itself; use uppercase letters, digits and '_'"
-        )
-    return value
+def env_name_type(message: str) -> Any:
+    """A str type holding the NAME of an environment variable; ``message`` says what to
+    write instead of a value (the value is never echoed: it may be the secret itself)."""
+
+    def check(value: str) -> str:
+        if looks_like_secret(value) or not re.match(ENV_NAME_PATTERN, value):
+            raise ValueError(message)
+        return value
+
+    return Annotated[
+        str,
+        AfterValidator(check),
+        Field(json_schema_extra={"pattern": ENV_NAME_PATTERN, "maxLength": 128}),
+    ]
 
 
-EnvVarName = Annotated[
-    str,
-    AfterValidator(_check_env_name),
-    Field(json_schema_extra={"pattern": ENV_NAME_PATTERN, "maxLength": 128}),
-]
+EnvVarName = env_name_type(
+    "api_key_env takes the NAME of an environment variable that holds the key "
+    "(e.g. OPENAI_API_KEY), never the key itself; use uppercase letters, digits and '_'"
+)

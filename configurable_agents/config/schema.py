@@ -14,8 +14,15 @@ from urllib.parse import urlsplit
 from croniter import croniter
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
+from configurable_agents.config.agent_tools import (
+    DEFAULT_MAX_TOOL_CALLS,
+    MAX_TOOL_CALLS_LIMIT,
+    ToolRefItem,
+    duplicate_tool_names,
+)
 from configurable_agents.config.conditions import Condition
 from configurable_agents.config.expressions import expression_fields
+from configurable_agents.config.mcp import McpServerConfig, ServerName
 from configurable_agents.config.names import (
     AgentName,
     EnvVarName,
@@ -181,6 +188,9 @@ class LLMNode(_Node):
     outputs: list[FieldName] | None = Field(default=None, min_length=1)
     llm: LLMConfig | None = None
     memory: MemoryAccess | None = None
+    # A tool-using node: the model may call these tools, at most max_tool_calls times.
+    tools: list[ToolRefItem] = Field(default=[], max_length=64)
+    max_tool_calls: int = Field(default=DEFAULT_MAX_TOOL_CALLS, ge=1, le=MAX_TOOL_CALLS_LIMIT)
 
     @model_validator(mode="after")
     def _one_output(self) -> LLMNode:
@@ -191,6 +201,9 @@ class LLMNode(_Node):
             )
         if self.outputs is not None and len(set(self.outputs)) != len(self.outputs):
             raise ValueError("`outputs` lists a field twice")
+        problems = duplicate_tool_names(self.tools)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property
@@ -313,13 +326,62 @@ class JsonPathNode(_ToolNode):
         return [FieldUse(("args", "source"), self.args.source, ("str", "list", "dict", "object"))]
 
 
+def _args_reads(loc: Loc, value: Any) -> list[FieldUse]:
+    """The state fields read by the templates inside a JSON value (strings are templates)."""
+    if isinstance(value, str):
+        return _template_reads(loc, value)
+    if isinstance(value, dict):
+        return [use for key, item in value.items() for use in _args_reads((*loc, key), item)]
+    if isinstance(value, list):
+        return [use for i, item in enumerate(value) for use in _args_reads((*loc, i), item)]
+    return []
+
+
+def _check_args_templates(value: Any) -> Any:
+    for use in _args_reads((), value):
+        del use  # parsing is the check: template_references raised on a broken one
+    return value
+
+
+def _check_mcp_tool_name(value: str) -> str:
+    if not re.match(r"^[A-Za-z0-9_.\-/]{1,128}$", value):
+        raise ValueError(
+            f"'{value}' is not an MCP tool name: 1 to 128 letters, digits, '_', '-', '.' or '/'"
+        )
+    return value
+
+
+class McpToolNode(_ToolNode):
+    """Call a tool of an MCP server (declared under ``mcp_servers`` or in MCP_SERVERS_FILE).
+    Every text in ``args`` is a template; a lone ``{field}`` passes the value with its type.
+    ``output`` gets the tool's structured result (an object) when it has one and the field
+    is not str, else its text."""
+
+    tool: Literal["mcp"]
+    server: ServerName
+    name: Annotated[str, AfterValidator(_check_mcp_tool_name)] = Field(
+        description="The tool's name, as `configurable-agents mcp tools SERVER` lists it."
+    )
+    args: Annotated[dict[str, JsonValue], AfterValidator(_check_args_templates)] = {}
+    timeout: float | None = Field(
+        default=None, gt=0, le=3600, description="Seconds; the server's timeout when not set."
+    )
+    max_bytes: int = Field(
+        default=1_000_000, ge=1, le=50_000_000, description="Largest result taken, in bytes."
+    )
+
+    def _arg_reads(self) -> list[FieldUse]:
+        return _args_reads(("args",), self.args)
+
+
 ToolNode = Annotated[
     HttpRequestNode
     | FileReadNode
     | FileWriteNode
     | CalculatorNode
     | CurrentTimeNode
-    | JsonPathNode,
+    | JsonPathNode
+    | McpToolNode,
     Field(discriminator="tool"),
 ]
 
@@ -420,6 +482,7 @@ AnyNode = (
     | CalculatorNode
     | CurrentTimeNode
     | JsonPathNode
+    | McpToolNode
     | RouterNode
     | LoopNode
     | ParallelNode
@@ -433,8 +496,11 @@ TOOL_NODE_CLASSES = {
     "calculator": CalculatorNode,
     "current_time": CurrentTimeNode,
     "json_path": JsonPathNode,
+    "mcp": McpToolNode,
 }
-assert tuple(TOOL_NODE_CLASSES) == TOOL_NAMES
+# The built-in tools (which a tool-using node may offer too), then MCP servers' tools.
+TOOL_NODE_NAMES = (*TOOL_NAMES, "mcp")
+assert tuple(TOOL_NODE_CLASSES) == TOOL_NODE_NAMES
 
 
 # --- edges, schedules, pricing ---------------------------------------------------------------
@@ -523,6 +589,14 @@ class WorkflowConfig(StrictModel):
     schedules: list[Schedule] = []
     pricing: dict[Annotated[str, Field(min_length=1)], ModelPrice] = Field(
         default={}, description="Model name -> cost per million tokens; extends the built-in table."
+    )
+    mcp_servers: dict[ServerName, McpServerConfig] = Field(
+        default={},
+        description="MCP servers this workflow's nodes may call (see also MCP_SERVERS_FILE).",
+    )
+    mcp: bool = Field(
+        default=True,
+        description="Offer this workflow as a tool of the platform's MCP server (/mcp, mcp serve).",
     )
 
     def get_node(self, node_id: str) -> AnyNode | None:

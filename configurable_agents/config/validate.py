@@ -22,12 +22,14 @@ from configurable_agents.config.graph import (
     unbounded_cycles,
 )
 from configurable_agents.config.inputs import input_names
+from configurable_agents.config.mcp import shared_servers
 from configurable_agents.config.names import END, START
 from configurable_agents.config.schema import (
     AnyNode,
     Edge,
     Loc,
     LoopNode,
+    McpToolNode,
     MemoryConfig,
     ParallelNode,
     RouterNode,
@@ -59,6 +61,8 @@ class Parts:
     edges: list[tuple[int, Edge]]
     memory: MemoryConfig | None = None
     schedules: list[tuple[int, Schedule]] = field(default_factory=list)
+    # The MCP servers the workflow declares (None: the declarations are broken, skip checks).
+    mcp_servers: set[str] | None = field(default_factory=set)
     nodes_complete: bool = True
     edges_complete: bool = True
     memory_ok: bool = True
@@ -79,6 +83,7 @@ class Parts:
             edges=list(enumerate(config.edges)),
             memory=config.memory,
             schedules=list(enumerate(config.schedules)),
+            mcp_servers=set(config.mcp_servers),
             ids=[(index, node.id) for index, node in enumerate(config.nodes)],
         )
 
@@ -437,6 +442,24 @@ class _Checker:
                         "runs later or on another branch): reorder the nodes or give it a default",
                     )
 
+    # --- MCP servers ------------------------------------------------------------------------
+
+    def check_mcp_servers(self) -> None:
+        declared = self.parts.mcp_servers
+        if declared is None:
+            return
+        known = declared | set(shared_servers())
+        for index, node in self.parts.nodes:
+            if isinstance(node, McpToolNode) and node.server not in known:
+                self.add(_at(index, ("server",)), unknown_server_message(node.server, known))
+            # The MCP servers a tool-using llm node offers tools of.
+            for position, ref in enumerate(getattr(node, "tools", None) or []):
+                if ref.mcp is not None and ref.mcp not in known:
+                    self.add(
+                        _at(index, ("tools", position, "mcp")),
+                        unknown_server_message(ref.mcp, known),
+                    )
+
     # --- memory and schedules -------------------------------------------------------------
 
     def check_memory(self) -> None:
@@ -510,4 +533,13 @@ def check_parts(parts: Parts) -> list[Finding]:
         checker.check_schedules()
     if parts.memory_ok:
         checker.check_memory()
+    checker.check_mcp_servers()
     return checker.found
+
+
+def unknown_server_message(name: str, known: Iterable[str]) -> str:
+    """What to say about a node naming an MCP server nobody declared."""
+    return (
+        f"unknown MCP server '{name}'{_hint(name, known)}: declare it under mcp_servers "
+        "(or in the file named by MCP_SERVERS_FILE)"
+    )

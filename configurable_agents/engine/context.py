@@ -99,6 +99,8 @@ class RunContext:
     # node id -> token callback of its new execution (engine/live_tokens.py).
     tokens: Callable[[str], Any] | None = None
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    # Runs a stored child run to its end in this process (a workflow called as a tool).
+    run_child: Callable[[str], Any] | None = None
     spans: list[SpanRecord] = field(default_factory=list)
     _spans_lock: threading.Lock = field(default_factory=threading.Lock)
     # The claim this execution holds: every step write is a compare-and-set on it.

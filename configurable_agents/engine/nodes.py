@@ -21,12 +21,14 @@ from configurable_agents.config.schema import (
     JsonPathNode,
     LLMNode,
     LoopNode,
+    McpToolNode,
     MemoryAccess,
     ParallelNode,
     RouterNode,
 )
 from configurable_agents.config.templates import render_template, render_value
 from configurable_agents.engine import tools
+from configurable_agents.engine.agent_loop import ToolApprovalPending, run_agent_loop
 from configurable_agents.engine.context import NodeFailed, RunCancelled, RunContext, now_ns
 from configurable_agents.engine.remote_agents import call_remote_agent
 from configurable_agents.llm.types import LLMRequest
@@ -121,6 +123,36 @@ def run_llm(node: LLMNode, state: dict[str, Any], ctx: RunContext) -> StepResult
     )
 
 
+def run_tool_using_llm(
+    node: LLMNode, state: dict[str, Any], ctx: RunContext, step_key: str
+) -> StepResult:
+    """An llm node with tools: the agent loop (engine/agent_loop.py) to its answer."""
+    loop = run_agent_loop(node, state, ctx, step_key)
+    if loop.parsed is None:
+        updates = {node.output_fields[0]: loop.text.strip()}
+    else:
+        parsed = loop.parsed if isinstance(loop.parsed, dict) else {}
+        updates = {name: parsed.get(name) for name in node.output_fields}
+    first = loop.messages[: 2 if node.system else 1]
+    step_input: dict[str, Any] = {"messages": first, "tools": loop.tools}
+    if loop.structured_output:
+        step_input["structured_output"] = loop.structured_output
+    usage = loop.usage
+    return StepResult(
+        updates=updates,
+        kind="llm",
+        input=step_input,
+        rendered_prompt=first[-1]["content"],
+        raw_output=loop.text,
+        provider=usage.provider,
+        model=usage.model,
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        cost=usage.cost,
+        attributes={"tool_calls": loop.calls, "turns": loop.turns, "attempts": usage.attempts},
+    )
+
+
 def run_tool(node: AnyNode, state: dict[str, Any], ctx: RunContext) -> StepResult:
 
     if isinstance(node, HttpRequestNode):
@@ -136,6 +168,11 @@ def run_tool(node: AnyNode, state: dict[str, Any], ctx: RunContext) -> StepResul
         result = tools.current_time(node)
     elif isinstance(node, JsonPathNode):
         result = tools.json_path(node, state)
+    elif isinstance(node, McpToolNode):
+        # Imported here: the MCP SDK loads only in processes that run an MCP tool.
+        from configurable_agents.mcp.node import run_mcp_node
+
+        result = run_mcp_node(node, state, ctx)
     else:  # pragma: no cover - the schema admits no other tool
         raise TypeError(f"unknown tool node {node!r}")
     output = getattr(node, "output", None)
@@ -218,7 +255,9 @@ def execute_node(
     remembered = read_memory(access, ctx)
     view = {**state, **remembered}
     try:
-        if isinstance(node, LLMNode):
+        if isinstance(node, LLMNode) and node.tools:
+            result = run_tool_using_llm(node, view, ctx, step_key)
+        elif isinstance(node, LLMNode):
             result = run_llm(node, view, ctx)
         elif isinstance(node, AgentNode):
             result = run_agent(node, view, ctx, step_key)
@@ -226,14 +265,26 @@ def execute_node(
             result = run_marker(node, view)
         else:
             result = run_tool(node, view, ctx)
+    except (ToolApprovalPending, RunCancelled):
+        raise  # a pause or a cancel, not a failure of the node
     except Exception as error:
         latency = (time.perf_counter() - clock) * 1000
         message = str(error) or type(error).__name__
+        # Model turns the failing node already paid for (the agent loop's last turns).
+        spent = getattr(error, "spent", None)
         record_step(
             ctx,
             node,
             step_key,
-            StepResult(updates={}, kind=node_kind(node)),
+            StepResult(
+                updates={},
+                kind=node_kind(node),
+                provider=getattr(spent, "provider", None),
+                model=getattr(spent, "model", None),
+                prompt_tokens=getattr(spent, "prompt_tokens", 0),
+                completion_tokens=getattr(spent, "completion_tokens", 0),
+                cost=getattr(spent, "cost", 0.0),
+            ),
             started_at=started_at,
             latency_ms=latency,
             error=(type(error).__name__, message),

@@ -16,6 +16,7 @@ having written nothing (outcome :data:`STALE`).
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ from configurable_agents.config.errors import InvalidInputsError
 from configurable_agents.config.inputs import initial_state
 from configurable_agents.config.loader import load_config
 from configurable_agents.config.schema import ApprovalNode, LoopNode, WorkflowConfig
+from configurable_agents.engine.agent_loop import ToolApprovalPending
 from configurable_agents.engine.checkpointing import open_checkpointer
 from configurable_agents.engine.compiler import CURRENT_RUN, compile_workflow
 from configurable_agents.engine.context import (
@@ -204,6 +206,10 @@ class Engine:
             result = graph.invoke(graph_input, thread, **options)
         except StaleClaimError:
             raise  # another claim holds the run: write nothing, not even the failure
+        except ToolApprovalPending as pending:
+            # A tool call waits for a person; its step is stored, the node runs again
+            # (replaying what it stored) once the decision is recorded.
+            return self._pause(run_id, pending.approval, epoch)
         except RunCancelled:
             return self._end(
                 ctx, started, RunState.CANCELLED, error=("RunCancelled", "cancelled by user")
@@ -275,6 +281,8 @@ class Engine:
             previous_steps=previous,
             waiting_steps=waiting,
             on_step=on_step,
+            # A workflow called as a tool runs as a child run, in this process.
+            run_child=lambda child_id: self.execute(child_id),
         )
 
     def _graph_input(
@@ -294,6 +302,10 @@ class Engine:
         if ctx.waiting_steps:
             with self.session_factory() as session:
                 for key in ctx.waiting_steps:
+                    if "/" in key:
+                        # A tool call's approval: the node reads the decision from its
+                        # step when it runs again; plain resuming re-runs the node.
+                        continue
                     step = steps.waiting_step(session, ctx.run_id, key)
                     decision = (step.output or {}).get("decision") if step else None
                     if decision is not None:
@@ -463,3 +475,8 @@ def open_engine(
                 sender.drain(
                     settings.tracking_drain_seconds if drain_seconds is None else drain_seconds
                 )
+            # The MCP servers this process started stop with it. Looked up rather than
+            # imported: a process that never called an MCP tool never loaded the SDK.
+            mcp_pool = sys.modules.get("configurable_agents.mcp.pool")
+            if mcp_pool is not None:
+                mcp_pool.close_process_pool()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from configurable_agents.config.conditions import get_path
 from configurable_agents.config.expressions import evaluate_expression
@@ -52,8 +52,6 @@ def http_request(
     node: HttpRequestNode, state: Mapping[str, Any], env: Mapping[str, str], output_type: str | None
 ) -> ToolResult:
     """Send the request; stop reading past max_bytes; JSON is parsed for non-str outputs."""
-    import httpx
-
     args = node.args
     url = render_template(args.url, state)
     headers = {name: render_template(value, state) for name, value in args.headers.items()}
@@ -62,82 +60,127 @@ def http_request(
         headers[name] = _read_secret_header(env, name, variable)
         shown["headers"][name] = f"<from ${variable}>"
     body = render_template(args.body, state) if args.body is not None else None
+    text = send_request(args.method, url, headers, body, args.timeout, args.max_bytes)
+    value: Any = text
+    if output_type is not None and output_type != "str":
+        value = parse_json_answer(args.method, url, text)
+    return ToolResult(value, shown)
+
+
+def send_request(
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    body: str | None,
+    timeout: float,
+    max_bytes: int,
+) -> str:
+    """The text of the answer to one HTTP request, read up to ``max_bytes``; ToolError
+    for a timeout, a network error, a larger answer or an error status."""
+    import httpx
+
+    if not url.lower().startswith(("http://", "https://")):
+        raise ToolError(f"{method} {url}: only http:// and https:// URLs can be fetched")
     try:
         with (
-            httpx.Client(timeout=args.timeout, follow_redirects=True) as client,
-            client.stream(args.method, url, headers=headers, content=body) as response,
+            httpx.Client(timeout=timeout, follow_redirects=True) as client,
+            client.stream(method, url, headers=dict(headers), content=body) as response,
         ):
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_bytes():
                 size += len(chunk)
-                if size > args.max_bytes:
-                    raise ToolError(
-                        f"{args.method} {url}: response larger than max_bytes={args.max_bytes}"
-                    )
+                if size > max_bytes:
+                    raise ToolError(f"{method} {url}: response larger than max_bytes={max_bytes}")
                 chunks.append(chunk)
             status = response.status_code
             encoding = response.encoding or "utf-8"
     except httpx.TimeoutException:
-        raise ToolError(f"{args.method} {url}: no answer within {args.timeout} s") from None
+        raise ToolError(f"{method} {url}: no answer within {timeout} s") from None
     except httpx.HTTPError as error:
-        raise ToolError(f"{args.method} {url}: {type(error).__name__}: {error}") from None
+        raise ToolError(f"{method} {url}: {type(error).__name__}: {error}") from None
     text = b"".join(chunks).decode(encoding, errors="replace")
     if status >= 400:
-        raise ToolError(f"{args.method} {url}: HTTP {status}: {text[:200]}")
-    value: Any = text
-    if output_type is not None and output_type != "str":
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ToolError(f"{args.method} {url}: the answer is not JSON ({error})") from None
-    return ToolResult(value, shown)
+        raise ToolError(f"{method} {url}: HTTP {status}: {text[:200]}")
+    return text
+
+
+def parse_json_answer(method: str, url: str, text: str) -> Any:
+    """The answer's JSON, or ToolError saying it is not JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ToolError(f"{method} {url}: the answer is not JSON ({error})") from None
 
 
 def file_read(node: FileReadNode, state: Mapping[str, Any], workspace: Path) -> ToolResult:
     """Read a text file inside the workspace."""
     rendered = render_template(node.args.path, state)
+    text = read_workspace_file(workspace, rendered, node.args.max_bytes)
+    return ToolResult(text, {"path": rendered})
+
+
+def read_workspace_file(workspace: Path, rendered: str, max_bytes: int) -> str:
+    """The text of a file inside the workspace; ToolError when outside, missing or large."""
     try:
         path = resolve_in_workspace(workspace, rendered)
     except ValueError as error:
         raise ToolError(f"file_read {rendered!r}: {error}") from None
     if not path.is_file():
         raise ToolError(f"file_read {rendered!r}: no such file in the workspace")
-    if path.stat().st_size > node.args.max_bytes:
-        raise ToolError(f"file_read {rendered!r}: larger than max_bytes={node.args.max_bytes}")
-    return ToolResult(path.read_text(encoding="utf-8", errors="replace"), {"path": rendered})
+    if path.stat().st_size > max_bytes:
+        raise ToolError(f"file_read {rendered!r}: larger than max_bytes={max_bytes}")
+    return path.read_text(encoding="utf-8", errors="replace")
 
 
 def file_write(node: FileWriteNode, state: Mapping[str, Any], workspace: Path) -> ToolResult:
     """Write or append a text file inside the workspace; the value is its relative path."""
     rendered = render_template(node.args.path, state)
+    content = render_template(node.args.content, state)
+    size = write_workspace_file(workspace, rendered, content, node.args.mode)
+    return ToolResult(rendered, {"path": rendered, "mode": node.args.mode, "bytes": size})
+
+
+def write_workspace_file(workspace: Path, rendered: str, content: str, mode: str) -> int:
+    """Write (mode overwrite) or append text to a file inside the workspace; its bytes."""
     try:
         path = resolve_in_workspace(workspace, rendered)
     except ValueError as error:
         raise ToolError(f"file_write {rendered!r}: {error}") from None
-    content = render_template(node.args.content, state)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a" if node.args.mode == "append" else "w", encoding="utf-8") as handle:
+    with path.open("a" if mode == "append" else "w", encoding="utf-8") as handle:
         handle.write(content)
-    return ToolResult(
-        rendered, {"path": rendered, "mode": node.args.mode, "bytes": len(content.encode())}
-    )
+    return len(content.encode())
 
 
 def calculator(node: CalculatorNode, state: Mapping[str, Any]) -> ToolResult:
     """Evaluate the arithmetic expression over numeric state fields."""
-    try:
-        value = evaluate_expression(node.args.expression, state)
-    except (ValueError, ArithmeticError) as error:
-        raise ToolError(f"calculator {node.args.expression!r}: {error}") from None
+    value = calculate(node.args.expression, state)
     return ToolResult(value, {"expression": node.args.expression})
+
+
+def calculate(expression: str, values: Mapping[str, Any]) -> Any:
+    """The value of an arithmetic expression over ``values``; ToolError when it has none."""
+    try:
+        return evaluate_expression(expression, values)
+    except (ValueError, ArithmeticError) as error:
+        raise ToolError(f"calculator {expression!r}: {error}") from None
 
 
 def current_time(node: CurrentTimeNode, now: datetime | None = None) -> ToolResult:
     """The time now in the node's time zone, ISO 8601 unless a format is given."""
-    moment = (now or datetime.now(UTC)).astimezone(ZoneInfo(node.args.timezone))
-    text = moment.strftime(node.args.format) if node.args.format else moment.isoformat()
+    text = time_now(node.args.timezone, node.args.format, now)
     return ToolResult(text, {"timezone": node.args.timezone})
+
+
+def time_now(timezone: str, format: str | None = None, now: datetime | None = None) -> str:
+    """The time now in a time zone, ISO 8601 unless a strftime format is given."""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ToolError(f"current_time: unknown time zone {timezone!r}") from None
+    moment = (now or datetime.now(UTC)).astimezone(zone)
+    return moment.strftime(format) if format else moment.isoformat()
 
 
 def json_path(node: JsonPathNode, state: Mapping[str, Any]) -> ToolResult:
@@ -149,8 +192,13 @@ def json_path(node: JsonPathNode, state: Mapping[str, Any]) -> ToolResult:
             data = json.loads(data)
         except json.JSONDecodeError as error:
             raise ToolError(f"json_path: {node.args.source} is not JSON ({error})") from None
-    try:
-        value = extract(data, node.args.path)
-    except ValueError as error:
-        raise ToolError(f"json_path {node.args.path!r}: {error}") from None
+    value = extract_path(data, node.args.path)
     return ToolResult(value, {"source": node.args.source, "path": node.args.path})
+
+
+def extract_path(data: Any, path: str) -> Any:
+    """What a JSON path selects in ``data``; ToolError for a bad path or no match."""
+    try:
+        return extract(data, path)
+    except ValueError as error:
+        raise ToolError(f"json_path {path!r}: {error}") from None

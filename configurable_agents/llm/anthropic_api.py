@@ -7,6 +7,11 @@ from typing import Any
 from configurable_agents.llm._http import HTTPProvider
 from configurable_agents.llm.base import Call, CallResult
 from configurable_agents.llm.errors import LLMRequestError, LLMResponseError
+from configurable_agents.llm.tool_calls import (
+    anthropic_tool_calls,
+    anthropic_tools,
+    anthropic_turns,
+)
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_API_KEY_ENV = "ANTHROPIC_API_KEY"
@@ -14,7 +19,12 @@ API_VERSION = "2023-06-01"
 # The Messages API requires max_tokens; this is used when the request gives none.
 DEFAULT_MAX_TOKENS = 1024
 # Anthropic's stop reasons in the words the other providers use.
-_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
+_FINISH = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+}
 
 
 def messages_url(base_url: str) -> str:
@@ -50,6 +60,7 @@ class AnthropicProvider(HTTPProvider):
     the system prompt; answers that do not match are sent back with the errors)."""
 
     name = "anthropic"
+    native_tools = True
     default_api_key_env = DEFAULT_API_KEY_ENV
     key_required = True
     extra_headers = {"anthropic-version": API_VERSION}
@@ -63,7 +74,14 @@ class AnthropicProvider(HTTPProvider):
         return {"x-api-key": key}
 
     def _call(self, call: Call) -> CallResult:
-        system, turns = split_system(call.messages)
+        if call.tools or any(m.get("role") == "tool" for m in call.messages):
+            system, turns = anthropic_turns(call.messages)
+            if not turns or turns[0]["role"] != "user":
+                raise LLMRequestError(
+                    "the anthropic provider needs a user message before any other"
+                )
+        else:
+            system, turns = split_system(call.messages)  # type: ignore[assignment]
         payload: dict[str, Any] = {
             "model": call.model,
             "messages": turns,
@@ -73,6 +91,8 @@ class AnthropicProvider(HTTPProvider):
             payload["system"] = system
         if call.temperature is not None:
             payload["temperature"] = call.temperature
+        if call.tools:
+            payload["tools"] = anthropic_tools(call.tools)
         if call.stream:
             return self._stream(payload, call)
         body, attempts = self.endpoint.post(payload, call.timeout)
@@ -94,6 +114,7 @@ class AnthropicProvider(HTTPProvider):
             finish_reason=_FINISH.get(body.get("stop_reason"), body.get("stop_reason")),
             raw=body,
             usage_known=bool(usage),
+            tool_calls=anthropic_tool_calls(blocks),
         )
 
     def _stream(self, payload: dict[str, Any], call: Call) -> CallResult:

@@ -11,7 +11,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from configurable_agents.llm.errors import LLMError, LLMStructuredOutputError
@@ -24,7 +24,8 @@ from configurable_agents.llm.structured import (
     schema_instruction,
     with_instruction,
 )
-from configurable_agents.llm.types import LLMRequest, LLMResponse, TokenCallback
+from configurable_agents.llm.tool_calls import choice_schema, protocol_messages, protocol_turn
+from configurable_agents.llm.types import LLMRequest, LLMResponse, TokenCallback, ToolCall
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_REPAIRS = 2
@@ -68,6 +69,8 @@ class Call:
     # Whether this call probes a method the endpoint has not yet answered: a refusal is
     # then told apart from a failure at once, without spending transport retries.
     probe: bool = False
+    # Tools the model may call (native tool calling): [{"name", "description", "parameters"}].
+    tools: list[dict[str, Any]] | None = None
 
 
 @dataclass(slots=True)
@@ -82,6 +85,7 @@ class CallResult:
     finish_reason: str | None = None
     raw: Any = None
     usage_known: bool = True
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
 
 class SchemaNotSupported(Exception):
@@ -155,6 +159,9 @@ class Provider(ABC):
     # Whether the schema is also described in the prompt when constrained natively
     # (small local models fill the fields better when they are told what they mean).
     schema_in_prompt: ClassVar[bool] = False
+    # Whether the endpoint calls tools itself (tools / tool_calls); otherwise tool calls
+    # follow the JSON protocol of llm/tool_calls.py, constrained like structured output.
+    native_tools: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -179,23 +186,31 @@ class Provider(ABC):
     def complete(self, request: LLMRequest) -> LLMResponse:
         """Run the request: one call, or with a schema as many as the repairs need."""
         started = time.perf_counter()
+        tools = [dict(tool) for tool in request.tools or ()]
         call = Call(
             messages=[dict(message) for message in request.messages],
             model=request.model or self.model,
             temperature=request.temperature,
             max_tokens=request.max_tokens,
             timeout=request.timeout or self.timeout,
-            stream=request.streaming,
-            on_token=request.on_token,
+            # A turn that may call tools is read whole: its calls come at the end.
+            stream=request.streaming and not tools,
+            on_token=None if tools else request.on_token,
             schema_name=request.schema_name,
+            tools=tools or None,
         )
         spent = _Spent()
+        tool_calls: list[ToolCall] = []
         try:
             method = None
-            if request.json_schema is None:
+            if tools and not self.native_tools:
+                result, method, tool_calls = self._protocol_turn(call, tools, spent)
+                parsed = None
+            elif request.json_schema is None:
                 result = self._call(call)
                 spent.add(result)
                 parsed = None
+                tool_calls = result.tool_calls
             else:
                 result, parsed, method = self._structured(call, request.json_schema, spent)
         except LLMError as error:
@@ -219,7 +234,22 @@ class Provider(ABC):
             finish_reason=result.finish_reason,
             raw=result.raw,
             structured_output=method,
+            tool_calls=tool_calls,
         )
+
+    def _protocol_turn(
+        self, call: Call, tools: list[dict[str, Any]], spent: _Spent
+    ) -> tuple[CallResult, str, list[ToolCall]]:
+        """One turn of the JSON tool protocol: the conversation in plain messages, the
+        answer constrained to a tool call or an answer, read back as either."""
+        plain = replace(call, messages=protocol_messages(call.messages, tools), tools=None)
+        # The protocol's instruction already lists the tools and their arguments.
+        result, parsed, method = self._structured(
+            plain, choice_schema(tools), spent, describe=False
+        )
+        turn = 1 + sum(1 for message in call.messages if message.get("role") == "assistant")
+        text, calls = protocol_turn(parsed, turn)
+        return replace(result, text=text), method, calls
 
     async def acomplete(self, request: LLMRequest) -> LLMResponse:
         """:meth:`complete` in a worker thread, for async callers (a token callback then
@@ -233,7 +263,7 @@ class Provider(ABC):
         return (self.name, model)
 
     def _structured(
-        self, call: Call, schema: Mapping[str, Any], spent: _Spent
+        self, call: Call, schema: Mapping[str, Any], spent: _Spent, *, describe: bool = True
     ) -> tuple[CallResult, Any, str]:
         """The answer, parsed, and the method that produced it: down the ladder from the
         method known to work at this endpoint (or from the top, probing), then with
@@ -252,7 +282,11 @@ class Provider(ABC):
                 probing = None
         rung = ladder.index(known) if known in ladder else 0
         try:
-            asked = self._schema_messages(call.messages, schema, ladder[rung])
+            asked = (
+                self._schema_messages(call.messages, schema, ladder[rung])
+                if describe
+                else call.messages
+            )
             repairs_left = self.max_repairs
             while True:
                 method = ladder[rung]

@@ -18,6 +18,7 @@ from configurable_agents.llm.base import (
 )
 from configurable_agents.llm.errors import LLMHTTPError, LLMResponseError
 from configurable_agents.llm.structured import is_strict_compatible, without_patterns
+from configurable_agents.llm.tool_calls import openai_messages, openai_tool_calls, openai_tools
 
 # The statuses a server answers a response_format it does not know with: 400 (OpenAI-style
 # validation), 422 (FastAPI validation) and 500 (llama-cpp-python's server wraps its
@@ -48,6 +49,7 @@ class OpenAIProvider(HTTPProvider):
 
     name = "openai"
     ladder = (JSON_SCHEMA, JSON_OBJECT, TEXT)
+    native_tools = True
 
     @staticmethod
     def endpoint_url(base_url: str) -> str:
@@ -58,7 +60,9 @@ class OpenAIProvider(HTTPProvider):
         return {"Authorization": f"Bearer {key}"}
 
     def _call(self, call: Call) -> CallResult:
-        payload: dict[str, Any] = {"model": call.model, "messages": call.messages}
+        payload: dict[str, Any] = {"model": call.model, "messages": openai_messages(call.messages)}
+        if call.tools:
+            payload["tools"] = openai_tools(call.tools)
         if call.temperature is not None:
             payload["temperature"] = call.temperature
         if call.max_tokens is not None:
@@ -98,7 +102,8 @@ class OpenAIProvider(HTTPProvider):
         except (KeyError, IndexError, TypeError):
             raise self._bad_body(body) from None
         text = message.get("content")
-        if text is None and message.get("refusal"):
+        calls = openai_tool_calls(message)
+        if text is None and not calls and message.get("refusal"):
             raise LLMResponseError(
                 f"the model refused to answer: {message['refusal']}", provider=self.name
             )
@@ -111,6 +116,7 @@ class OpenAIProvider(HTTPProvider):
             finish_reason=choice.get("finish_reason"),
             raw=body,
             usage_known=bool(usage),
+            tool_calls=calls,
         )
 
     def _stream(

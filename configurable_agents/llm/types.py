@@ -8,7 +8,7 @@ from typing import Any
 
 from configurable_agents.llm.errors import LLMRequestError
 
-ROLES = ("system", "user", "assistant")
+ROLES = ("system", "user", "assistant", "tool")
 
 TokenCallback = Callable[[str], None]
 
@@ -18,7 +18,10 @@ class LLMRequest:
     """One chat completion request.
 
     ``messages`` is a list of ``{"role": ..., "content": ...}`` with roles system, user
-    and assistant. ``None`` for model, temperature, max_tokens or timeout means the
+    and assistant; with ``tools`` also assistant turns that call tools
+    (``"tool_calls": [{"id", "name", "arguments"}]``) and their results
+    (``{"role": "tool", "tool_call_id", "name", "content"}``): see :mod:`.tool_calls`.
+    ``None`` for model, temperature, max_tokens or timeout means the
     provider's default. ``json_schema`` asks for a JSON object matching that JSON Schema;
     the response then carries it parsed. ``on_token`` (or ``stream=True``) streams: the
     callback gets each piece of text as it arrives, in order (with a schema, the pieces
@@ -34,6 +37,8 @@ class LLMRequest:
     schema_name: str = "output"
     stream: bool = False
     on_token: TokenCallback | None = field(default=None, repr=False, compare=False)
+    # Tools the model may call: [{"name", "description", "parameters": JSON Schema}].
+    tools: Sequence[Mapping[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         if not self.messages:
@@ -46,6 +51,10 @@ class LLMRequest:
                 )
             if not isinstance(message.get("content"), str):
                 raise LLMRequestError(f"message {index}: content must be a string")
+            if role == "tool" and not message.get("tool_call_id"):
+                raise LLMRequestError(f"message {index}: a tool result needs its tool_call_id")
+        if self.tools and self.json_schema is not None:
+            raise LLMRequestError("a request offers tools or asks for a schema, not both")
         if self.max_tokens is not None and self.max_tokens < 1:
             raise LLMRequestError(f"max_tokens must be at least 1, got {self.max_tokens}")
         if self.timeout is not None and self.timeout <= 0:
@@ -55,6 +64,21 @@ class LLMRequest:
     def streaming(self) -> bool:
         """Whether the text is streamed (asked for, or implied by a token callback)."""
         return self.stream or self.on_token is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A tool the model asked to call. ``arguments`` is the parsed JSON object, or None
+    when the model's arguments were not one (``arguments_text`` holds what it sent)."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any] | None
+    arguments_text: str = ""
+
+    def as_message_part(self) -> dict[str, Any]:
+        """The call as an assistant message carries it back to the model."""
+        return {"id": self.id, "name": self.name, "arguments": self.arguments or {}}
 
 
 @dataclass(slots=True)
@@ -84,6 +108,8 @@ class LLMResponse:
     finish_reason: str | None = None
     raw: Any = field(default=None, repr=False)
     structured_output: str | None = None
+    # The tools the model asked to call (a request with tools); empty when it answered.
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
     @property
     def total_tokens(self) -> int:

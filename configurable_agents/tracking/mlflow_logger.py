@@ -39,6 +39,9 @@ class SpanRecord:
     outputs: Any = None
     attributes: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    # The name of the span this one belongs under (a tool call under its node); the
+    # trace's root when None or not found.
+    parent: str | None = None
 
 
 @dataclass
@@ -187,16 +190,19 @@ def log_run(client: Any, record: RunRecord, experiment_id: str | None = None) ->
         start_time_ns=record.start_ns,
         run_id=mlflow_run_id,
     )
+    opened: dict[str, str] = {}
     for span in record.spans:
         child = client.start_span(
             name=span.name,
             trace_id=root.trace_id,
-            parent_id=root.span_id,
+            parent_id=opened.get(span.parent or "", root.span_id),
             span_type="LLM" if span.kind == "llm" else "TOOL" if span.kind == "tool" else "CHAIN",
             inputs=span.inputs,
             attributes=span.attributes,
             start_time_ns=span.start_ns,
         )
+        if span.parent is None:
+            opened[span.name] = child.span_id
         client.end_span(
             trace_id=root.trace_id,
             span_id=child.span_id,

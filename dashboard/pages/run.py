@@ -25,6 +25,39 @@ router = APIRouter()
 
 
 @dataclass
+class StepGroup:
+    """A step with the steps stored under it (a tool-using node's tool calls)."""
+
+    step: RunStep
+    children: list[RunStep]
+
+
+def nest_steps(found: list[RunStep]) -> list[StepGroup]:
+    """The steps in order, each tool call under its node's step (``<node>#<visit>/...``).
+    Calls of a node still running, whose own step is not stored yet, stand on their own."""
+    parents = {step.step_key for step in found if step.step_key and "/" not in step.step_key}
+    children: dict[str, list[RunStep]] = {}
+    groups: list[StepGroup] = []
+    for step in found:
+        parent = parent_key(step.step_key)
+        if parent is not None and parent in parents:
+            children.setdefault(parent, []).append(step)
+        else:
+            groups.append(StepGroup(step, []))
+    for group in groups:
+        group.children = children.get(group.step.step_key or "", [])
+    return groups
+
+
+def parent_key(step_key: str | None) -> str | None:
+    """The key of the step a nested step belongs under, None for a node's own step."""
+    if not step_key or "/" not in step_key:
+        return None
+    # Under the node's own step, however deep (a call's child-run marker too).
+    return step_key.split("/", 1)[0]
+
+
+@dataclass
 class RunDetail:
     """Everything the run page shows; the graph is checked and drawn only when used."""
 
@@ -44,7 +77,12 @@ class RunDetail:
     def progress(self) -> RunProgress:
         """The same shape the live stream sends, from the stored steps."""
         progress = progress_from_run(self.run)
-        progress.steps = [StepMark(step.seq, step.node, step.state) for step in self.steps]
+        # A tool call tells its node's state only while it waits for a person.
+        progress.steps = [
+            StepMark(step.seq, step.node, step.state)
+            for step in self.steps
+            if parent_key(step.step_key) is None or step.state == steps.AWAITING_APPROVAL
+        ]
         progress.nodes = node_order(graph_of(self.checked)) if self.checked else []
         return progress
 
@@ -76,6 +114,19 @@ class RunDetail:
     @property
     def awaiting_approval(self) -> bool:
         return self.run.state == RunState.AWAITING_APPROVAL
+
+    @cached_property
+    def groups(self) -> list[StepGroup]:
+        """The steps to show, tool calls nested under their node."""
+        return nest_steps(self.steps)
+
+    @property
+    def waiting_step(self) -> RunStep | None:
+        """The step a person is asked to decide on (what it asks is in its input)."""
+        if not self.awaiting_approval:
+            return None
+        waiting = [step for step in self.steps if step.state == steps.AWAITING_APPROVAL]
+        return waiting[-1] if waiting else None
 
 
 def run_context(session: Session, run_id: str) -> RunDetail:

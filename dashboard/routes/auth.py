@@ -3,7 +3,7 @@
 Browsers log in once with the access token (a signed cookie, see configurable_agents.access:
 the chat on the same host accepts it too); programs send
 `Authorization: Bearer <key>` with an API key (`configurable-agents keys create NAME`, kept
-as a hash) or the access token. The run API and /v1 need one of them off loopback, or on
+as a hash) or the access token. The run API, /v1 and /mcp need one of them off loopback, or on
 loopback too with API_KEYS_REQUIRED; with an access token set, every path but the open ones
 needs it (or, under /api/ and /v1/, an API key). /healthz and static files stay open for
 probes; webhooks (signed with HMAC) and remote agents' heartbeats and leaving (each agent's
@@ -40,9 +40,12 @@ def is_open(method: str, path: str) -> bool:
     return hooks.authenticates_itself(method, path) or agent_api.authenticates_itself(method, path)
 
 
-# The run API and /v1: what programs call, so what API keys guard.
-SERVING_PATHS = re.compile(r"^/v1/|^/api/v1/workflows/[^/]+/runs$|^/api/v1/runs/[^/]+/events$")
-KEY_PATHS = ("/api/", "/v1/")
+# The run API, /v1 and /mcp: what programs call, so what API keys guard.
+# /mcp too: MCP clients are programs (each workflow an MCP tool).
+SERVING_PATHS = re.compile(
+    r"^/v1/|^/mcp/?$|^/api/v1/workflows/[^/]+/runs$|^/api/v1/runs/[^/]+/events$"
+)
+KEY_PATHS = ("/api/", "/v1/", "/mcp")
 
 
 def is_serving(path: str) -> bool:

@@ -7,6 +7,12 @@ keep-alive). Tests queue the answers it gives, in order, whichever route asks::
     server.push("plain text", {"summary": "an object sent as JSON text"})
     server.push(Reply(status=429, headers={"Retry-After": "0"}), Reply(delay=5))
 
+A reply may call tools instead of (or besides) answering, in the format of the route
+asked: ``Reply(tool_calls=[{"name": "calculator", "arguments": {"expression": "1+1"}}])``
+answers OpenAI's ``tool_calls`` (finish_reason ``tool_calls``) on /v1/chat/completions and
+``tool_use`` blocks (stop_reason ``tool_use``) on /v1/messages. ``arguments`` given as a
+string is sent as it is (OpenAI sends arguments as JSON text: a test can send bad JSON).
+
 Once the queue is empty every request gets the default answer at once: a deterministic
 text, or a minimal JSON object matching the schema when the request asked for
 ``response_format`` json_schema (or json_object with a schema). Every request received is
@@ -62,6 +68,7 @@ class Reply:
     usage: bool = True
     finish_reason: str = "stop"
     chunks: list[str] | None = None
+    tool_calls: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -358,18 +365,48 @@ class _Handler(BaseHTTPRequestHandler):
         text = _reply_text(reply)
         prompt, completion = self._usage(reply, body, text)
         model = body.get("model", self.server.fake.model) if isinstance(body, dict) else ""
+        calls = reply.tool_calls or []
         if anthropic:
+            blocks: list[dict[str, Any]] = (
+                [{"type": "text", "text": text}] if text or not calls else []
+            )
+            blocks += [
+                {
+                    "type": "tool_use",
+                    "id": call.get("id") or f"toolu_{index}",
+                    "name": call["name"],
+                    "input": call.get("arguments", {}),
+                }
+                for index, call in enumerate(calls)
+            ]
+            stop = "max_tokens" if reply.finish_reason == "length" else "end_turn"
             answer: dict[str, Any] = {
                 "id": "msg_fake",
                 "type": "message",
                 "role": "assistant",
                 "model": model,
-                "content": [{"type": "text", "text": text}],
-                "stop_reason": "max_tokens" if reply.finish_reason == "length" else "end_turn",
+                "content": blocks,
+                "stop_reason": "tool_use" if calls else stop,
             }
             if reply.usage:
                 answer["usage"] = {"input_tokens": prompt, "output_tokens": completion}
             return answer
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        if calls:
+            message["content"] = text or None
+            message["tool_calls"] = [
+                {
+                    "id": call.get("id") or f"call_{index}",
+                    "type": "function",
+                    "function": {
+                        "name": call["name"],
+                        "arguments": call["arguments"]
+                        if isinstance(call.get("arguments"), str)
+                        else json.dumps(call.get("arguments", {})),
+                    },
+                }
+                for index, call in enumerate(calls)
+            ]
         answer = {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
@@ -377,8 +414,8 @@ class _Handler(BaseHTTPRequestHandler):
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": reply.finish_reason,
+                    "message": message,
+                    "finish_reason": "tool_calls" if calls else reply.finish_reason,
                 }
             ],
         }

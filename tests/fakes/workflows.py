@@ -29,3 +29,23 @@ def fake_llm_settings(base_url: str) -> dict[str, str]:
         "LLM_MODEL": "fake-model",
         "TRACKING_ENABLED": "false",
     }
+
+
+# Two calculator steps and no model: a workflow whose run is instant and offline.
+PRICE_WORKFLOW = """\
+schema_version: 1
+name: price
+description: The price of an order with tax.
+state:
+  unit: {type: float, required: true, description: Price of one item}
+  quantity: {type: int, default: 1}
+  net: {type: float}
+  gross: {type: float}
+nodes:
+  - {id: multiply, kind: tool, tool: calculator, args: {expression: "unit * quantity"}, output: net}
+  - {id: tax, kind: tool, tool: calculator, args: {expression: "round(net * 1.2, 2)"}, output: gross}
+edges:
+  - {from: START, to: multiply}
+  - {from: multiply, to: tax}
+  - {from: tax, to: END}
+"""

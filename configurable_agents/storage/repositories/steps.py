@@ -241,3 +241,13 @@ def latest_waiting_step(session: Session, run_id: str) -> RunStep | None:
         .order_by(RunStep.seq.desc())
         .limit(1)
     )
+
+
+def nested_steps(session: Session, run_id: str, key_prefix: str) -> Sequence[RunStep]:
+    """The steps stored under a node's step (tool calls: keys starting with
+    ``<node>#<visit>/``), in order, whatever their state."""
+    return session.scalars(
+        select(RunStep)
+        .where(RunStep.run_id == run_id, RunStep.step_key.startswith(key_prefix, autoescape=True))
+        .order_by(RunStep.seq)
+    ).all()

@@ -27,6 +27,7 @@ COMMANDS = [
     "show",
     "agents",
     "keys",
+    "mcp",
     "mlflow-server",
     "worker",
 ]
@@ -50,6 +51,7 @@ HEAVY = {
     "starlette",
     "jinja2",
     "psutil",
+    "mcp",
 }
 
 

@@ -9,13 +9,13 @@ import pytest
 
 from configurable_agents.config import (
     NODE_KINDS,
-    TOOL_NAMES,
     config_to_yaml,
     input_fields,
     load_config,
     to_mermaid,
     validate_text,
 )
+from configurable_agents.config.schema import TOOL_NODE_NAMES
 from configurable_agents.release import EXAMPLES_DIR, example_files, read_example
 
 EXAMPLES = example_files()
@@ -69,7 +69,7 @@ def test_examples_use_every_node_kind_and_tool() -> None:
             if node.kind == "tool":
                 tools.add(node.tool)
     assert kinds == set(NODE_KINDS)
-    assert tools == set(TOOL_NAMES)
+    assert tools == set(TOOL_NODE_NAMES)
 
 
 def test_examples_use_memory_and_schedules() -> None:

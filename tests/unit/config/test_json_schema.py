@@ -8,7 +8,8 @@ import jsonschema
 import pytest
 import yaml
 
-from configurable_agents.config import NODE_KINDS, TOOL_NAMES, workflow_json_schema
+from configurable_agents.config import NODE_KINDS, workflow_json_schema
+from configurable_agents.config.schema import TOOL_NODE_NAMES
 from configurable_agents.release import example_files
 from tests.unit.config.samples import BASE, FLOW, LOOP, PARALLEL, TOOLS, variant
 
@@ -39,7 +40,7 @@ def test_schema_is_json_with_dialect_and_every_node_kind_and_tool() -> None:
     assert json.loads(json.dumps(schema)) == schema
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert _consts(schema, "kind") == set(NODE_KINDS)
-    assert _consts(schema, "tool") == set(TOOL_NAMES)
+    assert _consts(schema, "tool") == set(TOOL_NODE_NAMES)
     assert set(schema["required"]) >= {"schema_version", "name", "nodes", "edges"}
 
 

@@ -90,6 +90,7 @@ def test_linear_run_records_every_step(
         ("pros_and_cons.yaml", None, None),
         ("sentiment_router.yaml", None, None),
         ("daily_digest.yaml", None, None),
+        ("agent_with_tools.yaml", {"question": "What is 15% of 240?"}, ["solve"]),
     ],
 )
 def test_examples_complete(

@@ -175,3 +175,31 @@ def test_the_database_itself_cascades_steps(session_factory: sessionmaker[Sessio
 
     with session_factory() as session:
         assert session.scalars(select(RunStep).where(RunStep.run_id == run_id)).all() == []
+
+
+def test_nested_steps_are_those_under_one_node_step_only(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """A tool-using node's calls, found by their key prefix on SQLite and PostgreSQL; '_' in
+    a node id is a letter, not a LIKE wildcard."""
+    with session_factory() as session:
+        run_id = _claimed_run(session)
+        for key, state in [
+            ("a_b#1/tool#1", steps.COMPLETED),
+            ("aXb#1/tool#1", steps.COMPLETED),
+            ("a_b#1/tool#2", steps.FAILED),
+            ("a_b#1", steps.COMPLETED),
+            ("a_b#10/tool#1", steps.COMPLETED),
+            ("a_b#1/tool#3", steps.AWAITING_APPROVAL),
+        ]:
+            steps.record(session, run_id, node=key.split("#")[0], step_key=key, state=state)
+        session.commit()
+
+    with session_factory() as session:
+        found = steps.nested_steps(session, run_id, "a_b#1/")
+
+    assert [(step.step_key, step.state) for step in found] == [
+        ("a_b#1/tool#1", "completed"),
+        ("a_b#1/tool#2", "failed"),
+        ("a_b#1/tool#3", "awaiting_approval"),
+    ]

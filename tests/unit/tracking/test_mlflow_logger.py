@@ -70,6 +70,16 @@ def make_record(run_id: str, workflow: str) -> RunRecord:
                 {"prompt": "p"},
                 {"summary": "s"},
             ),
+            # A tool call of the summarize node: its span goes under the node's.
+            SpanRecord(
+                "summarize/calculator",
+                "tool",
+                now - 1_800_000_000,
+                now - 1_700_000_000,
+                {"expression": "6 * 7"},
+                {"result": 42},
+                parent="summarize",
+            ),
             SpanRecord(
                 "translate",
                 "llm",
@@ -119,8 +129,12 @@ def test_run_and_trace_are_logged_once_however_often_delivered(mlflow_url: str) 
     experiment = client.get_experiment_by_name("workflow:tracked-flow")
     [trace] = client.search_traces(locations=[experiment.experiment_id])
     spans = {span.name: span for span in trace.data.spans}
-    assert set(spans) == {"tracked-flow", "summarize", "translate"}
+    assert set(spans) == {"tracked-flow", "summarize", "summarize/calculator", "translate"}
     assert str(spans["translate"].status.status_code).endswith("ERROR")
+    root = spans["tracked-flow"].span_id
+    assert spans["summarize"].parent_id == root and spans["translate"].parent_id == root
+    assert spans["summarize/calculator"].parent_id == spans["summarize"].span_id
+    assert spans["summarize/calculator"].span_type == "TOOL"
 
 
 def test_a_half_written_run_is_replaced_by_a_whole_one(mlflow_url: str) -> None:
