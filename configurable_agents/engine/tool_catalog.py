@@ -193,7 +193,9 @@ def agent_tool(name: str, ctx: RunContext) -> ToolSpec:
 
     def invoke(arguments: dict[str, Any], call: ToolCallContext) -> Any:
         try:
-            value, _ = call_remote_agent(call.run, name, arguments, timeout=AGENT_TIMEOUT)
+            value, _ = call_remote_agent(
+                call.run, name, arguments, timeout=AGENT_TIMEOUT, step_key=call.call_key
+            )
         except RemoteAgentError as error:
             raise ToolError(str(error)) from None
         return value
