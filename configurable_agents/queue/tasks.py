@@ -19,6 +19,7 @@ from huey import Huey
 from configurable_agents.queue import leases
 from configurable_agents.queue.leases import Claim, Limits
 from configurable_agents.storage.database import session_scope
+from configurable_agents.storage.states import RunState
 
 log = logging.getLogger(__name__)
 # A run over a concurrency limit waits in the schedule before it is tried again: first
@@ -40,6 +41,9 @@ class WorkerState:
     worker_id: str | None = None
     lease_seconds: float = 60.0
     limits: Limits = Limits()
+    # Called with the run id after each run this worker finished (experiments score their
+    # cells here); set by the worker entry point, so the queue does not import experiments.
+    after_run: Any = None
     active: set[str] = set()
     lock = threading.Lock()
 
@@ -106,12 +110,23 @@ def register(huey: Huey) -> dict[str, Any]:
                 )
         if result is None:
             return None
+        _after_run(run_id, result.state)
         state = result.state
         detail = f": {result.error_message}" if result.error_message else ""
         log.info("run %s %s%s", run_id, state, detail)
         return state
 
     return {"execute_run": execute_run, "ping": ping}
+
+
+def _after_run(run_id: str, state: str) -> None:
+    hook = WorkerState.after_run
+    if hook is None or state not in RunState.FINISHED:
+        return
+    try:
+        hook(run_id)
+    except Exception:  # scoring must never take the worker down
+        log.exception("after run %s", run_id)
 
 
 def _claim_within_limits(run_id: str) -> Claim:

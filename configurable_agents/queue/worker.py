@@ -12,10 +12,13 @@ import logging
 import os
 import socket
 from contextlib import ExitStack
+from functools import partial
 
 from configurable_agents import __version__
 from configurable_agents.bootstrap import Database, fail, open_database, start_process
 from configurable_agents.engine.runner import open_engine
+from configurable_agents.experiments.cells import after_run
+from configurable_agents.experiments.tracking import send_in_background
 from configurable_agents.queue import leases
 from configurable_agents.queue.background import Every
 from configurable_agents.queue.dispatch import enqueue
@@ -167,6 +170,12 @@ def run_worker() -> int:
         with ExitStack() as stack:
             engine = stack.enter_context(open_engine(settings, database.session_factory))
             WorkerState.configure(settings, database.session_factory, engine, heartbeat.agent_id)
+            WorkerState.after_run = partial(
+                after_run,
+                settings,
+                database.session_factory,
+                on_finished=send_in_background,
+            )
             keeper.start()
             poll = settings.worker_poll_seconds
             consumer = huey.create_consumer(
