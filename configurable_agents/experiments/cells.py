@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from configurable_agents.config.loader import load_config
@@ -92,6 +92,22 @@ def reconcile(
     )
     finish_if_done(settings, session_factory, experiment_id, on_finished=on_finished)
     return scored
+
+
+def reconcile_running(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    *,
+    on_finished: FinishedHook | None = None,
+) -> int:
+    """:func:`reconcile` every running experiment: catches a cell whose run finished on a
+    worker that died before scoring it (workers call this every few seconds)."""
+    with session_factory() as session:
+        running = list(session.scalars(select(Experiment.id).where(Experiment.status == "running")))
+    return sum(
+        reconcile(settings, session_factory, experiment_id, on_finished=on_finished)
+        for experiment_id in running
+    )
 
 
 def default_field(config: WorkflowConfig) -> str | None:

@@ -17,7 +17,7 @@ from functools import partial
 from configurable_agents import __version__
 from configurable_agents.bootstrap import Database, fail, open_database, start_process
 from configurable_agents.engine.runner import open_engine
-from configurable_agents.experiments.cells import after_run
+from configurable_agents.experiments.cells import after_run, reconcile_running
 from configurable_agents.experiments.tracking import send_in_background
 from configurable_agents.queue import leases
 from configurable_agents.queue.background import Every
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 # Seconds a stopping worker waits for its running tasks before leaving them to the reaper
 # (honcho kills what is left 5 s after asking).
 SHUTDOWN_SECONDS = 3.0
+# How often a worker looks for experiment cells left unscored by a worker that died.
+EXPERIMENT_SWEEP_SECONDS = 5.0
 
 
 class Heartbeat:
@@ -82,7 +84,8 @@ class Heartbeat:
 
 class LeaseKeeper:
     """Renews the leases of this worker's runs (every third of RUN_LEASE_SECONDS) and reaps
-    runs whose worker died (every quarter): both are safe in every worker at once.
+    runs whose worker died (every quarter): both are safe in every worker at once. It also
+    scores experiment cells a dead worker left unscored (scoring is claimed per cell).
 
     Threads rather than Huey periodic tasks: those run once a minute at most, and a lease
     is seconds long.
@@ -96,6 +99,7 @@ class LeaseKeeper:
         self._threads = [
             Every("lease renewal", lease / 3, self.renew),
             Every("reaper", max(lease / 4, 0.2), self.reap),
+            Every("experiments", EXPERIMENT_SWEEP_SECONDS, self.sweep_experiments),
         ]
 
     def start(self) -> None:
@@ -124,6 +128,13 @@ class LeaseKeeper:
         )
         for run_id in reaped.requeued:
             enqueue(self.settings, run_id, priority=RESUME_PRIORITY)
+
+    def sweep_experiments(self) -> None:
+        """Score experiment cells whose runs finished on a worker that died before it could."""
+
+        reconcile_running(
+            self.settings, self.database.session_factory, on_finished=send_in_background
+        )
 
     def stop(self) -> None:
         """Stop the threads, then expire the leases of runs still executing here."""
