@@ -18,8 +18,8 @@ from dashboard.pages.orchestrator import facts_from_snapshot
 
 PAGE_TOPICS = frozenset({"status", "home", "active", "agents", "orchestrator", "experiments"})
 RUN_TOPICS = ("run", "run-steps")
-# An experiment page's topics (``?experiment=<id>``): its progress, and its status as a
-# trigger (the page reloads its comparison when it changes).
+# An experiment page's topics (``?experiment=<id>``): its progress, and a trigger (its
+# status and how far it is) on which the page reloads its comparison.
 EXPERIMENT_TOPICS = ("experiment", "experiment-state")
 DEFAULT_TOPICS = ("status", "home")
 
@@ -96,7 +96,10 @@ class TopicRenderer:
             if found is None:
                 return None
             if topic == "experiment-state":
-                return found.status
+                # The page reloads its comparison when this changes: on a new status, and
+                # about every twentieth of the cells (a report is not free to compute).
+                step = max(1, found.total // 20)
+                return f"{found.status}:{found.done // step}"
             context["progress"] = found
         elif topic == "experiments":
             context["running"] = list(snapshot.experiments.values())

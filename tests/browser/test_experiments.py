@@ -1,0 +1,162 @@
+"""An experiment from the Optimization page's form, end to end in headless Chromium: a
+real dashboard and a real worker, every llm node answered by the scripted server.
+
+Upload a dataset with the form, watch the cells finish live, read the comparison, promote
+the winner and find it as the workflow's new version."""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.browser.conftest import (
+    READY_SECONDS,
+    Dashboard,
+    Process,
+    release,
+    screenshot,
+    start,
+    start_dashboard,
+)
+from tests.e2e.serviceset import process_environment, settings_environment
+from tests.fakes.openai_server import FakeLLMServer, RecordedRequest, Reply
+from tests.fakes.workflows import fake_llm_settings
+
+pytestmark = pytest.mark.browser
+
+WORKFLOW = """\
+schema_version: 1
+name: brief
+description: Say what a text is about.
+state:
+  text: {type: str, required: true}
+  summary: {type: str}
+nodes:
+  - id: summarize
+    kind: llm
+    prompt: "Tell me about: {text}"
+    output: summary
+edges:
+  - {from: START, to: summarize}
+  - {from: summarize, to: END}
+"""
+TERSE = "One word: {text}"
+WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"]
+DATASET = ("text,expected.summary\n" + "".join(f"{w},{w}\n" for w in WORDS)).encode()
+
+
+def respond(request: RecordedRequest) -> Reply:
+    """The terse prompt is answered with exactly the word; the plain one at length. A
+    short pause keeps the cells in flight long enough to be seen arriving."""
+    text = request.last_user_text
+    if text.startswith("One word: "):
+        return Reply(text=text.removeprefix("One word: "), delay=0.15)
+    return Reply(text=f"It is about {text.split(': ')[-1]}, among other things.", delay=0.15)
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer(default=respond) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory: pytest.TempPathFactory, llm: FakeLLMServer) -> Iterator[Dashboard]:
+    """A dashboard whose worker asks the scripted server (overrides the conftest's)."""
+    data_dir = tmp_path_factory.mktemp("experiments") / "var"
+    settings_env = settings_environment(data_dir, **fake_llm_settings(llm.base_url))
+    env = process_environment(settings_env)
+    release(env)
+    process = start_dashboard(env, data_dir.parent / "dashboard.log")
+    url = f"http://127.0.0.1:{settings_env['DASHBOARD_PORT']}"
+    try:
+        yield Dashboard(url, data_dir, env, process)
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def cell_worker(dashboard: Dashboard) -> Iterator[Process]:
+    process = start(
+        [sys.executable, "-m", "configurable_agents", "worker"],
+        dashboard.env,
+        dashboard.data_dir.parent / "worker.log",
+    )
+    deadline = time.monotonic() + READY_SECONDS
+    while httpx.get(f"{dashboard.url}/api/v1/status", timeout=5).json()["workers_alive"] < 1:
+        assert process.popen.poll() is None and time.monotonic() < deadline, process.output()
+        time.sleep(0.3)
+    yield process
+    process.stop()
+
+
+def test_an_experiment_from_the_form_to_a_promoted_version(
+    page: Any, dashboard: Dashboard, cell_worker: Process
+) -> None:
+    with httpx.Client(base_url=dashboard.url, timeout=30) as api:
+        created = api.post("/api/v1/workflows", json={"config_yaml": WORKFLOW})
+        assert created.status_code == 201, created.text
+        workflow_id = created.json()["id"]
+
+    page.goto(dashboard.url + "/optimization")
+    form = page.locator("#experiment-form")
+    form.locator('input[name="name"]').fill("one-word")
+    form.locator('select[name="workflow"]').select_option("brief")
+    form.locator('input[name="variant0_name"]').fill("plain")
+    form.locator('input[name="variant1_name"]').fill("terse")
+    form.locator('input[name="variant1_node"]').fill("summarize")
+    form.locator('textarea[name="variant1_prompt"]').fill(TERSE)
+    form.locator('input[name="scorer"][value="exact"]').check()
+    form.locator('input[name="scorer_field"]').fill("summary")
+    form.locator('input[name="dataset"]').set_input_files(
+        files=[{"name": "one-word.csv", "mimeType": "text/csv", "buffer": DATASET}]
+    )
+    screenshot(page, "experiment-form")
+    form.get_by_role("button", name="Create and start").click()
+
+    page.wait_for_url(re.compile(r"/optimization/\d+$"))
+    experiment_id = int(page.url.rsplit("/", 1)[1])
+    # Live: the progress arrives over the status stream while the worker runs the cells.
+    page.wait_for_selector('#experiment-progress [data-experiment-status="running"]')
+    page.wait_for_function(
+        "() => { const p = document.querySelector('#experiment-progress [data-done]');"
+        " return p && Number(p.dataset.done) > 0; }",
+        timeout=30_000,
+    )
+    screenshot(page, "experiment-running")
+    page.wait_for_selector('#experiment-body[data-status="completed"]', timeout=45_000)
+    assert "12 / 12" in page.inner_text("#experiment-progress")
+
+    terse = page.locator('#comparison tr[data-variant="terse"]')
+    assert terse.locator("[data-winner]").count() == 1
+    assert terse.locator('[data-verdict="better"]').count() == 1
+    assert "1.000" in terse.locator('[data-scorer="exact"]').inner_text()
+    assert page.locator('[data-chart="score-cost"] svg circle[data-point="terse"]').count() == 1
+    screenshot(page, "experiment-comparison")
+
+    page.click(f'a[href="/optimization/{experiment_id}/rows"]')
+    page.wait_for_url(re.compile(r"/rows$"))
+    first = page.locator('section[data-row="0"]')
+    assert "alpha" in first.locator('[data-side="b"] [data-outputs]').inner_text()
+    assert "among other things" in first.locator('[data-side="a"] [data-outputs]').inner_text()
+    screenshot(page, "experiment-rows")
+    page.go_back()
+    page.wait_for_selector("#comparison")
+
+    page.locator('button[data-promote="terse"]').click()
+    page.wait_for_url(re.compile(rf"/workflows/{workflow_id}\?version=2$"))
+    assert "v2 of 2" in page.inner_text("#main")
+    assert TERSE in page.inner_text("#main")
+    screenshot(page, "experiment-promoted")
+
+    # Its cells are runs, kept out of the runs list but a click away from the experiment.
+    with httpx.Client(base_url=dashboard.url, timeout=30) as api:
+        assert api.get("/api/v1/runs").json()["items"] == []
+        cells = api.get(f"/api/v1/runs?experiment_id={experiment_id}").json()["items"]
+        assert len(cells) == 12 and {cell["state"] for cell in cells} == {"completed"}
