@@ -8,8 +8,10 @@ processes cannot both record it; finishing is claimed the same way.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select, update
@@ -53,10 +55,9 @@ def after_run(
     """Score the cell of a finished run (nothing for a run outside experiments) and finish
     the experiment when it was the last; True when a cell was scored."""
     with session_factory() as session:
-        cell = experiments.cell_of_run(session, run_id)
-        if cell is None or cell.state != experiments.PENDING:
-            return False
-        experiment_id = cell.experiment_id
+        experiment_id = session.scalar(select(Run.experiment_id).where(Run.id == run_id))
+    if experiment_id is None:
+        return False
     scored = score_cell(settings, session_factory, run_id)
     finish_if_done(settings, session_factory, experiment_id, on_finished=on_finished)
     return scored
@@ -110,6 +111,23 @@ def reconcile_running(
     )
 
 
+@lru_cache(maxsize=256)
+def variant_config(text: str) -> WorkflowConfig:
+    """A variant's parsed config (parsing with line marks costs tens of ms; a variant's
+    text never changes, and every cell of it needs it)."""
+    return load_config(text, filename="<variant>")
+
+
+@lru_cache(maxsize=64)
+def _definition(data: str) -> Definition:
+    return Definition.model_validate(json.loads(data))
+
+
+def definition_of(experiment: Experiment) -> Definition:
+    """The experiment's stored definition, validated once per process."""
+    return _definition(json.dumps(experiment.definition, sort_keys=True))
+
+
 def default_field(config: WorkflowConfig) -> str | None:
     """The field scorers judge by default: the last one a node writes."""
     for node in reversed(config.nodes):
@@ -130,10 +148,11 @@ def score_cell(settings: Settings, session_factory: sessionmaker[Session], run_i
         if run.state not in RunState.FINISHED:
             return False
         experiment = session.get(Experiment, cell.experiment_id)
+        experiment_id = cell.experiment_id
         variant = session.get(ExperimentVariant, cell.variant_id)
         assert experiment is not None and variant is not None
-        definition = Definition.model_validate(experiment.definition)
-        config = load_config(str(variant.config_yaml), filename=f"variant {variant.name}")
+        definition = definition_of(experiment)
+        config = variant_config(str(variant.config_yaml))
         row = experiment.dataset[cell.item_index]
         latency = (
             (run.finished_at - run.started_at).total_seconds() * 1000
@@ -198,7 +217,7 @@ def score_cell(settings: Settings, session_factory: sessionmaker[Session], run_i
         if changed == 1 and judge_cost:
             session.execute(
                 update(Experiment)
-                .where(Experiment.id == experiment.id)
+                .where(Experiment.id == experiment_id)
                 .values(judge_cost=Experiment.judge_cost + judge_cost)
                 .execution_options(synchronize_session=False)
             )
@@ -220,7 +239,7 @@ def finish_if_done(
     """When no cell is pending, judge the pairs and mark the experiment completed (once,
     whichever process gets there first). True when this call finished it."""
     with session_scope(session_factory) as session:
-        if experiments.cells(session, experiment_id, states=[experiments.PENDING]):
+        if experiments.count_cells(session, experiment_id, states=[experiments.PENDING]):
             return False
         claimed = session.execute(
             update(Experiment)
@@ -256,13 +275,13 @@ def judge_pairs(
     gets the mean of the complements over the variants it was compared with."""
     with session_factory() as session:
         experiment = experiments.get(session, experiment_id)
-        definition = Definition.model_validate(experiment.definition)
+        definition = definition_of(experiment)
         specs = [spec for spec in definition.scorers if spec.kind == "pairwise"]
         if not specs:
             return
         names = {variant.id: variant.name for variant in experiment.variants}
         configs = {
-            variant.name: load_config(str(variant.config_yaml), filename=variant.name)
+            variant.name: variant_config(str(variant.config_yaml))
             for variant in experiment.variants
         }
         cells = [

@@ -239,6 +239,21 @@ def cells(
     ).all()
 
 
+def count_cells(session: Session, experiment_id: int, *, states: Sequence[str]) -> int:
+    """How many cells of an experiment are in these states."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(ExperimentResult)
+            .where(
+                ExperimentResult.experiment_id == experiment_id,
+                ExperimentResult.state.in_(states),
+            )
+        )
+        or 0
+    )
+
+
 def cell_counts(
     session: Session, experiment_ids: Sequence[int]
 ) -> dict[int, dict[int, dict[str, int]]]:
