@@ -141,9 +141,11 @@ def start_worker(dashboard: Dashboard) -> Process:
     )
     deadline = time.monotonic() + READY_SECONDS
     while time.monotonic() < deadline:
-        status = httpx.get(f"{dashboard.url}/api/v1/status", timeout=5).json()
-        if status["workers_alive"] >= 1:
-            return process
+        # A busy machine can hold the first answer a few seconds: ask again until the end.
+        with contextlib.suppress(httpx.TimeoutException):
+            status = httpx.get(f"{dashboard.url}/api/v1/status", timeout=5).json()
+            if status["workers_alive"] >= 1:
+                return process
         if process.popen.poll() is not None:
             break
         time.sleep(0.3)
