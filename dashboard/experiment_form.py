@@ -76,7 +76,10 @@ def _number(text: str) -> Any:
 
 def variant_data(values: FormValues, slot: int) -> dict[str, Any] | None:
     """One variant block as definition data; None when its name is empty."""
-    get = lambda key: values.get(f"variant{slot}_{key}")  # noqa: E731
+
+    def get(key: str) -> str:
+        return values.get(f"variant{slot}_{key}")
+
     name = get("name")
     if not name:
         return None

@@ -4,6 +4,7 @@ context function serves a page and its /api/v1 JSON twin."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -108,15 +109,8 @@ def experiment_out(experiment: Experiment, progress: Any = None) -> ExperimentOu
 
 
 def progress_out(progress: Any) -> ProgressOut:
-    return ProgressOut.model_validate(
-        {
-            "status": progress.status,
-            "done": progress.done,
-            "total": progress.total,
-            "failed": progress.failed,
-            "variants": [v.__dict__ for v in progress.variants],
-        }
-    )
+    """Cells done per variant (service.ExperimentProgress) as the API answers it."""
+    return ProgressOut.model_validate(progress.to_dict())
 
 
 # --- one experiment: progress, comparison, chart -------------------------------------------
@@ -240,6 +234,7 @@ def rows_context(session: Session, experiment_id: int, a: str = "", b: str = "")
 
 
 def rows_out(context: dict[str, Any]) -> RowsOut:
+    """Two variants row by row as the API answers it."""
     return RowsOut.model_validate(
         {
             "a": context["a"],
@@ -249,8 +244,8 @@ def rows_out(context: dict[str, Any]) -> RowsOut:
                     "row": pair.row,
                     "inputs": pair.inputs,
                     "expected": pair.expected,
-                    "a": [cell.__dict__ for cell in pair.a],
-                    "b": [cell.__dict__ for cell in pair.b],
+                    "a": [asdict(cell) for cell in pair.a],
+                    "b": [asdict(cell) for cell in pair.b],
                 }
                 for pair in context["pairs"]
             ],
@@ -259,7 +254,8 @@ def rows_out(context: dict[str, Any]) -> RowsOut:
 
 
 def dataset_out(info: Any) -> DatasetOut:
-    return DatasetOut.model_validate(info.__dict__ if hasattr(info, "__dict__") else info)
+    """A stored dataset version (service.DatasetInfo) as the API answers it."""
+    return DatasetOut.model_validate(info, from_attributes=True)
 
 
 # --- pages and their twins -----------------------------------------------------------------
