@@ -265,6 +265,16 @@ def live_experiment_ids(session: Session, finished_since: datetime, limit: int =
     return list(rows)
 
 
+def experiment_names(session: Session, experiment_ids: Sequence[int]) -> dict[int, str]:
+    """The name of each of these experiments."""
+    if not experiment_ids:
+        return {}
+    rows = session.execute(
+        select(Experiment.id, Experiment.name).where(Experiment.id.in_(list(experiment_ids)))
+    )
+    return {experiment_id: name for experiment_id, name in rows}
+
+
 def runs_by_ids(session: Session, run_ids: Sequence[str]) -> Sequence[Run]:
     """The runs with these ids (those that exist)."""
     if not run_ids:

@@ -144,6 +144,7 @@ class LiveSnapshot(StatusSnapshot):
     # Experiments running (or just finished, or followed by an open page): id -> progress
     # (configurable_agents.experiments.service.ExperimentProgress).
     experiments: dict[int, Any] = field(default_factory=dict)
+    experiment_names: dict[int, str] = field(default_factory=dict)
 
     def run(self, run_id: str) -> RunProgress | None:
         """The progress of a run this snapshot holds (active or watched), else None."""

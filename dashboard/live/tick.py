@@ -145,6 +145,7 @@ def gather_live(
             wanted = sorted({*experiment_ids, *followed})
             if wanted:
                 snapshot.experiments = experiment_service.progress(session, wanted)
+                snapshot.experiment_names = queries.experiment_names(session, wanted)
     except Exception as error:  # report, never raise from the status loop
         orig = getattr(error, "orig", None) or error
         snapshot.database.error = (str(orig).strip().splitlines() or [type(error).__name__])[0]

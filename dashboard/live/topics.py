@@ -103,6 +103,7 @@ class TopicRenderer:
             context["progress"] = found
         elif topic == "experiments":
             context["running"] = list(snapshot.experiments.values())
+            context["names"] = snapshot.experiment_names
         elif topic == "home":
             context["figures"] = key_figures(snapshot)
             context["resources"] = snapshot.resources

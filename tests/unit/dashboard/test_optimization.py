@@ -422,7 +422,7 @@ def test_progress_is_sent_on_the_status_stream(
     # 12 cells: the comparison is reloaded with every cell done.
     assert renderer.render(snapshot, "experiment-state", str(experiment_id)) == "running:1"
     listing = renderer.render(snapshot, "experiments") or ""
-    assert f'data-live-experiment="{experiment_id}"' in listing
+    assert f'data-live-experiment="{experiment_id}"' in listing and "terse-vs-plain" in listing
     assert renderer.render(snapshot, "experiment", "999") is None
 
 
