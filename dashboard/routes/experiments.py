@@ -127,6 +127,14 @@ def form_again(request: Request, values: Any, failure: dict[str, Any], status: i
 
 
 @router.post(
+    "/optimization/{experiment_id}/start", response_class=HTMLResponse, include_in_schema=False
+)
+def start_from_page(request: Request, experiment_id: int) -> Response:
+    service.start_experiment(settings_of(request), session_factory_of(request), experiment_id)
+    return redirect(request, f"/optimization/{experiment_id}")
+
+
+@router.post(
     "/optimization/{experiment_id}/cancel", response_class=HTMLResponse, include_in_schema=False
 )
 def cancel_from_page(request: Request, experiment_id: int) -> Response:

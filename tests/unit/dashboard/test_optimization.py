@@ -376,13 +376,23 @@ def test_promote_before_the_end_and_cancel(
     assert client.post(f"/api/v1/experiments/{experiment_id}/cancel", json={}).status_code == 409
 
 
-def test_a_draft_starts_from_the_api(client: TestClient, dashboard_database: Database) -> None:
+def test_a_draft_starts_from_its_page_or_the_api(
+    client: TestClient, dashboard_database: Database, csrf: str
+) -> None:
     store_workflow(dashboard_database)
     draft = create(client, start=False)
     assert draft["status"] == "draft" and draft["progress"]["total"] == 12
+    assert "data-start-experiment" in client.get(f"/optimization/{draft['id']}").text
     started = client.post(f"/api/v1/experiments/{draft['id']}/start", json={}).json()
     assert started["status"] == "running"
     assert client.post(f"/api/v1/experiments/{draft['id']}/start", json={}).status_code == 409
+    other = create(client, definition=definition("second"), start=False)["id"]
+    answer = client.post(
+        f"/optimization/{other}/start", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert answer.status_code == 303
+    assert client.get(f"/api/v1/experiments/{other}").json()["status"] == "running"
+    assert "data-start-experiment" not in client.get(f"/optimization/{other}").text
 
 
 # --- live progress -------------------------------------------------------------------------
