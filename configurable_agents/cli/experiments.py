@@ -15,6 +15,7 @@ from typing import Any, TextIO
 from configurable_agents.cli._shared import (
     AddCommand,
     open_migrated_database,
+    print_invalid,
     print_json,
     stdout_kept_for_json,
 )
@@ -67,14 +68,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _run(args, out if args.json else None)
 
 
-def _invalid(problems: list[str], out: TextIO | None) -> int:
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    if out is not None:
-        print_json({"state": "invalid", "errors": problems}, out)
-    return EXIT_INVALID
-
-
 def _run(args: argparse.Namespace, out: TextIO | None) -> int:
     from configurable_agents.experiments import gates as gate_rules
     from configurable_agents.experiments.definition import load_definition_file
@@ -90,9 +83,9 @@ def _run(args: argparse.Namespace, out: TextIO | None) -> int:
             [variant.name for variant in definition.variants],
         )
     except DefinitionError as error:
-        return _invalid([str(issue) for issue in error.issues], out)
+        return print_invalid([str(issue) for issue in error.issues], out)
     except GateError as error:
-        return _invalid([f"--gate: {error}"], out)
+        return print_invalid([f"--gate: {error}"], out)
 
     settings, database = open_migrated_database("experiment")
     from configurable_agents.experiments.service import create_experiment, report
@@ -102,9 +95,9 @@ def _run(args: argparse.Namespace, out: TextIO | None) -> int:
             settings, database.session_factory, definition, base_dir=path.parent
         )
     except DefinitionError as error:
-        return _invalid([str(issue) for issue in error.issues], out)
+        return print_invalid([str(issue) for issue in error.issues], out)
     except DatasetError as error:
-        return _invalid([f"{error.filename}: {problem}" for problem in error.problems], out)
+        return print_invalid([f"{error.filename}: {problem}" for problem in error.problems], out)
     print(f"experiment {experiment_id}: {definition.name}", file=sys.stderr)
     try:
         _execute(settings, database, experiment_id, local=args.local)

@@ -32,7 +32,7 @@ from configurable_agents.experiments.errors import DefinitionError
 # A definition file is small; a bigger one is a mistake (a dataset passed by accident).
 MAX_CHARS = 200_000
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")]
-SCORER_KINDS = (
+ScorerKind = Literal[
     "exact",
     "contains",
     "regex",
@@ -44,7 +44,7 @@ SCORER_KINDS = (
     "llm_judge",
     "pairwise",
     "custom",
-)
+]
 
 
 class _Strict(BaseModel):
@@ -87,19 +87,7 @@ class ScorerSpec(_Strict):
     """One scorer. ``field`` is the output judged (default: the workflow's last written
     field); ``expected`` the dataset column of the expected value (default: ``field``)."""
 
-    kind: Literal[
-        "exact",
-        "contains",
-        "regex",
-        "json_schema",
-        "numeric",
-        "length",
-        "latency",
-        "cost",
-        "llm_judge",
-        "pairwise",
-        "custom",
-    ]
+    kind: ScorerKind
     name: Name | None = None
     field: str | None = None
     expected: str | None = None

@@ -675,7 +675,10 @@ def add_run_to_dataset(
             raise ExperimentStateError(
                 f"run {run_id} is {run.state}; only a completed run can be added"
             )
-        row = {"inputs": dict(run.inputs), "expected": dict(run.outputs or {})}
+        outputs = run.outputs or {}
+        # The outputs hold the whole final state: the inputs are not expected values.
+        expected = {key: value for key, value in outputs.items() if key not in run.inputs}
+        row = {"inputs": dict(run.inputs), "expected": expected}
         try:
             previous = list(dataset_store.get(session, dataset_name).rows)
         except LookupError:
