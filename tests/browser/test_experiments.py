@@ -125,3 +125,36 @@ def test_an_experiment_from_the_form_to_a_promoted_version(
         assert api.get("/api/v1/runs").json()["items"] == []
         cells = api.get(f"/api/v1/runs?experiment_id={experiment_id}").json()["items"]
         assert len(cells) == 12 and {cell["state"] for cell in cells} == {"completed"}
+
+
+def test_a_bad_dataset_row_is_shown_at_the_form_and_nothing_is_created(
+    page: Any, dashboard: Dashboard
+) -> None:
+    """(After the test above: the workflow exists.) Row 2 misses its text."""
+    page.allowed_errors = ("htmx:responseError", "422")  # the form comes back as a 422
+    with httpx.Client(base_url=dashboard.url, timeout=30) as api:
+        before = len(api.get("/api/v1/experiments").json())
+    page.goto(dashboard.url + "/optimization")
+    form = page.locator("#experiment-form")
+    form.locator('input[name="name"]').fill("broken")
+    form.locator('select[name="workflow"]').select_option("brief")
+    form.locator('input[name="variant0_name"]').fill("plain")
+    form.locator('input[name="dataset"]').set_input_files(
+        files=[
+            {
+                "name": "broken.csv",
+                "mimeType": "text/csv",
+                "buffer": b"text,expected.summary\nfine,fine\n,orphan\n",
+            }
+        ]
+    )
+    form.get_by_role("button", name="Create and start").click()
+    problems = page.locator("[data-dataset-problems]")
+    problems.wait_for()
+    assert problems.locator('tr[data-row="2"]').count() == 1
+    assert "nothing was stored" in problems.inner_text()
+    # The form is drawn again as it was sent, in place.
+    assert page.locator('#experiment-form input[name="name"]').input_value() == "broken"
+    screenshot(page, "experiment-bad-dataset")
+    with httpx.Client(base_url=dashboard.url, timeout=30) as api:
+        assert len(api.get("/api/v1/experiments").json()) == before
