@@ -126,6 +126,16 @@ def test_an_experiment_from_the_form_to_a_promoted_version(
         cells = api.get(f"/api/v1/runs?experiment_id={experiment_id}").json()["items"]
         assert len(cells) == 12 and {cell["state"] for cell in cells} == {"completed"}
 
+    # A run's page adds its inputs and outputs to a dataset.
+    page.goto(f"{dashboard.url}/runs/{cells[0]['id']}")
+    adding = page.locator("#add-to-dataset")
+    adding.locator('input[name="dataset"]').fill("kept-cases")
+    adding.get_by_role("button", name="Add to dataset").click()
+    page.wait_for_selector('[data-added-to-dataset="kept-cases"]')
+    with httpx.Client(base_url=dashboard.url, timeout=30) as api:
+        kept = {d["name"]: d for d in api.get("/api/v1/datasets").json()}
+        assert kept["kept-cases"]["rows"] == 1 and kept["kept-cases"]["version"] == 1
+
 
 def test_a_bad_dataset_row_is_shown_at_the_form_and_nothing_is_created(
     page: Any, dashboard: Dashboard
