@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 
 from configurable_agents.bootstrap import Database
 from configurable_agents.engine.runner import open_engine
@@ -22,7 +24,9 @@ from configurable_agents.experiments import cells
 from configurable_agents.settings import Settings, load_settings
 from configurable_agents.storage.database import session_scope
 from configurable_agents.storage.models import Dataset, Experiment, Run
+from configurable_agents.storage.repositories import experiments
 from configurable_agents.storage.states import RunState
+from dashboard import queries
 from dashboard.live.tick import NodeOrderCache, Watchlist, gather_live
 from dashboard.live.topics import TopicRenderer
 from dashboard.live.watches import ServiceWatch
@@ -485,3 +489,33 @@ def test_a_dataset_is_stored_from_the_api(client: TestClient, dashboard_database
     bad = client.post("/api/v1/datasets", json=body | {"content": "text\n\n", "name": "other"})
     assert bad.status_code == 422
     assert [d["name"] for d in client.get("/api/v1/datasets").json()] == ["cases"]
+
+
+# --- the queries, on SQLite and PostgreSQL -------------------------------------------------
+
+
+def test_the_runs_list_and_live_experiments_on_both_databases(
+    session_factory: sessionmaker[Session],
+) -> None:
+    database = Database(engine=session_factory.kw["bind"], session_factory=session_factory)
+    workflow_id = store_workflow(database)
+    with session_scope(session_factory) as session:
+        running = experiments.create(
+            session, name="running-one", variants={"a": {}}, dataset=[], workflow_id=workflow_id
+        )
+        experiments.set_status(session, running, "running")
+        done = experiments.create(session, name="done-long-ago", variants={"a": {}}, dataset=[])
+        experiments.set_status(session, done, "completed")
+        done.finished_at = datetime.now(UTC) - timedelta(hours=1)
+        running_id, done_id = running.id, done.id
+    plain = store_run(database, workflow_id, state="completed")
+    cell = store_run(database, workflow_id, state="queued", experiment_id=running_id)
+    with session_factory() as session:
+        listed = queries.runs_page(session, queries.RunFilters())
+        assert [run.id for run in listed.runs] == [plain]
+        only_cells = queries.runs_page(session, queries.RunFilters(experiment_id=running_id))
+        assert [run.id for run in only_cells.runs] == [cell]
+        since = datetime.now(UTC) - timedelta(minutes=2)
+        assert queries.live_experiment_ids(session, since) == [running_id]
+        names = queries.experiment_names(session, [running_id, done_id])
+        assert names == {running_id: "running-one", done_id: "done-long-ago"}
