@@ -208,15 +208,17 @@ def running_run_ids_by_worker(session: Session, limit: int = 500) -> dict[str, l
     return found
 
 
-def workflow_run_counts(session: Session, workflow_ids: Sequence[int]) -> dict[int, int]:
-    """How many runs each workflow has."""
+def workflow_run_counts(
+    session: Session, workflow_ids: Sequence[int], *, include_experiments: bool = False
+) -> dict[int, int]:
+    """How many runs each workflow has (the cells of experiments only when asked for, as
+    the lists leave them out)."""
     if not workflow_ids:
         return {}
-    rows = session.execute(
-        select(Run.workflow_id, func.count())
-        .where(Run.workflow_id.in_(list(workflow_ids)))
-        .group_by(Run.workflow_id)
-    )
+    query = select(Run.workflow_id, func.count()).where(Run.workflow_id.in_(list(workflow_ids)))
+    if not include_experiments:
+        query = query.where(Run.experiment_id.is_(None))
+    rows = session.execute(query.group_by(Run.workflow_id))
     return {workflow_id: number for workflow_id, number in rows}
 
 

@@ -117,6 +117,7 @@ def test_an_experiment_from_the_form_to_a_promoted_version(
     page.locator('button[data-promote="terse"]').click()
     page.wait_for_url(re.compile(rf"/workflows/{workflow_id}\?version=2$"))
     assert "v2 of 2" in page.inner_text("#main")
+    assert "0 runs" in page.inner_text("#main")  # the cells are the experiment's, not listed
     assert TERSE in page.inner_text("#main")
     screenshot(page, "experiment-promoted")
 

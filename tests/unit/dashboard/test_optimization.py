@@ -517,5 +517,8 @@ def test_the_runs_list_and_live_experiments_on_both_databases(
         assert [run.id for run in only_cells.runs] == [cell]
         since = datetime.now(UTC) - timedelta(minutes=2)
         assert queries.live_experiment_ids(session, since) == [running_id]
+        assert queries.workflow_run_counts(session, [workflow_id]) == {workflow_id: 1}
+        everything = queries.workflow_run_counts(session, [workflow_id], include_experiments=True)
+        assert everything == {workflow_id: 2}
         names = queries.experiment_names(session, [running_id, done_id])
         assert names == {running_id: "running-one", done_id: "done-long-ago"}
