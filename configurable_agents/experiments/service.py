@@ -534,10 +534,9 @@ def row_outputs(
     """Each row's inputs, expected values and the two variants' cells (VariantNotFoundError
     for an unknown variant)."""
     experiment = experiments.get(session, experiment_id)
-    ids = {
-        experiments.variant(session, experiment, variant_a).id: "a",
-        experiments.variant(session, experiment, variant_b).id: "b",
-    }
+    ids: dict[int, list[str]] = {}
+    ids.setdefault(experiments.variant(session, experiment, variant_a).id, []).append("a")
+    ids.setdefault(experiments.variant(session, experiment, variant_b).id, []).append("b")
     cells = experiments.cells(session, experiment_id)
     run_ids = [cell.run_id for cell in cells if cell.run_id and cell.variant_id in ids]
     outputs = (
@@ -547,20 +546,18 @@ def row_outputs(
     )
     sides: dict[tuple[int, str], list[CellView]] = {}
     for cell in cells:
-        side = ids.get(cell.variant_id)
-        if side is None:
-            continue
-        sides.setdefault((cell.item_index, side), []).append(
-            CellView(
-                cell.repeat,
-                cell.run_id,
-                cell.state,
-                outputs.get(cell.run_id or ""),
-                dict(cell.scores),
-                cell.latency_ms,
-                cell.cost,
+        for side in ids.get(cell.variant_id, []):
+            sides.setdefault((cell.item_index, side), []).append(
+                CellView(
+                    cell.repeat,
+                    cell.run_id,
+                    cell.state,
+                    outputs.get(cell.run_id or ""),
+                    dict(cell.scores),
+                    cell.latency_ms,
+                    cell.cost,
+                )
             )
-        )
     return [
         RowPair(
             index,
