@@ -22,6 +22,8 @@ from configurable_agents.cli._shared import (
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_INVALID = 0, 1, 2
 POLL_SECONDS = 0.3
+# With no cell done after this long, say whether any worker is there to run them.
+WORKER_HINT_SECONDS = 10.0
 
 
 def register(add: AddCommand) -> None:
@@ -160,12 +162,34 @@ def _execute(settings: Any, database: Any, experiment_id: int, *, local: bool) -
             refresh()
             return
         start_experiment(settings, database.session_factory, experiment_id)
+        started, hinted = time.monotonic(), False
         while refresh() == "running":
             time.sleep(POLL_SECONDS)
+            if not hinted and time.monotonic() - started > WORKER_HINT_SECONDS:
+                hinted = _hint_without_workers(database, bar)
             # Cells the reaper failed are scored here; the workers score the rest.
             reconcile(
                 settings, database.session_factory, experiment_id, on_finished=send_in_background
             )
+
+
+def _hint_without_workers(database: Any, bar: Any) -> bool:
+    """Print a hint once when no worker is alive to run the cells (True once checked)."""
+    from configurable_agents.storage.models import utcnow
+    from configurable_agents.storage.repositories import agents
+
+    with database.session_factory() as session:
+        alive = [
+            agent
+            for agent in agents.list_agents(session, kind=agents.WORKER)
+            if agents.liveness(agent, utcnow()) == "alive"
+        ]
+    if not alive:
+        bar.console.print(
+            "no worker is running: start one (`configurable-agents worker` or `honcho start`), "
+            "or run with --local; Ctrl-C cancels the experiment"
+        )
+    return True
 
 
 def print_report(found: Any) -> None:

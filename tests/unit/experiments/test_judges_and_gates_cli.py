@@ -179,3 +179,17 @@ def test_gate_exit_codes_and_junit(
     assert main(["experiment", "show", str(document["id"]), "--json"]) == 0
     assert json.loads(capfd.readouterr().out)["variants"][1]["name"] == "warm"
     assert main(["experiment", "show", "999"]) == 2
+
+
+def test_waiting_without_a_worker_says_so(database: Database) -> None:
+    import io
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from configurable_agents.cli.experiments import _hint_without_workers
+
+    out = io.StringIO()
+    bar = Progress(console=Console(file=out, width=200))
+    assert _hint_without_workers(database, bar)
+    assert "no worker is running" in out.getvalue() and "--local" in out.getvalue()
