@@ -175,3 +175,28 @@ def test_unknown_custom_scorer_is_a_definition_problem(
     assert "e.yaml:10:5: scorers[0]: no scorer 'nope' in the configurable_agents.scorers" in str(
         caught.value
     )
+
+
+def test_custom_scorer_by_entry_point_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A distribution that registers a scorer in the configurable_agents.scorers group (an
+    installed package's metadata, found on sys.path like any other)."""
+    from configurable_agents.experiments.scorers import (
+        ENTRY_POINT_GROUP,
+        custom_scorer,
+        registered_scorers,
+    )
+    from tests.unit.experiments.custom_scorers import steps_and_words
+
+    info = tmp_path / "my_scorers-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: my-scorers\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        f"[{ENTRY_POINT_GROUP}]\nwords = tests.unit.experiments.custom_scorers:steps_and_words\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    custom_scorer.cache_clear()
+    try:
+        assert "words" in registered_scorers()
+        assert custom_scorer("words") is steps_and_words
+    finally:
+        custom_scorer.cache_clear()
