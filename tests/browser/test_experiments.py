@@ -41,11 +41,11 @@ DATASET = ("text,expected.summary\n" + "".join(f"{w},{w}\n" for w in WORDS)).enc
 
 def respond(request: RecordedRequest) -> Reply:
     """The terse prompt is answered with exactly the word; the plain one at length. A
-    short pause keeps the cells in flight long enough to be seen arriving."""
+    pause keeps the cells in flight long enough to be seen arriving."""
     text = request.last_user_text
     if text.startswith("One word: "):
-        return Reply(text=text.removeprefix("One word: "), delay=0.15)
-    return Reply(text=f"It is about {text.split(': ')[-1]}, among other things.", delay=0.15)
+        return Reply(text=text.removeprefix("One word: "), delay=0.3)
+    return Reply(text=f"It is about {text.split(': ')[-1]}, among other things.", delay=0.3)
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +96,8 @@ def test_an_experiment_from_the_form_to_a_promoted_version(
     )
     screenshot(page, "experiment-running")
     page.wait_for_selector('#experiment-body[data-status="completed"]', timeout=45_000)
+    # The body may be read just after the last cell, a tick before the progress says so.
+    page.wait_for_selector('#experiment-progress [data-experiment-status="completed"]')
     assert "12 / 12" in page.inner_text("#experiment-progress")
 
     terse = page.locator('#comparison tr[data-variant="terse"]')
