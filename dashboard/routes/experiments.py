@@ -101,8 +101,25 @@ async def create_from_form(request: Request) -> Response:
             failure = {"error": "Choose a dataset file (CSV or JSONL) to upload."}
         else:
             experiment_id = await run_in_threadpool(
-                create_and_start, request, definition, dataset, dataset_name
+                create_and_start, request, definition, dataset, dataset_name, start=False
             )
+            try:
+                await run_in_threadpool(
+                    service.start_experiment,
+                    settings_of(request),
+                    session_factory_of(request),
+                    experiment_id,
+                )
+            except REFUSALS as error:
+                # Stored but not started (a full or unreachable queue): its page offers Start.
+                failure, status = (
+                    {
+                        "error": f"{error} The experiment was saved as a draft: "
+                        f"start it from its page (/optimization/{experiment_id}) "
+                        "when the queue can take it."
+                    },
+                    http_status(error),
+                )
     except DefinitionError as error:
         failure = {"issues": error.issues}
     except DatasetError as error:
@@ -179,7 +196,9 @@ def add_to_dataset_from_page(
 def create_experiment(request: Request, body: ExperimentIn) -> Any:
     """Create an experiment from its definition and dataset, and queue every cell (row x
     variant x repeat, each a run) unless ``start`` is false. A bad definition or dataset
-    answers 422 with every problem (a dataset's with its row and column); nothing is stored."""
+    answers 422 with every problem (a dataset's with its row and column); nothing is stored.
+    When the queue refuses the cells (full, unreachable) the experiment stays a draft:
+    start it later with POST /api/v1/experiments/{id}/start."""
     if body.definition_yaml is not None:
         definition = parse_definition(body.definition_yaml, filename="definition_yaml")
     else:

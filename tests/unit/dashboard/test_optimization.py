@@ -522,3 +522,25 @@ def test_the_runs_list_and_live_experiments_on_both_databases(
         assert everything == {workflow_id: 2}
         names = queries.experiment_names(session, [running_id, done_id])
         assert names == {running_id: "running-one", done_id: "done-long-ago"}
+
+
+def test_a_full_queue_leaves_a_draft_to_start_later(
+    client: TestClient, dashboard_settings: Settings, dashboard_database: Database, csrf: str
+) -> None:
+    store_workflow(dashboard_database)
+    client.app.state.settings = dashboard_settings.model_copy(update={"queue_max_depth": 5})
+    answer = client.post(
+        "/optimization/new",
+        data={**form_fields(), "csrf_token": csrf, "scorer": "exact"},
+        files={"dataset": ("cases.csv", DATASET.encode(), "text/csv")},
+    )
+    assert answer.status_code == 429
+    assert "the queue is full" in answer.text and "saved as a draft" in answer.text
+    [draft] = client.get("/api/v1/experiments").json()
+    assert draft["status"] == "draft"
+    assert "data-start-experiment" in client.get(f"/optimization/{draft['id']}").text
+    refused = client.post(
+        "/api/v1/experiments", json={"definition": definition("again"), "dataset": DATASET}
+    )
+    assert refused.status_code == 429
+    assert {e["status"] for e in client.get("/api/v1/experiments").json()} == {"draft"}
