@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from configurable_agents.config.loader import load_config
@@ -27,6 +28,7 @@ from configurable_agents.experiments.scorers import (
     output_value,
     score,
 )
+from configurable_agents.queue.dispatch import enqueue
 from configurable_agents.settings import Settings
 from configurable_agents.storage.database import session_scope
 from configurable_agents.storage.models import (
@@ -54,13 +56,13 @@ def after_run(
 ) -> bool:
     """Score the cell of a finished run (nothing for a run outside experiments) and finish
     the experiment when it was the last; True when a cell was scored."""
-    with session_factory() as session:
-        experiment_id = session.scalar(select(Run.experiment_id).where(Run.id == run_id))
-    if experiment_id is None:
+    outcome = _score(settings, session_factory, run_id)
+    if outcome is None:
         return False
-    scored = score_cell(settings, session_factory, run_id)
-    finish_if_done(settings, session_factory, experiment_id, on_finished=on_finished)
-    return scored
+    experiment_id, pending = outcome
+    if pending == 0:
+        finish_if_done(settings, session_factory, experiment_id, on_finished=on_finished)
+    return True
 
 
 def reconcile(
@@ -102,13 +104,62 @@ def reconcile_running(
     on_finished: FinishedHook | None = None,
 ) -> int:
     """:func:`reconcile` every running experiment: catches a cell whose run finished on a
-    worker that died before scoring it (workers call this every few seconds)."""
+    worker that died before scoring it (workers call this every few seconds), and hands
+    stalled cells to the queue again (:func:`requeue_stalled`)."""
     with session_factory() as session:
         running = list(session.scalars(select(Experiment.id).where(Experiment.status == "running")))
-    return sum(
-        reconcile(settings, session_factory, experiment_id, on_finished=on_finished)
-        for experiment_id in running
-    )
+    scored = 0
+    for experiment_id in running:
+        scored += reconcile(settings, session_factory, experiment_id, on_finished=on_finished)
+        requeue_stalled(settings, session_factory, experiment_id)
+    return scored
+
+
+def requeue_stalled(
+    settings: Settings, session_factory: sessionmaker[Session], experiment_id: int
+) -> list[str]:
+    """Enqueue again the queued cell runs of an experiment that has stalled: none of its
+    runs is running and no cell finished for three lease periods. A worker killed right
+    after taking a run's message from the queue, before claiming it, leaves the run
+    queued with no message. A second message is harmless: only one claim of a queued
+    run succeeds. Returns the run ids enqueued again."""
+    stall = timedelta(seconds=3 * settings.run_lease_seconds)
+    with session_factory() as session:
+        states = dict(
+            session.execute(
+                select(Run.state, func.count())
+                .where(Run.experiment_id == experiment_id)
+                .group_by(Run.state)
+            ).all()
+        )
+        if not states.get(RunState.QUEUED) or states.get(RunState.RUNNING):
+            return []
+        experiment = session.get(Experiment, experiment_id)
+        last_cell = session.scalar(
+            select(func.max(ExperimentResult.finished_at)).where(
+                ExperimentResult.experiment_id == experiment_id
+            )
+        )
+        progress = max(
+            [moment for moment in (last_cell, experiment and experiment.started_at) if moment]
+            or [utcnow()]
+        )
+        if utcnow() - progress < stall:
+            return []
+        queued = list(
+            session.scalars(
+                select(Run.id).where(
+                    Run.experiment_id == experiment_id, Run.state == RunState.QUEUED
+                )
+            )
+        )
+    for run_id in queued:
+        enqueue(settings, run_id)
+    if queued:
+        log.warning(
+            "experiment %s had stalled: %d queued cells enqueued again", experiment_id, len(queued)
+        )
+    return queued
 
 
 @lru_cache(maxsize=256)
@@ -140,38 +191,66 @@ def default_field(config: WorkflowConfig) -> str | None:
 def score_cell(settings: Settings, session_factory: sessionmaker[Session], run_id: str) -> bool:
     """Score one finished cell run with every per-cell scorer; False when it is not a
     pending cell, its run has not finished, or another process recorded it first."""
+    return _score(settings, session_factory, run_id) is not None
+
+
+def _score(
+    settings: Settings, session_factory: sessionmaker[Session], run_id: str
+) -> tuple[int, int] | None:
+    """Score the cell; (experiment id, cells still pending) when this call recorded it."""
     with session_factory() as session:
-        cell = experiments.cell_of_run(session, run_id)
-        run = session.get(Run, run_id)
-        if cell is None or run is None or cell.state != experiments.PENDING:
-            return False
-        if run.state not in RunState.FINISHED:
-            return False
-        experiment = session.get(Experiment, cell.experiment_id)
-        experiment_id = cell.experiment_id
-        variant = session.get(ExperimentVariant, cell.variant_id)
-        assert experiment is not None and variant is not None
-        definition = definition_of(experiment)
-        config = variant_config(str(variant.config_yaml))
-        row = experiment.dataset[cell.item_index]
-        latency = (
-            (run.finished_at - run.started_at).total_seconds() * 1000
-            if run.finished_at and run.started_at
-            else 0.0
+        # One read of just the columns scoring needs: this runs once per cell, on the
+        # worker, after the run itself.
+        found = session.execute(
+            select(
+                ExperimentResult.id,
+                ExperimentResult.state,
+                ExperimentResult.item_index,
+                ExperimentResult.experiment_id,
+                Run.state,
+                Run.outputs,
+                Run.total_cost,
+                Run.started_at,
+                Run.finished_at,
+                Experiment.dataset,
+                Experiment.definition,
+                ExperimentVariant.config_yaml,
+            )
+            .join(Run, Run.id == ExperimentResult.run_id)
+            .join(Experiment, Experiment.id == ExperimentResult.experiment_id)
+            .join(ExperimentVariant, ExperimentVariant.id == ExperimentResult.variant_id)
+            .where(ExperimentResult.run_id == run_id)
+        ).one_or_none()
+        if found is None:
+            return None
+        (cell_id, cell_state, item_index, experiment_id, run_state, outputs, cost) = found[:7]
+        started_at, finished_at, dataset, stored_definition, config_yaml = found[7:]
+        if cell_state != experiments.PENDING or run_state not in RunState.FINISHED:
+            return None
+        definition = _definition(json.dumps(stored_definition, sort_keys=True))
+        # Only custom scorers read the step records.
+        wants_steps = any(spec.kind == "custom" for spec in definition.scorers)
+        records = (
+            [_step_record(step) for step in steps.list_for_run(session, run_id)]
+            if wants_steps
+            else []
         )
-        facts = Cell(
-            row=row,
-            outputs=run.outputs,
-            steps=[_step_record(step) for step in steps.list_for_run(session, run_id)],
-            latency_ms=latency,
-            cost=float(run.total_cost),
-            completed=run.state == RunState.COMPLETED,
-        )
-        state = {
-            RunState.COMPLETED: experiments.SCORED,
-            RunState.FAILED: experiments.FAILED,
-        }.get(run.state, experiments.CANCELLED)
-        cell_id = cell.id
+    config = variant_config(str(config_yaml))
+    row = dataset[item_index]
+    facts = Cell(
+        row=row,
+        outputs=outputs,
+        steps=records,
+        latency_ms=(finished_at - started_at).total_seconds() * 1000
+        if finished_at and started_at
+        else 0.0,
+        cost=float(cost),
+        completed=run_state == RunState.COMPLETED,
+    )
+    state = {
+        RunState.COMPLETED: experiments.SCORED,
+        RunState.FAILED: experiments.FAILED,
+    }.get(run_state, experiments.CANCELLED)
     field = default_field(config)
     scores: dict[str, Any] = {}
     judge_cost = 0.0
@@ -214,14 +293,17 @@ def score_cell(settings: Settings, session_factory: sessionmaker[Session], run_i
             )
             .execution_options(synchronize_session=False)
         ).rowcount
-        if changed == 1 and judge_cost:
+        if changed != 1:
+            return None
+        if judge_cost:
             session.execute(
                 update(Experiment)
                 .where(Experiment.id == experiment_id)
                 .values(judge_cost=Experiment.judge_cost + judge_cost)
                 .execution_options(synchronize_session=False)
             )
-    return changed == 1
+        pending = experiments.count_cells(session, experiment_id, states=[experiments.PENDING])
+    return experiment_id, pending
 
 
 def judge_llm(spec: ScorerSpec, definition: Definition, config: WorkflowConfig) -> LLMConfig:

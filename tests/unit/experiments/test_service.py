@@ -200,3 +200,31 @@ def test_custom_scorer_by_entry_point_name(tmp_path: Path, monkeypatch: pytest.M
         assert custom_scorer("words") is steps_and_words
     finally:
         custom_scorer.cache_clear()
+
+
+def test_a_stalled_experiment_hands_its_queued_cells_to_the_queue_again(
+    exp_settings: Settings, database: Database, workflow_id: int, tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    from configurable_agents.experiments.cells import requeue_stalled
+    from configurable_agents.queue.huey_app import get_queue
+    from configurable_agents.storage.models import Experiment, utcnow
+
+    (tmp_path / "rows.csv").write_text("text,expected.words\none,1\n")
+    definition = parse_definition(DEFINITION, filename="exp.yaml")
+    experiment_id = create_experiment(
+        exp_settings, database.session_factory, definition, base_dir=tmp_path
+    )
+    run_ids = start_experiment(exp_settings, database.session_factory, experiment_id)
+    huey = get_queue(exp_settings).huey
+    assert huey.pending_count() == 4
+    # Just started: waiting in the queue is no stall.
+    assert requeue_stalled(exp_settings, database.session_factory, experiment_id) == []
+    with session_scope(database.session_factory) as session:
+        session.get(Experiment, experiment_id).started_at = utcnow() - timedelta(hours=1)  # type: ignore[union-attr]
+    assert sorted(requeue_stalled(exp_settings, database.session_factory, experiment_id)) == sorted(
+        run_ids
+    )
+    assert huey.pending_count() == 8
+    huey.flush()
