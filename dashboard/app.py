@@ -73,13 +73,20 @@ def create_app(
     """Build the app around one database and one status tick."""
     seconds = tick_seconds or settings.status_tick_seconds
     watchlist = Watchlist()
+    experiment_watchlist = Watchlist()  # experiment ids open pages follow
     node_orders = NodeOrderCache()
     services = ServiceWatch(settings, interval=seconds)
     resources = ResourceWatch(settings, database.session_factory)
     # One tick per process: one snapshot per tick, whatever the number of browsers.
     tick = StatusTick(
         lambda: gather_live(
-            settings, database.session_factory, watchlist, node_orders, services, resources
+            settings,
+            database.session_factory,
+            watchlist,
+            node_orders,
+            services,
+            resources,
+            experiment_watchlist,
         ),
         seconds=seconds,
     )
@@ -125,6 +132,7 @@ def create_app(
     app.state.database = database
     app.state.tick = tick
     app.state.watchlist = watchlist
+    app.state.experiment_watchlist = experiment_watchlist
     app.state.feeds = FeedHub(database.session_factory)
     app.state.templates = templates
     app.state.topic_renderer = TopicRenderer(templates, settings)

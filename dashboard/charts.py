@@ -94,3 +94,80 @@ def line_chart(
     return Markup(
         f'<figure class="chart-box">{"".join(parts)}<figcaption>{legend}</figcaption></figure>'
     )
+
+
+def scatter_chart(
+    points: list[tuple[str, float, float]],
+    *,
+    title: str,
+    x_label: str,
+    y_label: str,
+    x_fmt: Callable[[float], str] = lambda v: f"{v:,.4g}",
+    y_fmt: Callable[[float], str] = lambda v: f"{v:,.3g}",
+    errors: dict[str, tuple[float, float]] | None = None,
+) -> Markup:
+    """One labelled point per (name, x, y), with an optional vertical interval per name
+    (``errors[name] = (low, high)``): here a variant's score against its cost."""
+    if not points:
+        return Markup(f'<p class="muted chart-empty">{escape(title)}: nothing to plot yet.</p>')
+    errors = errors or {}
+    x_top = nice_ceiling(max(x for _, x, _ in points))
+    highs = [y for _, _, y in points] + [high for _, high in errors.values()]
+    lows = [y for _, _, y in points] + [low for low, _ in errors.values()]
+    y_top = nice_ceiling(max(highs))
+    y_bottom = min(0.0, min(lows))
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+
+    def px(value: float) -> float:
+        return LEFT + (value / x_top) * plot_w
+
+    def py(value: float) -> float:
+        return TOP + plot_h - ((value - y_bottom) / (y_top - y_bottom or 1.0)) * plot_h
+
+    parts = [
+        f'<svg class="chart scatter" role="img" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
+    ]
+    for tick in range(5):
+        value = y_bottom + (y_top - y_bottom) * tick / 4
+        ty = py(value)
+        parts.append(
+            f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{ty:.1f}" y2="{ty:.1f}"/>'
+            f'<text class="axis" x="{LEFT - 6}" y="{ty + 4:.1f}" text-anchor="end">'
+            f"{escape(y_fmt(value))}</text>"
+        )
+    for tick in (0, 2, 4):
+        value = x_top * tick / 4
+        parts.append(
+            f'<text class="axis" x="{px(value):.1f}" y="{HEIGHT - 18}" text-anchor="middle">'
+            f"{escape(x_fmt(value))}</text>"
+        )
+    parts.append(
+        f'<text class="axis" x="{LEFT + plot_w / 2:.1f}" y="{HEIGHT - 4}" '
+        f'text-anchor="middle">{escape(x_label)}</text>'
+        f'<text class="axis" x="12" y="{TOP + plot_h / 2:.1f}" text-anchor="middle" '
+        f'transform="rotate(-90 12 {TOP + plot_h / 2:.1f})">{escape(y_label)}</text>'
+    )
+    for number, (name, x, y) in enumerate(points):
+        colour = COLOURS[number % len(COLOURS)]
+        if name in errors:
+            low, high = errors[name]
+            parts.append(
+                f'<line x1="{px(x):.1f}" x2="{px(x):.1f}" y1="{py(low):.1f}" y2="{py(high):.1f}" '
+                f'stroke="{colour}" stroke-width="2" opacity="0.5"/>'
+            )
+        parts.append(
+            f'<circle data-point="{escape(name)}" cx="{px(x):.1f}" cy="{py(y):.1f}" r="5" '
+            f'fill="{colour}"><title>{escape(name)}: {escape(y_label)} {escape(y_fmt(y))}, '
+            f"{escape(x_label)} {escape(x_fmt(x))}</title></circle>"
+            f'<text class="axis" x="{px(x) + 8:.1f}" y="{py(y) - 6:.1f}">{escape(name)}</text>'
+        )
+    parts.append("</svg>")
+    legend = "".join(
+        f'<span class="legend-item"><span class="swatch" style="background:'
+        f'{COLOURS[n % len(COLOURS)]}"></span>{escape(name)}</span>'
+        for n, (name, _, _) in enumerate(points)
+    )
+    return Markup(
+        f'<figure class="chart-box">{"".join(parts)}<figcaption>{legend}</figcaption></figure>'
+    )

@@ -22,6 +22,13 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from configurable_agents.config.errors import ConfigError, ConfigLayerError, InvalidInputsError
+from configurable_agents.experiments.errors import (
+    DatasetError,
+    DefinitionError,
+    ExperimentLayerError,
+    ExperimentStateError,
+    PromoteError,
+)
 from configurable_agents.queue.errors import DispatchError
 from configurable_agents.storage.errors import (
     ConflictError,
@@ -50,8 +57,8 @@ class InvalidQueryError(ValueError):
 # Each layer's tree has one base per kind of mistake, so the table names bases only.
 STATUS: tuple[tuple[tuple[type[Exception], ...], int], ...] = (
     ((NotFoundError,), 404),
-    ((ConflictError,), 409),
-    ((ConfigLayerError, InvalidValueError), 422),
+    ((ConflictError, ExperimentStateError, PromoteError), 409),
+    ((ConfigLayerError, InvalidValueError, ExperimentLayerError), 422),
     ((BadCursor,), 400),
 )
 
@@ -186,6 +193,33 @@ def field_errors(exc: Exception) -> list[dict[str, Any]] | None:
                 "column": issue.column,
             }
             for issue in exc.issues
+        ]
+    if isinstance(exc, DefinitionError):
+        return [
+            {
+                "loc": ["body", "definition", *path_parts(issue.path)],
+                "msg": issue.message,
+                "type": "definition",
+                "line": issue.line,
+                "column": issue.column,
+            }
+            for issue in exc.issues
+        ]
+    if isinstance(exc, DatasetError):
+        # One entry per bad row (row 1 is the first data row), or one for the whole file.
+        return [
+            {
+                "loc": [
+                    "body",
+                    "dataset",
+                    *([problem.row] if problem.row is not None else []),
+                    *([problem.column] if problem.column else []),
+                ],
+                "msg": problem.message,
+                "type": "dataset",
+                "row": problem.row,
+            }
+            for problem in exc.problems
         ]
     if isinstance(exc, InvalidInputsError):
         return [

@@ -18,7 +18,13 @@ from sqlalchemy import ColumnElement, String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from configurable_agents.storage.errors import WorkflowVersionNotFoundError
-from configurable_agents.storage.models import Run, RunStep, Workflow, WorkflowVersion
+from configurable_agents.storage.models import (
+    Experiment,
+    Run,
+    RunStep,
+    Workflow,
+    WorkflowVersion,
+)
 from configurable_agents.storage.repositories import agents, workflows
 from configurable_agents.storage.repositories.steps import AWAITING_APPROVAL
 from configurable_agents.storage.states import RunState
@@ -40,6 +46,8 @@ class RunFilters:
     state: str | None = None
     since: date | None = None  # first day included
     until: date | None = None  # last day included
+    # The cells of one experiment; without it, runs of experiments are left out of the list.
+    experiment_id: int | None = None
 
     def bounds(self) -> tuple[datetime | None, datetime | None]:
         """The filters' days as UTC datetimes [since, until + 1 day)."""
@@ -62,6 +70,8 @@ class RunFilters:
             args["since"] = self.since.isoformat()
         if self.until:
             args["until"] = self.until.isoformat()
+        if self.experiment_id is not None:
+            args["experiment"] = str(self.experiment_id)
         return args
 
 
@@ -103,6 +113,11 @@ def runs_page(
     entry of the index first, which grows with the depth of the page.
     """
     query = select(Run)
+    # An experiment's cells are runs too, hundreds at a time: listed only when asked for.
+    if filters.experiment_id is None:
+        query = query.where(Run.experiment_id.is_(None))
+    else:
+        query = query.where(Run.experiment_id == filters.experiment_id)
     if filters.workflow_id is not None:
         query = query.where(Run.workflow_id == filters.workflow_id)
     if filters.state:
@@ -194,15 +209,17 @@ def running_run_ids_by_worker(session: Session, limit: int = 500) -> dict[str, l
     return found
 
 
-def workflow_run_counts(session: Session, workflow_ids: Sequence[int]) -> dict[int, int]:
-    """How many runs each workflow has."""
+def workflow_run_counts(
+    session: Session, workflow_ids: Sequence[int], *, include_experiments: bool = False
+) -> dict[int, int]:
+    """How many runs each workflow has (the cells of experiments only when asked for, as
+    the lists leave them out)."""
     if not workflow_ids:
         return {}
-    rows = session.execute(
-        select(Run.workflow_id, func.count())
-        .where(Run.workflow_id.in_(list(workflow_ids)))
-        .group_by(Run.workflow_id)
-    )
+    query = select(Run.workflow_id, func.count()).where(Run.workflow_id.in_(list(workflow_ids)))
+    if not include_experiments:
+        query = query.where(Run.experiment_id.is_(None))
+    rows = session.execute(query.group_by(Run.workflow_id))
     return {workflow_id: number for workflow_id, number in rows}
 
 
@@ -238,6 +255,27 @@ def runs_finished_since(session: Session, since: datetime, limit: int = 20) -> S
     return session.scalars(
         select(Run).where(Run.finished_at >= since).order_by(Run.finished_at.desc()).limit(limit)
     ).all()
+
+
+def live_experiment_ids(session: Session, finished_since: datetime, limit: int = 50) -> list[int]:
+    """Experiments running now or finished since then (the live pages show their progress)."""
+    rows = session.scalars(
+        select(Experiment.id)
+        .where(or_(Experiment.status == "running", Experiment.finished_at >= finished_since))
+        .order_by(Experiment.id.desc())
+        .limit(limit)
+    )
+    return list(rows)
+
+
+def experiment_names(session: Session, experiment_ids: Sequence[int]) -> dict[int, str]:
+    """The name of each of these experiments."""
+    if not experiment_ids:
+        return {}
+    rows = session.execute(
+        select(Experiment.id, Experiment.name).where(Experiment.id.in_(list(experiment_ids)))
+    )
+    return {experiment_id: name for experiment_id, name in rows}
 
 
 def runs_by_ids(session: Session, run_ids: Sequence[str]) -> Sequence[Run]:

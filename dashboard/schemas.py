@@ -12,13 +12,14 @@ MAX_CONFIG_CHARS = 200_000
 
 class FieldError(BaseModel):
     """One invalid field: ``loc`` is its path (``["body", "inputs", "text"]``); ``line`` and
-    ``column`` place a config problem in its YAML."""
+    ``column`` place a config problem in its YAML, ``row`` a dataset problem in its file."""
 
     loc: list[str | int]
     msg: str
     type: str
     line: int | None = None
     column: int | None = None
+    row: int | None = None  # a dataset's bad row (1 = the first data row)
 
 
 class ErrorOut(BaseModel):
@@ -215,6 +216,7 @@ class RunOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    experiment_id: int | None = None  # set on the cells of an experiment
 
 
 class RunUrls(BaseModel):
@@ -282,26 +284,39 @@ class DecisionIn(BaseModel):
 # --- agents, experiments, metrics, palette -------------------------------------------------
 
 
+MAX_DATASET_CHARS = 5_000_000  # the dataset reader's own bound (experiments/datasets.py)
+
+
 class ExperimentIn(BaseModel):
-    """A draft experiment: variants (name -> config overrides) over a dataset of inputs."""
+    """A new experiment: its definition (YAML text, or the same as JSON) and the dataset
+    file's text (CSV or JSONL, by ``dataset_filename``). Started at once unless ``start``
+    is false. A bad definition or dataset answers 422 with every problem (a dataset's by
+    row and column) and stores nothing."""
 
-    name: str = Field(min_length=1, max_length=200)
-    workflow_id: int | None = None
-    description: str = Field(default="", max_length=5000)
-    variants: dict[str, dict[str, Any]] = Field(min_length=1)
-    dataset: list[Any] = Field(default_factory=list)
+    definition_yaml: str | None = Field(default=None, max_length=200_000)
+    definition: dict[str, Any] | None = None
+    dataset: str | None = Field(default=None, max_length=MAX_DATASET_CHARS)
+    dataset_filename: str = Field(
+        default="dataset.csv", min_length=1, max_length=200, pattern=r"^[^/\\]+$"
+    )
+    start: bool = True
 
 
-class VariantSummaryOut(BaseModel):
-    variant_id: int
+class VariantProgressOut(BaseModel):
     name: str
-    items: int
-    results: int
-    scored: int
-    mean_score: float | None
-    min_score: float | None
-    max_score: float | None
-    metric_means: dict[str, float]
+    done: int
+    failed: int
+    total: int
+
+
+class ProgressOut(BaseModel):
+    """Cells done out of all cells, per variant."""
+
+    status: str
+    done: int
+    total: int
+    failed: int
+    variants: list[VariantProgressOut]
 
 
 class ExperimentOut(BaseModel):
@@ -310,10 +325,134 @@ class ExperimentOut(BaseModel):
     workflow_id: int | None
     description: str
     status: str
-    dataset_items: int
+    rows: int
+    repeats: int
+    baseline: str | None
     variants: list[str]
+    dataset_id: int | None
     created_at: datetime
-    summary: list[VariantSummaryOut] = Field(default_factory=list)
+    started_at: datetime | None
+    finished_at: datetime | None
+    progress: ProgressOut | None = None
+
+
+class IntervalOut(BaseModel):
+    """A mean with its 95% confidence interval."""
+
+    mean: float
+    low: float
+    high: float
+
+
+class VariantStatsOut(BaseModel):
+    name: str
+    rows: int
+    cells: int
+    failed: int
+    scorers: dict[str, IntervalOut | None]
+    pass_rate: float | None
+    latency_mean_ms: float | None
+    latency_p95_ms: float | None
+    cost_total: float
+    cost_per_row: float | None
+    judge_cost: float
+
+
+class ComparisonOut(BaseModel):
+    """A variant against the baseline on one scorer, paired over the same rows: "better"
+    or "worse" only when the interval of the difference excludes zero."""
+
+    scorer: str
+    variant: str
+    baseline: str
+    rows: int
+    diff: IntervalOut | None
+    verdict: str
+
+
+class GateOut(BaseModel):
+    gate: str
+    variant: str
+    figure: str
+    value: float | None
+    passed: bool
+
+
+class ReportOut(BaseModel):
+    """The comparison table: every variant's figures, each against the baseline, the gates."""
+
+    experiment: ExperimentOut
+    baseline: str | None
+    scorers: list[str]
+    variants: list[VariantStatsOut]
+    comparisons: list[ComparisonOut]
+    judge_cost: float
+    gates: list[GateOut]
+    winner: str | None
+
+
+class CellOut(BaseModel):
+    repeat: int
+    run_id: str | None
+    state: str
+    outputs: dict[str, Any] | None
+    scores: dict[str, Any]
+    latency_ms: float | None
+    cost: float | None
+
+
+class RowPairOut(BaseModel):
+    row: int
+    inputs: dict[str, Any]
+    expected: dict[str, Any]
+    a: list[CellOut]
+    b: list[CellOut]
+
+
+class RowsOut(BaseModel):
+    """Two variants' outputs on every row, side by side."""
+
+    a: str
+    b: str
+    rows: list[RowPairOut]
+
+
+class PromoteIn(BaseModel):
+    variant: str = Field(min_length=1, max_length=200)
+
+
+class PromotedOut(BaseModel):
+    """The new workflow version the variant became."""
+
+    workflow_id: int
+    version: int
+    url: str
+
+
+class DatasetOut(BaseModel):
+    id: int
+    name: str
+    version: int
+    rows: int
+    workflow_id: int | None
+    source: str = ""  # the uploaded file's name, or the run a row came from
+    created_at: datetime
+
+
+class DatasetIn(BaseModel):
+    """A dataset file's text (CSV or JSONL by ``filename``) checked against a workflow's
+    inputs; a new version when the name exists."""
+
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")
+    workflow_id: int = Field(ge=1, le=2**63 - 1)
+    filename: str = Field(default="dataset.csv", min_length=1, max_length=200)
+    content: str = Field(max_length=MAX_DATASET_CHARS)
+
+
+class AddToDatasetIn(BaseModel):
+    """The dataset a run's inputs and outputs are added to (created when new)."""
+
+    dataset: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")
 
 
 class MetricRowOut(BaseModel):

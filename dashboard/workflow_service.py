@@ -107,7 +107,7 @@ def copy_workflow(
 
 def delete_workflow(session: Session, workflow: Workflow) -> int:
     """Soft-delete a workflow; returns how many runs it keeps."""
-    kept = workflow_run_counts(session, [workflow.id]).get(workflow.id, 0)
+    kept = workflow_run_counts(session, [workflow.id], include_experiments=True).get(workflow.id, 0)
     workflows.soft_delete(session, workflow)
     return kept
 

@@ -35,6 +35,13 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     engine = _engine()
     with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # A batch migration copies a table, drops it and renames the copy: with foreign
+            # keys on, SQLite would cascade the drop to the rows of every child table (run
+            # steps, experiment results). The pragma only works outside a transaction, so
+            # it is set on the driver's connection before Alembic begins one.
+            _sqlite_pragma(connection, "PRAGMA foreign_keys=OFF")
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
@@ -42,8 +49,20 @@ def run_migrations_online() -> None:
             # SQLite cannot ALTER most things in place: let Alembic copy tables.
             render_as_batch=connection.dialect.name == "sqlite",
         )
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if sqlite:
+                _sqlite_pragma(connection, "PRAGMA foreign_keys=ON")
+
+
+def _sqlite_pragma(connection, statement: str) -> None:  # type: ignore[no-untyped-def]
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(statement)
+    finally:
+        cursor.close()
 
 
 if context.is_offline_mode():

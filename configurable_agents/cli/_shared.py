@@ -52,6 +52,16 @@ def print_json(data: Any, out: TextIO) -> None:
     out.flush()
 
 
+def print_invalid(problems: list[str], out: TextIO | None) -> int:
+    """Say why the input is invalid: each problem on stderr, and with --json (``out``) the
+    document ``{"state": "invalid", "errors": [...]}``; returns exit code 2."""
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if out is not None:
+        print_json({"state": "invalid", "errors": problems}, out)
+    return 2
+
+
 def open_migrated_database(process: str) -> tuple[Any, Database]:
     """Settings and a database migrated to head (the CLI works without `honcho start`)."""
     import logging

@@ -10,10 +10,20 @@ import argparse
 from collections.abc import Sequence
 
 from configurable_agents import __version__
-from configurable_agents.cli import agents, keys, mcp, release, runs, service, status, workflows
+from configurable_agents.cli import (
+    agents,
+    experiments,
+    keys,
+    mcp,
+    release,
+    runs,
+    service,
+    status,
+    workflows,
+)
 from configurable_agents.cli._shared import Command
 
-GROUPS = (release, status, workflows, runs, agents, keys, mcp, service)
+GROUPS = (release, status, workflows, runs, experiments, agents, keys, mcp, service)
 
 
 def build_parser() -> argparse.ArgumentParser:

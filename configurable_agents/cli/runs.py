@@ -18,6 +18,7 @@ from configurable_agents.cli._shared import (
     AddCommand,
     open_migrated_database,
     parse_inputs,
+    print_invalid,
     print_json,
     stdout_kept_for_json,
 )
@@ -82,15 +83,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _run(args, out if args.json else None)
 
 
-def _invalid(problems: list[str], out: TextIO | None) -> int:
-    """Say why the config or the inputs are invalid: stderr, and JSON on stdout with --json."""
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    if out is not None:
-        print_json({"state": "invalid", "errors": problems}, out)
-    return EXIT_INVALID
-
-
 def _run(args: argparse.Namespace, out: TextIO | None) -> int:
     from configurable_agents.config import ConfigError, load_config
     from configurable_agents.config.inputs import input_problems
@@ -104,9 +96,9 @@ def _run(args: argparse.Namespace, out: TextIO | None) -> int:
         config = load_config(text, filename=path)
         inputs = parse_inputs(args.input)
     except ConfigError as error:
-        return _invalid([str(issue) for issue in error.issues], out)
+        return print_invalid([str(issue) for issue in error.issues], out)
     except (OSError, ValueError) as error:
-        return _invalid([f"error: {error}"], out)
+        return print_invalid([f"error: {error}"], out)
     _, problems = input_problems(config, inputs)
     unstorable = problem_in(inputs)
     if unstorable is not None:
@@ -115,7 +107,7 @@ def _run(args: argparse.Namespace, out: TextIO | None) -> int:
         where, reason = unstorable
         problems = [*problems, f"input {where[0]!r}: {reason}"]
     if problems:
-        return _invalid([f"error: {problem}" for problem in problems], out)
+        return print_invalid([f"error: {problem}" for problem in problems], out)
 
     settings, database = open_migrated_database("run")
     from configurable_agents.queue.dispatch import check_room, enqueue_new

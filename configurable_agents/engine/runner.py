@@ -49,7 +49,7 @@ from configurable_agents.storage import run_lifecycle
 from configurable_agents.storage.database import session_scope
 from configurable_agents.storage.errors import StaleClaimError
 from configurable_agents.storage.models import Run, RunState, WorkflowVersion
-from configurable_agents.storage.repositories import outbox, runs, steps
+from configurable_agents.storage.repositories import experiments, outbox, runs, steps
 from configurable_agents.tracking.mlflow_logger import RunRecord, record_to_json
 from configurable_agents.tracking.outbox import OutboxSender
 
@@ -144,6 +144,10 @@ class Engine:
                 dict(run.inputs),
                 run.workflow_name,
             )
+            if run.experiment_id is not None:
+                # A cell of an experiment runs its variant's config (the version with the
+                # variant's overrides applied).
+                config_text = experiments.variant_config_of_run(session, run_id) or config_text
             if claiming:
                 taken = run_lifecycle.claim(
                     session, run_id, worker_id=worker_id, lease_seconds=lease_seconds

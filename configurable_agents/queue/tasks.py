@@ -20,6 +20,7 @@ from huey import Huey
 from configurable_agents.queue import leases
 from configurable_agents.queue.leases import Claim, Limits
 from configurable_agents.storage.database import session_scope
+from configurable_agents.storage.states import RunState
 
 log = logging.getLogger(__name__)
 # A run over a concurrency limit waits in the schedule before it is tried again: first
@@ -44,6 +45,9 @@ class WorkerState:
     # run id -> how many of this worker's threads execute it (a thread whose claim went
     # stale may still be on its way out while another thread holds the run anew).
     active: Counter[str] = Counter()
+    # Called with the run id after each run this worker finished (experiments score their
+    # cells here); set by the worker entry point, so the queue does not import experiments.
+    after_run: Any = None
     lock = threading.Lock()
 
     @classmethod
@@ -111,6 +115,7 @@ def register(huey: Huey) -> dict[str, Any]:
                 )
         if result is None:
             return None
+        _after_run(run_id, result.state)
         state = result.state
         detail = f": {result.error_message}" if result.error_message else ""
         if result.error_type == "StaleClaim":
@@ -121,6 +126,16 @@ def register(huey: Huey) -> dict[str, Any]:
         return state
 
     return {"execute_run": execute_run, "ping": ping}
+
+
+def _after_run(run_id: str, state: str) -> None:
+    hook = WorkerState.after_run
+    if hook is None or state not in RunState.FINISHED:
+        return
+    try:
+        hook(run_id)
+    except Exception:  # scoring must never take the worker down
+        log.exception("after run %s", run_id)
 
 
 def _claim_within_limits(run_id: str) -> Claim:

@@ -12,10 +12,13 @@ import logging
 import os
 import socket
 from contextlib import ExitStack
+from functools import partial
 
 from configurable_agents import __version__
 from configurable_agents.bootstrap import Database, fail, open_database, start_process
 from configurable_agents.engine.runner import open_engine
+from configurable_agents.experiments.cells import after_run, reconcile_running
+from configurable_agents.experiments.tracking import send_in_background
 from configurable_agents.queue import leases, reconciler
 from configurable_agents.queue.background import Every
 from configurable_agents.queue.dispatch import enqueue
@@ -31,6 +34,8 @@ log = logging.getLogger(__name__)
 # Seconds a stopping worker waits for its running tasks before leaving them to the reaper
 # (honcho kills what is left 5 s after asking).
 SHUTDOWN_SECONDS = 3.0
+# How often a worker looks for experiment cells left unscored by a worker that died.
+EXPERIMENT_SWEEP_SECONDS = 5.0
 
 
 class Heartbeat:
@@ -81,7 +86,8 @@ class LeaseKeeper:
     """Renews the leases of this worker's runs (every third of RUN_LEASE_SECONDS), reaps
     runs whose worker died (every quarter) and reconciles the queue with the database
     (queued runs whose message was lost are enqueued again): all safe in every worker at
-    once.
+    once. It also scores experiment cells a dead worker left unscored (scoring is claimed
+    per cell).
 
     Threads rather than Huey periodic tasks: those run once a minute at most, and a lease
     is seconds long.
@@ -97,6 +103,7 @@ class LeaseKeeper:
             Every("lease renewal", lease / 3, self.renew),
             Every("reaper", max(lease / 4, 0.2), self.reap),
             Every("reconciler", reconciler.interval(settings), self.reconcile),
+            Every("experiments", EXPERIMENT_SWEEP_SECONDS, self.sweep_experiments),
         ]
 
     def start(self) -> None:
@@ -133,6 +140,13 @@ class LeaseKeeper:
     def reconcile(self) -> None:
 
         self._reconciler.run_pass()
+
+    def sweep_experiments(self) -> None:
+        """Score experiment cells whose runs finished on a worker that died before it could."""
+
+        reconcile_running(
+            self.settings, self.database.session_factory, on_finished=send_in_background
+        )
 
     def stop(self) -> None:
         """Stop the threads, then expire the leases of runs still executing here."""
@@ -179,6 +193,12 @@ def run_worker() -> int:
         with ExitStack() as stack:
             engine = stack.enter_context(open_engine(settings, database.session_factory))
             WorkerState.configure(settings, database.session_factory, engine, heartbeat.agent_id)
+            WorkerState.after_run = partial(
+                after_run,
+                settings,
+                database.session_factory,
+                on_finished=send_in_background,
+            )
             keeper.start()
             poll = settings.worker_poll_seconds
             consumer = huey.create_consumer(

@@ -5,7 +5,7 @@
     │   ├── RunNotFoundError, StepNotFoundError
     │   ├── WorkflowNotFoundError, WorkflowVersionNotFoundError
     │   ├── AgentNotFoundError, ChatSessionNotFoundError, TriggerEventNotFoundError
-    │   ├── ExperimentNotFoundError, VariantNotFoundError
+    │   ├── ExperimentNotFoundError, VariantNotFoundError, DatasetNotFoundError
     │   └── ApiKeyNotFoundError
     ├── ConflictError (also ValueError)
     │   ├── WorkflowNameTakenError, ExperimentNameTakenError, ApiKeyNameTakenError
@@ -30,6 +30,7 @@ __all__ = [
     "ChatSessionNotFoundError",
     "ConflictError",
     "DatabaseUnreachableError",
+    "DatasetNotFoundError",
     "ExperimentNameTakenError",
     "ExperimentNotFoundError",
     "IllegalTransitionError",
@@ -92,6 +93,10 @@ class ExperimentNotFoundError(NotFoundError):
 
 class VariantNotFoundError(NotFoundError):
     """The experiment has no variant with that name."""
+
+
+class DatasetNotFoundError(NotFoundError):
+    """No dataset (or no such version of it)."""
 
 
 class ApiKeyNotFoundError(NotFoundError):

@@ -149,6 +149,10 @@ class Run(Base):
     total_tokens: Mapped[int] = mapped_column(Integer, default=0)
     total_cost: Mapped[float] = mapped_column(Float, default=0.0)
     mlflow_run_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Set on the runs that are cells of an experiment: hidden from the default runs list.
+    experiment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("experiments.id", ondelete="SET NULL"), default=None
+    )
     # "logged", "skipped: <reason>", or None when not attempted yet.
     tracking_status: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -165,6 +169,7 @@ class Run(Base):
         Index("ix_runs_workflow_id_created_at", "workflow_id", "created_at"),
         Index("ix_runs_state_lease_expires_at", "state", "lease_expires_at"),
         Index("ix_runs_state_enqueued_at", "state", "enqueued_at"),
+        Index("ix_runs_experiment_id", "experiment_id"),
     )
 
 
@@ -330,6 +335,29 @@ class ChatMessage(Base):
 # --- experiments ---------------------------------------------------------------------------
 
 
+class Dataset(Base):
+    """One version of a named dataset: rows of workflow inputs with optional expected values.
+
+    A version never changes; importing or adding a row makes the next version.
+    """
+
+    __tablename__ = "datasets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    workflow_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workflows.id", ondelete="SET NULL"), default=None
+    )
+    # Where the rows came from: the uploaded file's name, or "run <id>".
+    source: Mapped[str] = mapped_column(Text, default="")
+    # Each row: {"inputs": {...}, "expected": {...}}.
+    rows: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+
 class Experiment(Base):
     """A comparison of workflow variants over a dataset of inputs."""
 
@@ -341,9 +369,22 @@ class Experiment(Base):
         ForeignKey("workflows.id", ondelete="SET NULL"), default=None
     )
     description: Mapped[str] = mapped_column(Text, default="")
+    # The rows compared (a copy of the dataset version's rows, so results stay readable).
     dataset: Mapped[list[Any]] = mapped_column(default=list)
+    dataset_id: Mapped[int | None] = mapped_column(
+        ForeignKey("datasets.id", ondelete="SET NULL"), default=None
+    )
     status: Mapped[str] = mapped_column(String(20), default="draft")
+    # The validated definition (scorers, gates, repeats, baseline, seed, judge) as data.
+    definition: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    repeats: Mapped[int] = mapped_column(Integer, default=1)
+    baseline: Mapped[str | None] = mapped_column(String(200), default=None)
+    # What the LLM judges cost, counted apart from the cells' own runs.
+    judge_cost: Mapped[float] = mapped_column(Float, default=0.0)
+    mlflow_status: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
     variants: Mapped[list[ExperimentVariant]] = relationship(
         back_populates="experiment", order_by="ExperimentVariant.id", cascade="all, delete-orphan"
@@ -362,6 +403,12 @@ class ExperimentVariant(Base):
     experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
     overrides: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The workflow version the variant starts from, and its config with the overrides
+    # applied: what the cells of this variant run.
+    workflow_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workflow_versions.id", ondelete="SET NULL"), default=None
+    )
+    config_yaml: Mapped[str | None] = mapped_column(Text, default=None)
 
     experiment: Mapped[Experiment] = relationship(back_populates="variants")
 
@@ -369,7 +416,7 @@ class ExperimentVariant(Base):
 
 
 class ExperimentResult(Base):
-    """The outcome of one variant on one dataset item."""
+    """One cell of an experiment: a variant on one dataset row, one repeat; its run and scores."""
 
     __tablename__ = "experiment_results"
 
@@ -379,17 +426,28 @@ class ExperimentResult(Base):
         ForeignKey("experiment_variants.id", ondelete="CASCADE")
     )
     item_index: Mapped[int] = mapped_column(Integer)
+    repeat: Mapped[int] = mapped_column(Integer, default=0)
+    # pending (its run queued or running), scored, failed (its run failed), cancelled.
+    state: Mapped[str] = mapped_column(String(20), default="scored")
     run_id: Mapped[str | None] = mapped_column(
         ForeignKey("runs.id", ondelete="SET NULL"), default=None
     )
     score: Mapped[float | None] = mapped_column(Float, default=None)
+    # Scorer name -> value in [0, 1] (None when the scorer could not judge).
+    scores: Mapped[dict[str, Any]] = mapped_column(default=dict)
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    cost: Mapped[float] = mapped_column(Float, default=0.0)
+    judge_cost: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
     experiment: Mapped[Experiment] = relationship(back_populates="results")
 
     __table_args__ = (
         Index("ix_experiment_results_experiment_id_variant_id", "experiment_id", "variant_id"),
+        Index("ix_experiment_results_run_id", "run_id"),
+        UniqueConstraint("variant_id", "item_index", "repeat"),
     )
 
 

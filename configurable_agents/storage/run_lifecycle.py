@@ -86,8 +86,11 @@ def create(
     workflow_id: int | None = None,
     workflow_version_id: int | None = None,
     trigger: str = "cli",
+    experiment_id: int | None = None,
 ) -> Run:
     """A new run, queued: every run starts life waiting for a worker (or the CLI).
+
+    ``experiment_id`` marks a cell of an experiment (it runs its variant's config).
 
     UnstorableValueError (nothing stored) for inputs no database can keep."""
     require_storable(inputs, ("inputs",))
@@ -102,6 +105,7 @@ def create(
         # Handed to the queue right after it is stored; if that hand-off is lost (a crash
         # in between, the queue down) the reconciler hands it over again.
         enqueued_at=utcnow(),
+        experiment_id=experiment_id,
     )
     session.add(run)
     session.flush()

@@ -141,6 +141,10 @@ class LiveSnapshot(StatusSnapshot):
     running_per_worker: dict[str, int] = field(default_factory=dict)
     agents: list[AgentLine] = field(default_factory=list)
     resources: Resources | None = None
+    # Experiments running (or just finished, or followed by an open page): id -> progress
+    # (configurable_agents.experiments.service.ExperimentProgress).
+    experiments: dict[int, Any] = field(default_factory=dict)
+    experiment_names: dict[int, str] = field(default_factory=dict)
 
     def run(self, run_id: str) -> RunProgress | None:
         """The progress of a run this snapshot holds (active or watched), else None."""
@@ -190,4 +194,8 @@ class LiveSnapshot(StatusSnapshot):
             tuple(sorted(self.running_per_worker.items())),
             tuple((a.id, a.liveness, a.runs_in_progress) for a in self.agents),
             self.resources.fingerprint() if self.resources else None,
+            tuple(
+                (eid, p.status, p.done, p.failed, p.total)
+                for eid, p in sorted(self.experiments.items())
+            ),
         )

@@ -23,6 +23,7 @@ from dashboard.live.feed import FeedHub
 from dashboard.live.tick import StatusTick
 from dashboard.live.topics import (
     DEFAULT_TOPICS,
+    EXPERIMENT_TOPICS,
     PAGE_TOPICS,
     RUN_TOPICS,
     TopicRenderer,
@@ -34,10 +35,11 @@ router = APIRouter()
 KEEPALIVE_SECONDS = 15.0
 
 
-def parse_topics(topics: str, run: str | None) -> list[str]:
-    """The requested topics, checked; a run id adds that run's progress topics."""
+def parse_topics(topics: str, run: str | None, experiment: str | None = None) -> list[str]:
+    """The requested topics, checked; a run id adds that run's progress topics, an
+    experiment id that experiment's."""
     names = [name.strip() for name in topics.split(",") if name.strip()]
-    if not names and not run:
+    if not names and not run and not experiment:
         names = list(DEFAULT_TOPICS)
     unknown = [name for name in names if name not in PAGE_TOPICS]
     if unknown:
@@ -46,21 +48,32 @@ def parse_topics(topics: str, run: str | None) -> list[str]:
         )
     if run:
         names += [name for name in RUN_TOPICS if name not in names]
+    if experiment:
+        if not experiment.isdigit() or len(experiment) > 18:
+            raise HTTPException(400, f"experiment must be an experiment id, got {experiment!r}")
+        names += [name for name in EXPERIMENT_TOPICS if name not in names]
     return names
 
 
 @router.get("/events/status", include_in_schema=False)
 async def status_stream(
-    request: Request, format: str = "html", topics: str = "", run: str | None = None
+    request: Request,
+    format: str = "html",
+    topics: str = "",
+    run: str | None = None,
+    experiment: str | None = None,
 ) -> StreamingResponse:
     tick: StatusTick = request.app.state.tick
     renderer: TopicRenderer = request.app.state.topic_renderer
     watchlist = request.app.state.watchlist
     # JSON clients (the CLI, tests, other programs) get every snapshot whole.
-    names = parse_topics(topics, run) if format != "json" else ["json"]
+    names = parse_topics(topics, run, experiment) if format != "json" else ["json"]
+    experiments_followed = request.app.state.experiment_watchlist
     queue = tick.subscribe()
     if run:
         watchlist.add(run)
+    if experiment and format != "json":
+        experiments_followed.add(experiment)
     # A run page also gets the tokens of the run's running steps, merged into this stream.
     tokens: asyncio.Queue[bytes] | None = asyncio.Queue() if run else None
     forward = (
@@ -91,7 +104,8 @@ async def status_stream(
                     continue
                 chunks = []
                 for name in names:
-                    found = renderer.event(snapshot, name, run)
+                    subject = experiment if name in EXPERIMENT_TOPICS else run
+                    found = renderer.event(snapshot, name, subject)
                     if found is None:
                         continue
                     payload, encoded = found
@@ -106,6 +120,8 @@ async def status_stream(
             tick.unsubscribe(queue)
             if run:
                 watchlist.remove(run)
+            if experiment and format != "json":
+                experiments_followed.remove(experiment)
             if forward is not None:
                 forward.cancel()
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from configurable_agents.experiments import service as experiment_service
 from configurable_agents.settings import Settings
 from configurable_agents.status.snapshot import gather_database
 from configurable_agents.storage.database import redact_url
@@ -86,8 +87,10 @@ def gather_live(
     node_orders: NodeOrderCache,
     services: ServiceWatch,
     resources: ResourceWatch | None = None,
+    experiments: Watchlist | None = None,
 ) -> LiveSnapshot:
-    """One snapshot: the database status and the live facts, with the watches' latest."""
+    """One snapshot: the database status and the live facts, with the watches' latest
+    (``experiments`` holds the ids of the experiments open pages follow)."""
     database, facts = gather_database(session_factory, redact_url(settings.effective_database_url))
     snapshot = LiveSnapshot(
         taken_at=datetime.now(UTC),
@@ -137,6 +140,12 @@ def gather_live(
             snapshot.oldest_queued_at = queries.oldest_queued(session)
             snapshot.running_per_worker = queries.running_per_worker(session)
             snapshot.agents = queries.agent_lines(session, now)
+            followed = [int(eid) for eid in experiments.ids()] if experiments else []
+            experiment_ids = queries.live_experiment_ids(session, now - RECENTLY_FINISHED)
+            wanted = sorted({*experiment_ids, *followed})
+            if wanted:
+                snapshot.experiments = experiment_service.progress(session, wanted)
+                snapshot.experiment_names = queries.experiment_names(session, wanted)
     except Exception as error:  # report, never raise from the status loop
         orig = getattr(error, "orig", None) or error
         snapshot.database.error = (str(orig).strip().splitlines() or [type(error).__name__])[0]

@@ -16,8 +16,11 @@ from dashboard.live.snapshot import LiveSnapshot
 from dashboard.pages.home import key_figures
 from dashboard.pages.orchestrator import facts_from_snapshot
 
-PAGE_TOPICS = frozenset({"status", "home", "active", "agents", "orchestrator"})
+PAGE_TOPICS = frozenset({"status", "home", "active", "agents", "orchestrator", "experiments"})
 RUN_TOPICS = ("run", "run-steps")
+# An experiment page's topics (``?experiment=<id>``): its progress, and a trigger (its
+# status and how far it is) on which the page reloads its comparison.
+EXPERIMENT_TOPICS = ("experiment", "experiment-state")
 DEFAULT_TOPICS = ("status", "home")
 
 _TEMPLATES = {
@@ -27,6 +30,8 @@ _TEMPLATES = {
     "agents": "partials/_agents_table.html",
     "orchestrator": "partials/_orchestrator_live.html",
     "run": "partials/_run_progress.html",
+    "experiment": "partials/_experiment_progress.html",
+    "experiments": "partials/_experiments_live.html",
 }
 
 
@@ -50,13 +55,15 @@ class TopicRenderer:
         self, snapshot: LiveSnapshot, topic: str, run_id: str | None = None
     ) -> tuple[str, bytes] | None:
         """(payload, encoded SSE event) of the topic for this snapshot; None: nothing to send.
+        ``run_id`` names the subject of a run topic (a run id) or an experiment topic (an
+        experiment id).
 
         The same objects go to every subscriber: a thousand browsers cost one rendering
         and one encoding.
         """
         if snapshot is not self._snapshot:
             self._snapshot, self._cache = snapshot, {}
-        key = (topic, run_id if topic in RUN_TOPICS else None)
+        key = (topic, run_id if topic in RUN_TOPICS or topic in EXPERIMENT_TOPICS else None)
         if key not in self._cache:
             if topic == "json":
                 payload: str | None = json.dumps(snapshot.as_dict(), default=str)
@@ -84,6 +91,19 @@ class TopicRenderer:
                 # A trigger only: the page fetches the steps table when this changes.
                 return f"{progress.state}:{len(progress.steps)}"
             context["progress"] = progress
+        elif topic in EXPERIMENT_TOPICS:
+            found = snapshot.experiments.get(int(run_id)) if run_id and run_id.isdigit() else None
+            if found is None:
+                return None
+            if topic == "experiment-state":
+                # The page reloads its comparison when this changes: on a new status, and
+                # about every twentieth of the cells (a report is not free to compute).
+                step = max(1, found.total // 20)
+                return f"{found.status}:{found.done // step}"
+            context["progress"] = found
+        elif topic == "experiments":
+            context["running"] = list(snapshot.experiments.values())
+            context["names"] = snapshot.experiment_names
         elif topic == "home":
             context["figures"] = key_figures(snapshot)
             context["resources"] = snapshot.resources

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
+from configurable_agents.experiments.service import list_datasets
 from configurable_agents.storage.models import Run, RunEvent, RunStep, WorkflowVersion
 from configurable_agents.storage.repositories import outbox, run_events, runs, steps
 from configurable_agents.storage.states import RunState
@@ -163,7 +164,9 @@ def tracking_of(session: Session, run: Run) -> TrackingOut | None:
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
-def run_page(request: Request, session: DB, run_id: str) -> HTMLResponse:
+def run_page(
+    request: Request, session: DB, run_id: str, added: str = "", dataset_version: str = ""
+) -> HTMLResponse:
     detail = run_context(session, run_id)
     snapshot = tick_of(request).latest
     context: dict[str, Any] = {
@@ -172,6 +175,10 @@ def run_page(request: Request, session: DB, run_id: str) -> HTMLResponse:
         "progress": detail.progress,
         "graph_svg": detail.graph_svg,
         "snapshot_workers": snapshot.workers_alive if snapshot is not None else 0,
+        # "Add to dataset" offers the datasets already kept, and says where the run went.
+        "dataset_names": sorted({info.name for info in list_datasets(session)}),
+        "added": added,
+        "added_version": dataset_version if dataset_version.isdigit() else "",
     }
     if hx_target(request) == "run-body":
         return partial(request, "partials/_run_body.html", context)

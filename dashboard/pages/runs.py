@@ -34,8 +34,17 @@ def parse_day(name: str, text: str) -> date | None:
         ) from None
 
 
+def parse_id(name: str, text: str) -> int | None:
+    """A numeric id from query text (None when empty); a bad one names its parameter."""
+    if not text.strip():
+        return None
+    if not text.strip().isdigit() or len(text.strip()) > 18:
+        raise InvalidQueryError(name, f"{name} must be an id (a number), got {text!r}")
+    return int(text)
+
+
 def parse_filters(
-    workflow: str = "", state: str = "", since: str = "", until: str = ""
+    workflow: str = "", state: str = "", since: str = "", until: str = "", experiment: str = ""
 ) -> RunFilters:
     """Filters from query text (the page's and the API's); a bad value names its parameter."""
     workflow_id = None
@@ -54,6 +63,7 @@ def parse_filters(
         state=state or None,
         since=parse_day("since", since),
         until=parse_day("until", until),
+        experiment_id=parse_id("experiment", experiment),
     )
 
 
@@ -85,8 +95,9 @@ def run_list(
     since: str = "",
     until: str = "",
     cursor: str = "",
+    experiment: str = "",
 ) -> HTMLResponse:
-    filters = parse_filters(workflow, state, since, until)
+    filters = parse_filters(workflow, state, since, until, experiment)
     context = runs_context(session, filters, cursor=cursor, snapshot=tick_of(request).latest)
     if hx_target(request) == "runs-table":
         return partial(request, "partials/_runs_table.html", context)
@@ -102,10 +113,16 @@ def list_runs(
     until: Annotated[str | None, Query(description="last day, YYYY-MM-DD")] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    experiment_id: Annotated[
+        int | None,
+        Query(ge=1, le=2**63 - 1, description="only this experiment's cells (hidden otherwise)"),
+    ] = None,
 ) -> Any:
-    """Runs newest first, filtered; keyset pages stay fast at any depth."""
+    """Runs newest first, filtered; keyset pages stay fast at any depth. The runs of
+    experiments (their cells) are listed only with ``experiment_id``."""
     workflow = "" if workflow_id is None else str(workflow_id)
-    filters = parse_filters(workflow, state or "", since or "", until or "")
+    experiment = "" if experiment_id is None else str(experiment_id)
+    filters = parse_filters(workflow, state or "", since or "", until or "", experiment)
     found = runs_context(session, filters, cursor=cursor or "", limit=limit)["page_runs"]
     return RunPageOut(
         items=[RunOut.model_validate(run) for run in found.runs], next_cursor=found.next_cursor

@@ -198,7 +198,9 @@ router.post("/templates/{workflow_id}/use", response_class=HTMLResponse, include
 @router.get("/workflows/{workflow_id}/delete", response_class=HTMLResponse, include_in_schema=False)
 def confirm_delete(request: Request, session: DB, workflow_id: int) -> HTMLResponse:
     workflow = workflows.require(session, workflow_id)
-    runs_kept = queries.workflow_run_counts(session, [workflow_id]).get(workflow_id, 0)
+    runs_kept = queries.workflow_run_counts(session, [workflow_id], include_experiments=True).get(
+        workflow_id, 0
+    )
     return page(request, "workflows/delete.html", {"workflow": workflow, "runs_kept": runs_kept})
 
 

@@ -3,26 +3,15 @@ dashboard and worker, the scripted LLM server writing one word every WORD_DELAY 
 
 from __future__ import annotations
 
-import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.browser.conftest import (
-    READY_SECONDS,
-    Dashboard,
-    Process,
-    release,
-    screenshot,
-    start,
-    start_dashboard,
-)
-from tests.e2e.serviceset import process_environment, settings_environment
+from tests.browser.conftest import Dashboard, Process, screenshot, scripted_dashboard
 from tests.fakes.openai_server import FakeLLMServer, RecordedRequest, Reply
-from tests.fakes.workflows import echo_workflow, fake_llm_settings
+from tests.fakes.workflows import echo_workflow
 
 WORD_DELAY = 0.3
 WORDS = " ".join(f"word{n}" for n in range(12))
@@ -41,38 +30,12 @@ def llm() -> Iterator[FakeLLMServer]:
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory: pytest.TempPathFactory, llm: FakeLLMServer) -> Iterator[Dashboard]:
     """A dashboard whose worker asks the scripted server (overrides the conftest's)."""
-    data_dir = tmp_path_factory.mktemp("tokens") / "var"
-    settings_env = settings_environment(
-        data_dir,
-        **fake_llm_settings(llm.base_url),
-    )
-    env = process_environment(settings_env)
-    release(env)
-    process = start_dashboard(env, data_dir.parent / "dashboard.log")
-    url = f"http://127.0.0.1:{settings_env['DASHBOARD_PORT']}"
-    try:
-        yield Dashboard(url, data_dir, env, process)
-    finally:
-        process.stop()
-
-
-@pytest.fixture(scope="module")
-def echo_worker(dashboard: Dashboard) -> Iterator[Process]:
-    process = start(
-        [sys.executable, "-m", "configurable_agents", "worker"],
-        dashboard.env,
-        dashboard.data_dir.parent / "worker.log",
-    )
-    deadline = time.monotonic() + READY_SECONDS
-    while httpx.get(f"{dashboard.url}/api/v1/status", timeout=5).json()["workers_alive"] < 1:
-        assert process.popen.poll() is None and time.monotonic() < deadline, process.output()
-        time.sleep(0.3)
-    yield process
-    process.stop()
+    with scripted_dashboard(tmp_path_factory.mktemp("tokens") / "var", llm.base_url) as found:
+        yield found
 
 
 def test_tokens_appear_on_the_run_page_before_the_step_ends(
-    page: Any, dashboard: Dashboard, echo_worker: Process
+    page: Any, dashboard: Dashboard, worker: Process
 ) -> None:
     with httpx.Client(base_url=dashboard.url, timeout=30) as api:
         assert api.post("/api/v1/workflows", json={"config_yaml": ECHO}).status_code == 201

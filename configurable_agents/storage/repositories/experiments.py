@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from configurable_agents.storage.errors import (
@@ -23,7 +23,10 @@ from configurable_agents.storage.models import (
 )
 from configurable_agents.storage.values import require_storable
 
-STATUSES = ("draft", "running", "completed", "failed")
+STATUSES = ("draft", "running", "completed", "failed", "cancelled")
+# The states of a cell (one run of one row by one variant).
+PENDING, SCORED, FAILED, CANCELLED = "pending", "scored", "failed", "cancelled"
+CELL_STATES = (PENDING, SCORED, FAILED, CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,10 @@ def create(
     dataset: list[Any],
     workflow_id: int | None = None,
     description: str = "",
+    dataset_id: int | None = None,
+    definition: dict[str, Any] | None = None,
+    repeats: int = 1,
+    baseline: str | None = None,
 ) -> Experiment:
     """An experiment in draft with its variants (name -> overrides) and dataset items."""
     require_storable(
@@ -62,7 +69,14 @@ def create(
     if get_by_name(session, name) is not None:
         raise ExperimentNameTakenError(f"an experiment named {name!r} already exists")
     experiment = Experiment(
-        name=name, workflow_id=workflow_id, description=description, dataset=dataset
+        name=name,
+        workflow_id=workflow_id,
+        description=description,
+        dataset=dataset,
+        dataset_id=dataset_id,
+        definition=definition or {},
+        repeats=repeats,
+        baseline=baseline,
     )
     experiment.variants = [
         ExperimentVariant(name=variant, overrides=overrides)
@@ -173,6 +187,95 @@ def summary(session: Session, experiment: Experiment) -> list[VariantSummary]:
         _summarise(arm, by_variant.get(arm.id, []), len(experiment.dataset))
         for arm in experiment.variants
     ]
+
+
+def add_cell(
+    session: Session,
+    experiment: Experiment,
+    *,
+    variant_id: int,
+    item_index: int,
+    repeat: int,
+    run_id: str,
+) -> ExperimentResult:
+    """A pending cell whose run is ``run_id``."""
+    cell = ExperimentResult(
+        experiment=experiment,
+        variant_id=variant_id,
+        item_index=item_index,
+        repeat=repeat,
+        run_id=run_id,
+        state=PENDING,
+    )
+    session.add(cell)
+    return cell
+
+
+def cell_of_run(session: Session, run_id: str) -> ExperimentResult | None:
+    """The cell a run belongs to (None for a run outside experiments)."""
+    return session.scalar(select(ExperimentResult).where(ExperimentResult.run_id == run_id))
+
+
+def variant_config_of_run(session: Session, run_id: str) -> str | None:
+    """The config text a cell's run executes: its variant's (None outside experiments)."""
+    return session.scalar(
+        select(ExperimentVariant.config_yaml)
+        .join(ExperimentResult, ExperimentResult.variant_id == ExperimentVariant.id)
+        .where(ExperimentResult.run_id == run_id)
+    )
+
+
+def cells(
+    session: Session, experiment_id: int, *, states: Sequence[str] | None = None
+) -> Sequence[ExperimentResult]:
+    """The cells of an experiment by variant, row and repeat (optionally in some states)."""
+    query = select(ExperimentResult).where(ExperimentResult.experiment_id == experiment_id)
+    if states is not None:
+        query = query.where(ExperimentResult.state.in_(states))
+    return session.scalars(
+        query.order_by(
+            ExperimentResult.variant_id, ExperimentResult.item_index, ExperimentResult.repeat
+        )
+    ).all()
+
+
+def count_cells(session: Session, experiment_id: int, *, states: Sequence[str]) -> int:
+    """How many cells of an experiment are in these states."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(ExperimentResult)
+            .where(
+                ExperimentResult.experiment_id == experiment_id,
+                ExperimentResult.state.in_(states),
+            )
+        )
+        or 0
+    )
+
+
+def cell_counts(
+    session: Session, experiment_ids: Sequence[int]
+) -> dict[int, dict[int, dict[str, int]]]:
+    """experiment id -> variant id -> cell state -> count: one grouped query."""
+    counts: dict[int, dict[int, dict[str, int]]] = {}
+    if not experiment_ids:
+        return counts
+    rows = session.execute(
+        select(
+            ExperimentResult.experiment_id,
+            ExperimentResult.variant_id,
+            ExperimentResult.state,
+            func.count(),
+        )
+        .where(ExperimentResult.experiment_id.in_(list(experiment_ids)))
+        .group_by(
+            ExperimentResult.experiment_id, ExperimentResult.variant_id, ExperimentResult.state
+        )
+    ).all()
+    for experiment_id, variant_id, state, count in rows:
+        counts.setdefault(experiment_id, {}).setdefault(variant_id, {})[state] = count
+    return counts
 
 
 def delete(session: Session, experiment: Experiment) -> None:

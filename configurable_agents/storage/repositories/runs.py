@@ -32,9 +32,14 @@ def list_runs(
     until: datetime | None = None,
     limit: int = 50,
     before: tuple[datetime, str] | None = None,
+    include_experiments: bool = False,
 ) -> Sequence[Run]:
-    """Newest first; ``before`` is a keyset cursor (created_at, id) that stays fast deep in the list."""
+    """Newest first; ``before`` is a keyset cursor (created_at, id) that stays fast deep in the list.
+
+    The runs that are cells of an experiment are left out unless ``include_experiments``."""
     query = select(Run)
+    if not include_experiments:
+        query = query.where(Run.experiment_id.is_(None))
     if workflow_id is not None:
         query = query.where(Run.workflow_id == workflow_id)
     if state:

@@ -25,6 +25,7 @@ COMMANDS = [
     "approve",
     "runs",
     "show",
+    "experiment",
     "agents",
     "keys",
     "mcp",

@@ -179,19 +179,15 @@ def test_agents_experiments_metrics_and_palette(
     assert [(a["id"], a["liveness"]) for a in listed] == [("w1", "alive")]
 
     workflow_id = store_workflow(dashboard_database)
+    definition = {"name": "terse", "workflow": "summarize", "variants": [{"name": "baseline"}]}
     experiment = client.post(
         "/api/v1/experiments",
-        json={
-            "name": "terse",
-            "workflow_id": workflow_id,
-            "variants": {"baseline": {}, "short": {"prompt": "x"}},
-            "dataset": [{"text": "a"}],
-        },
+        json={"definition": definition, "dataset": "text\na\n", "start": False},
     )
     assert experiment.status_code == 201
-    assert experiment.json()["variants"] == ["baseline", "short"]
-    assert client.post("/api/v1/experiments", json={"name": "x", "variants": {}}).status_code == 422
-    assert client.get(f"/api/v1/experiments/{experiment.json()['id']}").json()["dataset_items"] == 1
+    assert experiment.json()["variants"] == ["baseline"]
+    assert client.post("/api/v1/experiments", json={"definition": {"name": "x"}}).status_code == 422
+    assert client.get(f"/api/v1/experiments/{experiment.json()['id']}").json()["rows"] == 1
     assert client.get("/api/v1/experiments/999").status_code == 404
 
     metrics = client.get("/api/v1/metrics", params={"range": "24h", "group": "model"}).json()

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from configurable_agents.bootstrap import Database
 from configurable_agents.release import EXAMPLES_DIR
-from dashboard.charts import line_chart, nice_ceiling
+from dashboard.charts import LEFT, TOP, line_chart, nice_ceiling, scatter_chart
 from dashboard.graph_svg import back_edges, layout, node_order, render_graph
 from dashboard.queries import metrics
 from dashboard.workflow_lang import Graph, GraphEdge, GraphNode, check, graph_of
@@ -81,6 +81,27 @@ def test_a_chart_draws_one_line_per_series_and_escapes_names() -> None:
     assert svg.count("<polyline") == 2
     assert "<b>" not in svg and "&lt;b&gt;" in svg
     assert "no data" in str(line_chart([], {}, title="Cost"))
+
+
+def test_a_scatter_places_each_variant_by_cost_and_score_with_its_interval() -> None:
+    svg = str(
+        scatter_chart(
+            [("<cheap>", 0.0, 1.0), ("dear", 0.02, 0.5)],
+            title="exact against cost",
+            x_label="cost per row",
+            y_label="exact",
+            errors={"dear": (0.25, 0.75)},
+        )
+    )
+    assert "<cheap>" not in svg and "&lt;cheap&gt;" in svg
+    cheap = re.search(r'data-point="&lt;cheap&gt;" cx="([\d.]+)" cy="([\d.]+)"', svg)
+    dear = re.search(r'data-point="dear" cx="([\d.]+)" cy="([\d.]+)"', svg)
+    assert cheap and dear
+    # Cost 0 sits on the left axis, the top score on the top line; dearer is right and lower.
+    assert float(cheap.group(1)) == LEFT and float(cheap.group(2)) == TOP
+    assert float(dear.group(1)) > LEFT and float(dear.group(2)) > TOP
+    assert svg.count("<circle") == 2 and svg.count('opacity="0.5"') == 1  # one interval
+    assert "nothing to plot" in str(scatter_chart([], title="t", x_label="x", y_label="y"))
 
 
 def add_steps(factory: sessionmaker[Session]) -> None:

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from configurable_agents.bootstrap import Database
 from configurable_agents.storage.database import session_scope
 from configurable_agents.storage.models import Agent, utcnow
-from configurable_agents.storage.repositories import agents, experiments
+from configurable_agents.storage.repositories import agents
 from tests.unit.dashboard.conftest import store_run, store_workflow
 
 
@@ -58,34 +58,6 @@ def test_orchestrator_shows_queue_age_runs_per_worker_and_limits(
 def test_optimization_without_experiments_says_how_to_create_one(client: TestClient) -> None:
     page = client.get("/optimization").text
     assert 'data-empty="experiments"' in page and "/api/v1/experiments" in page
-
-
-def test_an_experiment_with_results(client: TestClient, dashboard_database: Database) -> None:
-    workflow_id = store_workflow(dashboard_database)
-    with session_scope(dashboard_database.session_factory) as session:
-        experiment = experiments.create(
-            session,
-            name="prompt-length",
-            workflow_id=workflow_id,
-            variants={"long": {}, "short": {"prompt": "x"}},
-            dataset=[{"text": "a"}, {"text": "b"}],
-        )
-        for index, (long_score, short_score) in enumerate(((0.5, 0.9), (0.7, 0.8))):
-            experiments.record_result(
-                session, experiment, variant_name="long", item_index=index, score=long_score
-            )
-            experiments.record_result(
-                session, experiment, variant_name="short", item_index=index, score=short_score
-            )
-        experiment_id = experiment.id
-
-    listing = client.get("/optimization").text
-    assert f'href="/optimization/{experiment_id}"' in listing and "prompt-length" in listing
-    detail = client.get(f"/optimization/{experiment_id}").text
-    best = detail.split('data-variant="short"')[1].split("</tr>")[0]
-    assert "best" in best and "0.850" in best
-    assert "0.600" in detail.split('data-variant="long"')[1].split("</tr>")[0]
-    assert client.get("/optimization/999").status_code == 404
 
 
 def test_settings_show_health_and_versions(client: TestClient) -> None:

@@ -254,3 +254,67 @@ def test_0004_upgrades_a_database_holding_data_written_at_0003(
         run_events.add(session, "q1", run_events.RECONCILED, "woken")
     with make_session_factory(empty_engine)() as session:
         assert [e.kind for e in run_events.list_for_run(session, "q1")] == ["reconciled"]
+
+
+def test_0006_upgrades_a_database_holding_data_written_at_0005(
+    empty_engine: Engine, data_dir: Path
+) -> None:
+    """Experiments, variants and results stored before cells existed stay readable: a
+    result becomes a scored cell of repeat 0, and runs are outside every experiment."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from configurable_agents.storage.database import make_session_factory, session_scope
+    from configurable_agents.storage.migrations import _alembic_config
+    from configurable_agents.storage.repositories import datasets, experiments
+
+    command.upgrade(_alembic_config(empty_engine), "0005")
+    with empty_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO experiments (id, name, description, dataset, status, created_at) "
+                "VALUES (1, 'old', '', '[{\"text\": \"a\"}]', 'completed', CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO experiment_variants (id, experiment_id, name, overrides) "
+                "VALUES (1, 1, 'base', '{}')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO experiment_results (experiment_id, variant_id, item_index, score, "
+                "metrics, created_at) VALUES (1, 1, 0, 0.5, '{}', CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO runs (id, workflow_name, state, inputs, trigger, attempts, "
+                "cancel_requested, total_tokens, total_cost, created_at) VALUES "
+                "('r1', 'w', 'completed', '{}', 'cli', 1, false, 0, 0, CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO run_steps (run_id, seq, node, kind, state, prompt_tokens, "
+                "completion_tokens, cost, latency_ms, attempt, started_at) VALUES "
+                "('r1', 1, 'n', 'llm', 'completed', 0, 0, 0, 0, 1, CURRENT_TIMESTAMP)"
+            )
+        )
+
+    upgrade_to_head(empty_engine, data_dir)
+
+    factory = make_session_factory(empty_engine)
+    with factory() as session:
+        (cell,) = experiments.cells(session, 1)
+        assert (cell.repeat, cell.state, cell.scores, cell.score) == (0, "scored", {}, 0.5)
+        experiment = experiments.get(session, 1)
+        assert (experiment.repeats, experiment.definition, experiment.judge_cost) == (1, {}, 0.0)
+        assert session.execute(text("SELECT experiment_id FROM runs")).scalar_one() is None
+        # Recreating runs (SQLite's batch copy) did not cascade to their steps.
+        assert session.execute(text("SELECT node FROM run_steps")).scalar_one() == "n"
+    with session_scope(factory) as session:
+        first = datasets.add_version(session, name="d", rows=[{"inputs": {}, "expected": {}}])
+        second = datasets.add_version(session, name="d", rows=[])
+    assert (first.version, second.version) == (1, 2)

@@ -1,0 +1,194 @@
+"""Experiment benchmark: cells per second of an experiment (4 variants x 100 rows, one
+scored run per cell) against the same number of plain runs of the workflow, on the same
+workers (2 processes) with an instant LLM (the scripted fake server), in one run.
+
+Run from the repo root: `.venv/bin/python benchmarks/experiments.py` (Redis on
+127.0.0.1:6379 for the default Redis queue; `--queue sqlite` for the embedded one).
+Writes benchmarks/results/experiments.json and prints a summary.
+
+- plain: 400 runs started through the dispatch (as the API starts them), timed from the
+  first run's creation to the last run's end.
+- experiment: created from a definition (dataset checked, variants built), started (400
+  runs created and enqueued), every cell scored by the workers (exact, contains, length)
+  and the experiment finished; timed from the first cell run's creation to the
+  experiment's end (after its last cell is scored).
+- overhead per cell: experiment seconds per cell over plain seconds per run, minus one,
+  in each round (plain then experiment, back to back); the median over rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+# benchmarks/queue.py sits beside this file: the folder must not shadow the standard
+# library's queue (which huey and psycopg import).
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the cluster helpers live with the queue tests
+
+from configurable_agents.experiments.definition import parse_definition  # noqa: E402
+from configurable_agents.experiments.service import create_experiment, start_experiment  # noqa: E402
+from configurable_agents.storage.models import Experiment, Run  # noqa: E402
+from tests.fakes.openai_server import FakeLLMServer  # noqa: E402
+from tests.fakes.workflows import echo_workflow  # noqa: E402
+from tests.integration.queue.cluster import Cluster, flush_redis  # noqa: E402
+
+RESULTS = REPO / "benchmarks" / "results" / "experiments.json"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+GOAL_OVERHEAD = 0.10
+VARIANTS = 4
+ROWS = 100
+DEFINITION = """\
+name: bench
+workflow: echo.yaml
+dataset: rows.csv
+variants:
+  - name: v0
+  - {name: v1, nodes: {answer: {prompt: "one {text}"}}}
+  - {name: v2, nodes: {answer: {prompt: "two {text}"}}}
+  - {name: v3, nodes: {answer: {prompt: "three {text}"}}}
+scorers:
+  - {kind: exact, field: reply}
+  - {kind: contains, field: reply, value: fake}
+  - {kind: length, field: reply, max: 200}
+"""
+
+
+def plain_round(cluster: Cluster, workflow_id: int, count: int) -> float:
+    run_ids = [cluster.start_run(workflow_id, {"text": f"plain {i}"}) for i in range(count)]
+    runs = cluster.wait_finished(run_ids, timeout=900)
+    assert {run.state for run in runs} == {"completed"}, {run.state for run in runs}
+    first = min(run.created_at for run in runs)
+    last = max(run.finished_at or run.created_at for run in runs)
+    return (last - first).total_seconds()
+
+
+def experiment_round(cluster: Cluster, files: Path) -> float:
+    definition = parse_definition((files / "bench.yaml").read_text(), filename="bench.yaml")
+    experiment_id = create_experiment(
+        cluster.settings, cluster.session_factory, definition, base_dir=files
+    )
+    run_ids = start_experiment(cluster.settings, cluster.session_factory, experiment_id)
+
+    def finished() -> Experiment | None:
+        with cluster.session_factory() as session:
+            experiment = session.get(Experiment, experiment_id)
+            return experiment if experiment and experiment.status != "running" else None
+
+    experiment = cluster.wait_for(finished, timeout=900, what="the experiment", poll=0.1)
+    assert experiment.status == "completed", experiment.status
+    with cluster.session_factory() as session:
+        first = min(session.get(Run, run_id).created_at for run_id in run_ids[:1])  # type: ignore[union-attr]
+    return (experiment.finished_at - first).total_seconds()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--queue", choices=["redis", "sqlite"], default="redis")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=2, help="WORKER_CONCURRENCY")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    cells = VARIANTS * ROWS
+    load_at_start = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="bench-experiments-") as tmp, FakeLLMServer() as llm:
+        data_dir = Path(tmp)
+        files = data_dir / "files"
+        files.mkdir()
+        (files / "echo.yaml").write_text(echo_workflow())
+        (files / "rows.csv").write_text("text\n" + "".join(f"row {i}\n" for i in range(ROWS)))
+        (files / "bench.yaml").write_text(DEFINITION)
+        queue_url = REDIS_URL if args.queue == "redis" else f"sqlite:///{data_dir / 'queue.db'}"
+        if args.queue == "redis":
+            flush_redis(REDIS_URL)
+        cluster = Cluster(
+            data_dir,
+            f"sqlite:///{data_dir / 'app.db'}",
+            queue_url,
+            env={
+                "LLM_PROVIDER": "openai",
+                "LLM_BASE_URL": llm.base_url,
+                "LLM_MODEL": "fake-model",
+                "WORKER_CONCURRENCY": str(args.concurrency),
+                "LOG_LEVEL": "WARNING",
+                "QUEUE_MAX_DEPTH": "100000",
+            },
+        )
+        plain, experiment = [], []
+        try:
+            cluster.start_workers(args.workers)
+            workflow_id = cluster.store_workflow(echo_workflow())
+            cluster.wait_finished(
+                [cluster.start_run(workflow_id, {"text": f"warm {i}"}) for i in range(8)]
+            )
+            for index in range(args.rounds):
+                plain.append(plain_round(cluster, workflow_id, cells))
+                experiment.append(experiment_round(cluster, files))
+                print(
+                    f"round {index + 1}: plain {cells / plain[-1]:.1f} runs/s, "
+                    f"experiment {cells / experiment[-1]:.1f} cells/s",
+                    flush=True,
+                )
+        finally:
+            cluster.stop()
+            if args.queue == "redis":
+                flush_redis(REDIS_URL)
+    plain_seconds, experiment_seconds = statistics.median(plain), statistics.median(experiment)
+    # Each round's experiment against the plain runs just before it (the same load on the
+    # shared machine), then the median over rounds.
+    per_round = [e / p - 1 for p, e in zip(plain, experiment, strict=True)]
+    overhead = statistics.median(per_round)
+    report: dict[str, Any] = {
+        "benchmark": "experiments",
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_average_at_start": [round(load, 2) for load in load_at_start],
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "setup": {
+            "variants": VARIANTS,
+            "rows": ROWS,
+            "cells": cells,
+            "workers": args.workers,
+            "worker_concurrency": args.concurrency,
+            "queue": args.queue,
+            "database": "sqlite",
+            "workflow": "1 llm node, instant fake OpenAI-compatible server",
+            "scorers": ["exact", "contains", "length"],
+        },
+        "plain_runs_per_second": round(cells / plain_seconds, 1),
+        "experiment_cells_per_second": round(cells / experiment_seconds, 1),
+        "rounds": {
+            "plain_runs_per_second": [round(cells / s, 1) for s in plain],
+            "experiment_cells_per_second": [round(cells / s, 1) for s in experiment],
+        },
+        "overhead_per_cell": round(overhead, 3),
+        "overhead_per_cell_by_round": [round(value, 3) for value in per_round],
+        "overhead_ms_per_cell": round((experiment_seconds - plain_seconds) / cells * 1000, 2),
+        "goal_overhead": GOAL_OVERHEAD,
+        "met": overhead <= GOAL_OVERHEAD,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(
+        f"plain {report['plain_runs_per_second']} runs/s, experiment "
+        f"{report['experiment_cells_per_second']} cells/s, overhead {overhead:+.1%} per cell "
+        f"(goal <= {GOAL_OVERHEAD:.0%}); wrote {args.output}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
