@@ -156,10 +156,20 @@ class _Session:
             await asyncio.wait_for(asyncio.shield(ready), CONNECT_SECONDS)
         except TimeoutError:
             self.stop.set()
-            raise McpServerUnavailableError(
+            message = (
                 f"{self.describe()} did not finish the MCP handshake within "
                 f"{CONNECT_SECONDS:g} s{self.stderr_tail()}"
-            ) from None
+            )
+            self.close_log()
+            raise McpServerUnavailableError(message) from None
+        except BaseException:
+            self.close_log()
+            raise
+
+    def close_log(self) -> None:
+        """Close the file holding the server's stderr (once the session is over)."""
+        if self.errlog is not None:
+            self.errlog.close()
 
     async def _hold(self, ready: asyncio.Future[None]) -> None:
         try:
@@ -176,9 +186,8 @@ class _Session:
             if isinstance(error, asyncio.CancelledError):
                 raise
         finally:
+            # The stderr file stays open: the failure may still quote it (closed by _drop).
             self.client = None
-            if self.errlog is not None:
-                self.errlog.close()
 
     async def _transport(self, stack: AsyncExitStack) -> Any:
         server = self.server
@@ -320,6 +329,7 @@ class McpPool:
         if session.task is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(session.task), STOP_SECONDS)
+        session.close_log()
 
     # --- what callers use ------------------------------------------------------------------
 
