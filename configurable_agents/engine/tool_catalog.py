@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from configurable_agents.config.agent_tools import TOOL_NAME_PATTERN, ToolRef
-from configurable_agents.config.inputs import input_fields
+from configurable_agents.config.interface import input_schema, output_names
 from configurable_agents.config.loader import load_config
 from configurable_agents.config.schema import LLMNode, WorkflowConfig
 from configurable_agents.config.validate import Finding
@@ -88,7 +88,7 @@ def _resolve(ref: ToolRef, ctx: RunContext) -> list[ToolSpec]:
 
 def workflow_tool(name: str, ctx: RunContext) -> ToolSpec:
     """A stored workflow as a tool: its typed inputs are the arguments; a call runs its
-    latest version as a child run and answers the child's outputs."""
+    latest version as a child run and answers the child's outputs (config/interface.py)."""
     with ctx.session_factory() as session:
         workflow = workflows.get_by_name(session, name)
         version = workflows.get_version(session, workflow.id) if workflow else None
@@ -96,16 +96,13 @@ def workflow_tool(name: str, ctx: RunContext) -> ToolSpec:
             raise ToolUnavailableError(f"tool workflow '{name}': no stored workflow of that name")
         workflow_id, version_id, text = workflow.id, version.id, version.config_yaml
     config = load_config(text, filename=f"{name}.yaml")
-    fields = input_fields(config)
-    parameters = {
-        "type": "object",
-        "properties": {field.name: field.json_schema for field in fields},
-        "required": [field.name for field in fields if field.required],
-        "additionalProperties": False,
-    }
+    # Described as /v1 and /mcp describe it (config/interface.py): the three agree.
+    parameters = input_schema(config)
+    outputs = output_names(config)
 
     def invoke(arguments: dict[str, Any], call: ToolCallContext) -> Any:
-        return _run_child(call, name, workflow_id, version_id, arguments)
+        answered = _run_child(call, name, workflow_id, version_id, arguments) or {}
+        return {key: answered.get(key) for key in outputs} if outputs else answered
 
     description = config.description or f"Run the workflow {name}."
     return ToolSpec(name, description, parameters, invoke, kind="workflow", source=name)

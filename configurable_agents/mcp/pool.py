@@ -18,6 +18,7 @@ import json
 import logging
 import tempfile
 import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import AsyncExitStack
@@ -48,6 +49,9 @@ CONNECT_SECONDS = 30.0
 STOP_SECONDS = 8.0
 # The last characters of a stdio server's standard error quoted when it fails.
 STDERR_TAIL = 600
+# A session unused this long must answer (within PING_SECONDS) before it is used again.
+PING_AFTER_SECONDS = 30.0
+PING_SECONDS = 5.0
 # Errors that mean the connection itself is gone (not one call's failure).
 _GONE = (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, EOFError)
 
@@ -120,6 +124,7 @@ class _Session:
         self.errlog: IO[str] | None = None
         self.failure: BaseException | None = None
         self.list_lock = asyncio.Lock()
+        self.used = time.monotonic()
 
     def describe(self) -> str:
         """How messages name the server: its name and command line or URL."""
@@ -151,10 +156,20 @@ class _Session:
             await asyncio.wait_for(asyncio.shield(ready), CONNECT_SECONDS)
         except TimeoutError:
             self.stop.set()
-            raise McpServerUnavailableError(
+            message = (
                 f"{self.describe()} did not finish the MCP handshake within "
                 f"{CONNECT_SECONDS:g} s{self.stderr_tail()}"
-            ) from None
+            )
+            self.close_log()
+            raise McpServerUnavailableError(message) from None
+        except BaseException:
+            self.close_log()
+            raise
+
+    def close_log(self) -> None:
+        """Close the file holding the server's stderr (once the session is over)."""
+        if self.errlog is not None:
+            self.errlog.close()
 
     async def _hold(self, ready: asyncio.Future[None]) -> None:
         try:
@@ -171,9 +186,8 @@ class _Session:
             if isinstance(error, asyncio.CancelledError):
                 raise
         finally:
+            # The stderr file stays open: the failure may still quote it (closed by _drop).
             self.client = None
-            if self.errlog is not None:
-                self.errlog.close()
 
     async def _transport(self, stack: AsyncExitStack) -> Any:
         server = self.server
@@ -246,7 +260,10 @@ def _key(name: str, server: ServerConfig, env: Mapping[str, str]) -> str:
 class McpPool:
     """Open sessions with MCP servers for one process; ``close()`` stops them all."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, ping_after: float = PING_AFTER_SECONDS) -> None:
+        # A session idle this long is asked whether it answers before its next use: a server
+        # that died while idle is started again instead of failing the call.
+        self.ping_after = ping_after
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._sessions: dict[str, _Session] = {}
@@ -282,7 +299,8 @@ class McpPool:
         lock = self._opening.setdefault(key, asyncio.Lock())
         async with lock:
             session = self._sessions.get(key)
-            if session is not None and session.alive:
+            if session is not None and session.alive and await self._answers(session):
+                session.used = time.monotonic()
                 return session
             if session is not None:
                 await self._drop(key, session)
@@ -291,6 +309,19 @@ class McpPool:
             self._sessions[key] = session
             return session
 
+    async def _answers(self, session: _Session) -> bool:
+        """Whether a session is usable: recently used, or it answers now. The question is a
+        tools listing (ping is gone from the 2026 protocol), which also refreshes the tools."""
+        if time.monotonic() - session.used < self.ping_after:
+            return True
+        session.tools = None
+        try:
+            await asyncio.wait_for(session.list_tools(), PING_SECONDS)
+        except Exception as error:
+            log.info("%s did not answer (%s): starting it again", session.describe(), error)
+            return False
+        return True
+
     async def _drop(self, key: str, session: _Session) -> None:
         if self._sessions.get(key) is session:
             del self._sessions[key]
@@ -298,6 +329,7 @@ class McpPool:
         if session.task is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(session.task), STOP_SECONDS)
+        session.close_log()
 
     # --- what callers use ------------------------------------------------------------------
 

@@ -70,6 +70,13 @@ def test_tool_calls_are_nested_under_their_node(
                 error_type="ToolError",
                 error_message="file_read 'x': no such file in the workspace",
             ),
+            {
+                "node": "solve",
+                "step_key": "solve#1/tool#3/child",
+                "kind": "child_run",
+                "input": {"workflow": "doubler", "arguments": {"n": 21}},
+                "output": {"child_run_id": child_id},
+            },
             call_step(
                 3,
                 "doubler",
@@ -83,8 +90,8 @@ def test_tool_calls_are_nested_under_their_node(
     page = client.get(f"/runs/{run_id}").text
 
     top, nested = page.split('<ol class="steps tool-calls"', 1)
-    assert 'data-step="4"' in top and 'data-node="solve"' in top
-    assert 'data-tool-calls="3"' in nested
+    assert 'data-step="5"' in top and 'data-node="solve"' in top
+    assert 'data-tool-calls="4"' in nested and "child run started" in nested
     assert 'data-step-key="solve#1/tool#1"' in nested and 'data-step-key="solve#1/tool#3"' in nested
     assert "<strong>calculator</strong>" in nested and "tool call · turn 1" in nested
     assert "&#34;expression&#34;: &#34;6 * 7&#34;" in nested or '"expression": "6 * 7"' in nested
@@ -96,11 +103,12 @@ def test_tool_calls_are_nested_under_their_node(
     assert [(s["step_key"], s["parent_key"], s["kind"]) for s in listed] == [
         ("solve#1/tool#1", "solve#1", "tool_call"),
         ("solve#1/tool#2", "solve#1", "tool_call"),
+        ("solve#1/tool#3/child", "solve#1", "child_run"),
         ("solve#1/tool#3", "solve#1", "tool_call"),
         ("solve#1", None, "llm"),
     ]
     assert listed[0]["input"]["arguments"] == {"expression": "6 * 7"}
-    assert listed[2]["output"]["child_run_id"] == child_id
+    assert listed[3]["output"]["child_run_id"] == child_id
 
 
 def test_a_call_waiting_for_approval_shows_the_tool_and_its_arguments(

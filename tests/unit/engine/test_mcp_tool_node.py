@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 from configurable_agents.bootstrap import Database
+from configurable_agents.config.mcp import load_servers_file, use_shared_servers
 from configurable_agents.engine.runner import Engine, open_engine
 from configurable_agents.mcp import pool as mcp_pool
 from configurable_agents.settings import Settings
@@ -246,3 +247,19 @@ def test_http_server_crash_mid_call_fails_the_step(engine: Engine, store_run: St
         assert (after.error_message or "").startswith(
             f"node call: cannot connect to MCP server 'fake' ({url}): "
         )
+
+
+def test_a_server_of_the_shared_file_serves_a_workflow_that_does_not_declare_it(
+    engine: Engine, store_run: StoreRun, tmp_path: Path
+) -> None:
+    shared = tmp_path / "servers.yaml"
+    shared.write_text(json.dumps({"mcp_servers": {"fake": stdio_declaration()}}))
+    use_shared_servers(load_servers_file(shared))
+    try:
+        config = json.loads(workflow(stdio_declaration(), "echo", {"text": "{label}"}, "text"))
+        del config["mcp_servers"]
+        outcome = engine.execute(store_run(json.dumps(config)))
+    finally:
+        use_shared_servers({})
+    assert outcome is not None and outcome.state == RunState.COMPLETED, outcome.error_message
+    assert outcome.outputs["result"] == "echo: x"
