@@ -43,10 +43,9 @@ def hub_of(request: Request) -> FeedHub:
 
 def started_out(run: Run) -> dict[str, Any]:
     """The run as the run API answers it."""
-    data = RunStartedOut.model_validate(
-        {**{k: getattr(run, k) for k in RunStartedOut.model_fields if k != "urls"}}
-        | {"urls": run_urls(run.id)}
-    )
+    # Fields the page computes (tracking, timeline) keep their defaults here.
+    stored = {k: getattr(run, k) for k in RunStartedOut.model_fields if hasattr(run, k)}
+    data = RunStartedOut.model_validate(stored | {"urls": run_urls(run.id)})
     return data.model_dump(mode="json")
 
 
