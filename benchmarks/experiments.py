@@ -13,7 +13,9 @@ Writes benchmarks/results/experiments.json and prints a summary.
   and the experiment finished; timed from the first cell run's creation to the
   experiment's end (after its last cell is scored).
 - overhead per cell: experiment seconds per cell over plain seconds per run, minus one,
-  in each round (plain then experiment, back to back); the median over rounds.
+  in each round (plain then experiment, back to back); the median over rounds. Reported
+  end to end (from the first creation) and from the first start (what running and
+  scoring the cells adds, without the difference in how the runs are created).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ sys.path.insert(0, str(REPO))  # the cluster helpers live with the queue tests
 
 from configurable_agents.experiments.definition import parse_definition  # noqa: E402
 from configurable_agents.experiments.service import create_experiment, start_experiment  # noqa: E402
-from configurable_agents.storage.models import Experiment, Run  # noqa: E402
+from configurable_agents.storage.models import Experiment  # noqa: E402
 from tests.fakes.openai_server import FakeLLMServer  # noqa: E402
 from tests.fakes.workflows import echo_workflow  # noqa: E402
 from tests.integration.queue.cluster import Cluster, flush_redis  # noqa: E402
@@ -64,16 +66,18 @@ scorers:
 """
 
 
-def plain_round(cluster: Cluster, workflow_id: int, count: int) -> float:
+def plain_round(cluster: Cluster, workflow_id: int, count: int) -> tuple[float, float]:
+    """(seconds from the first creation to the last end, from the first start to the last end)."""
     run_ids = [cluster.start_run(workflow_id, {"text": f"plain {i}"}) for i in range(count)]
     runs = cluster.wait_finished(run_ids, timeout=900)
     assert {run.state for run in runs} == {"completed"}, {run.state for run in runs}
-    first = min(run.created_at for run in runs)
     last = max(run.finished_at or run.created_at for run in runs)
-    return (last - first).total_seconds()
+    first_created = min(run.created_at for run in runs)
+    first_started = min(run.started_at or run.created_at for run in runs)
+    return (last - first_created).total_seconds(), (last - first_started).total_seconds()
 
 
-def experiment_round(cluster: Cluster, files: Path) -> float:
+def experiment_round(cluster: Cluster, files: Path) -> tuple[float, float]:
     definition = parse_definition((files / "bench.yaml").read_text(), filename="bench.yaml")
     experiment_id = create_experiment(
         cluster.settings, cluster.session_factory, definition, base_dir=files
@@ -87,9 +91,11 @@ def experiment_round(cluster: Cluster, files: Path) -> float:
 
     experiment = cluster.wait_for(finished, timeout=900, what="the experiment", poll=0.1)
     assert experiment.status == "completed", experiment.status
-    with cluster.session_factory() as session:
-        first = min(session.get(Run, run_id).created_at for run_id in run_ids[:1])  # type: ignore[union-attr]
-    return (experiment.finished_at - first).total_seconds()
+    runs = cluster.runs(run_ids)
+    first_created = min(run.created_at for run in runs)
+    first_started = min(run.started_at or run.created_at for run in runs)
+    end = experiment.finished_at
+    return (end - first_created).total_seconds(), (end - first_started).total_seconds()
 
 
 def main() -> int:
@@ -136,19 +142,25 @@ def main() -> int:
                 plain.append(plain_round(cluster, workflow_id, cells))
                 experiment.append(experiment_round(cluster, files))
                 print(
-                    f"round {index + 1}: plain {cells / plain[-1]:.1f} runs/s, "
-                    f"experiment {cells / experiment[-1]:.1f} cells/s",
+                    f"round {index + 1}: plain {cells / plain[-1][0]:.1f} runs/s "
+                    f"({cells / plain[-1][1]:.1f} from the first start), experiment "
+                    f"{cells / experiment[-1][0]:.1f} cells/s ({cells / experiment[-1][1]:.1f})",
                     flush=True,
                 )
         finally:
             cluster.stop()
             if args.queue == "redis":
                 flush_redis(REDIS_URL)
-    plain_seconds, experiment_seconds = statistics.median(plain), statistics.median(experiment)
     # Each round's experiment against the plain runs just before it (the same load on the
-    # shared machine), then the median over rounds.
-    per_round = [e / p - 1 for p, e in zip(plain, experiment, strict=True)]
+    # shared machine), then the median over rounds. End to end counts starting the runs
+    # (the experiment creates its cells in one transaction, plain runs one by one through
+    # the dispatch); execution counts from the first start, so it shows what scoring adds.
+    plain_seconds = statistics.median(p for p, _ in plain)
+    experiment_seconds = statistics.median(e for e, _ in experiment)
+    per_round = [e / p - 1 for (p, _), (e, _) in zip(plain, experiment, strict=True)]
+    per_round_execution = [e / p - 1 for (_, p), (_, e) in zip(plain, experiment, strict=True)]
     overhead = statistics.median(per_round)
+    execution_overhead = statistics.median(per_round_execution)
     report: dict[str, Any] = {
         "benchmark": "experiments",
         "machine": {
@@ -171,20 +183,24 @@ def main() -> int:
         "plain_runs_per_second": round(cells / plain_seconds, 1),
         "experiment_cells_per_second": round(cells / experiment_seconds, 1),
         "rounds": {
-            "plain_runs_per_second": [round(cells / s, 1) for s in plain],
-            "experiment_cells_per_second": [round(cells / s, 1) for s in experiment],
+            "plain_runs_per_second": [round(cells / p, 1) for p, _ in plain],
+            "experiment_cells_per_second": [round(cells / e, 1) for e, _ in experiment],
+            "plain_execution_runs_per_second": [round(cells / p, 1) for _, p in plain],
+            "experiment_execution_cells_per_second": [round(cells / e, 1) for _, e in experiment],
         },
         "overhead_per_cell": round(overhead, 3),
         "overhead_per_cell_by_round": [round(value, 3) for value in per_round],
-        "overhead_ms_per_cell": round((experiment_seconds - plain_seconds) / cells * 1000, 2),
+        "execution_overhead_per_cell": round(execution_overhead, 3),
+        "execution_overhead_per_cell_by_round": [round(v, 3) for v in per_round_execution],
         "goal_overhead": GOAL_OVERHEAD,
-        "met": overhead <= GOAL_OVERHEAD,
+        "met": max(overhead, execution_overhead) <= GOAL_OVERHEAD,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
     print(
         f"plain {report['plain_runs_per_second']} runs/s, experiment "
         f"{report['experiment_cells_per_second']} cells/s, overhead {overhead:+.1%} per cell "
+        f"end to end, {execution_overhead:+.1%} from the first start "
         f"(goal <= {GOAL_OVERHEAD:.0%}); wrote {args.output}"
     )
     return 0
