@@ -179,6 +179,13 @@ class _Phrase:
         return found
 
 
+def _verb(base: str) -> lexicon.Verb:
+    """The table's verb for a base form that is known to be there."""
+    found = lexicon.verb(base)
+    assert found is not None, base
+    return found
+
+
 def _is_product(token: str) -> bool:
     lowered = token.lower().strip(".")
     if patterns.DOMAIN.fullmatch(token.strip(".")):
@@ -408,9 +415,11 @@ def _is_start(tokens: list[str], index: int) -> bool:
     subject = previous in lexicon.VENDORS and word.endswith("s")
     # "the drafter generates output", "a Claude prompt returns one of ...": a noun phrase
     # before a verb said in the third person is its subject.
+    # A verb that is also a noun ("reviews") is a verb here only when an object follows.
+    objected = index + 1 < len(tokens) and tokens[index + 1].lower() in lexicon.DETERMINERS
     named = (
         word.endswith("s")
-        and found.base not in lexicon.NOUN_TOO
+        and (found.base not in lexicon.NOUN_TOO or objected)
         and previous not in lexicon.ADJECTIVES
         and _subject_before(tokens, before)
     )
@@ -480,7 +489,19 @@ def _subject_before(tokens: list[str], end: int) -> bool:
         word = tokens[at].lower()
         if word in ("the", "a", "an", "each", "every", "this", "our", "your", "its"):
             return True
-        if word in _BOUNDARY or word in _PUNCT or lexicon.verb(word) is not None:
+        # "a second LLM call reviews": a verb that is also a noun, after a modifier, is
+        # the head of the subject's noun phrase.
+        noun_head = (
+            at == end
+            and word in lexicon.NOUN_TOO
+            and at > 0
+            and tokens[at - 1].lower() not in _BOUNDARY
+            and tokens[at - 1].lower() not in _PUNCT
+            and lexicon.verb(tokens[at - 1]) is None
+        )
+        if not noun_head and (
+            word in _BOUNDARY or word in _PUNCT or lexicon.verb(word) is not None
+        ):
             return False
         at -= 1
     return at < 0
@@ -644,8 +665,24 @@ class Interpreter:
         if approval and not patterns.APPROVAL.match(text.strip()):
             # "drafts replies for review before sending": a person approves in between.
             before = self.read_sentence(text[: approval.start()])
+            after_text = text[approval.end() :]
+            between = patterns.BETWEEN.search(after_text)
+            if not before and (
+                (between and lexicon.verb(between.group("first")))
+                or patterns.DRAFTED.search(text[: approval.start()])
+            ):
+                # "a drafted e-mail waits for my approval", "a gate between the draft
+                # and the send": a model writes what the person approves.
+                before = [self._implied("draft", text[: approval.start()])]
             step = self.approval(None)
-            return [*before, step, *self.read_sentence(text[approval.end() :])]
+            second = lexicon.verb(between.group("second")) if between else None
+            sends: list[Step] = []
+            guards = patterns.GUARDS_SEND.search(after_text) or (second and second.role == "send")
+            # "before it leaves": what the person approves is sent next, unless the words
+            # say how ("before sending it to Slack" makes its own send).
+            if guards and not any(p.verb.role == "send" for p in phrases_of(after_text)):
+                sends = self.send(_Phrase(_verb("send"), "send", [], text))
+            return [*before, step, *sends, *self.read_sentence(after_text)]
         condition = patterns.CONDITION.search(text)
         parallel = patterns.PARALLEL.search(text)
         text = patterns.PARALLEL.sub("", text)
@@ -664,6 +701,12 @@ class Interpreter:
         if parallel:
             return self._parallel_sentence(text, parallel.start())
         return self.read_phrases(text)
+
+    def _implied(self, base: str, words: str) -> Step:
+        """A model step the words imply but do not say as a verb ("a drafted e-mail"):
+        its object is the content noun they name, else the text."""
+        nouns = [t for t in _TOKEN.findall(words.lower()) if t in lexicon.CONTENT_NOUNS]
+        return self.language(_Phrase(_verb(base), base, nouns[-1:], words))
 
     def _decide(self, match: re.Match[str]) -> list[Step]:
         """ "decides whether to send it or flag it for review": a model step chooses one of
@@ -761,6 +804,7 @@ class Interpreter:
             "labels": bool(_labels(phrase.text)),
             "destination": phrase.names_a_destination(),
             "content": phrase.makes_content(),
+            "model": phrase.mentions(lexicon.MODELS),
         }
         approval = patterns.APPROVAL.search(phrase.text)
         if approval and approval.start() == 0:

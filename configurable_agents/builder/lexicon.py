@@ -310,6 +310,7 @@ ROLE_STEPS: dict[str, list[tuple[str, str]]] = {
     "create": [
         ("destination content storage", "write_then_save"),
         ("destination content", "write_then_send"),
+        ("destination model !storage", "write_then_send"),
         ("destination storage", "file_write"),
         ("destination", "send"),
         ("", "language"),
@@ -493,6 +494,11 @@ VENDORS = word_set(
     n8n flowise dify langflow crewai agent agents bot chatbot assistant vapi bland
     natural language processing nlp cloud local locally powered ai-powered automatically
     automated automation google microsoft"""
+)
+# Vendors that are language models: a record made "via OpenAI" is written by a model first.
+MODELS = word_set(
+    """ai openai openai's gpt gpt-4 gpt-4o gpt-4o-mini gpt-3 gpt-3.5 chatgpt claude anthropic
+    anthropic's gemini llm llms ollama mistral deepseek llama ai-powered ai-generated"""
 )
 # Things a step can draw on besides what it works on: "answers questions using a knowledge
 # base" reads the knowledge base first and gives it to every later model step.

@@ -148,3 +148,18 @@ PARALLEL = re.compile(
 )
 # A name written like a product ("Trustpilot", "FT.com"): a service the step talks to.
 DOMAIN = re.compile(r"\b[\w-]+\.(?:com|io|ai|org|net|co|app|dev)\b", _I)
+
+# What an approval guards, said after it: "before it leaves", "before sending", "before the
+# send": the step after the approval sends.
+GUARDS_SEND = re.compile(
+    r"^\W*(?:before|until)\s+(?:it|they|anything|the \w+|messages?|emails?|drafts?)?\s*"
+    r"(?:is |are |gets? )?(?:leaves?|sent|send(?:ing)?|goes out|go out|publish(?:ed|ing)?|"
+    r"posted|deliver(?:ed|y)?)\b",
+    _I,
+)
+# "an approval gate sits between the draft and the send": the step before and after it.
+BETWEEN = re.compile(
+    r"\bbetween (?:the |a |an )?(?P<first>\w+) and (?:the |a |an )?(?P<second>\w+)", _I
+)
+# "a drafted client e-mail", "the draft": what a person approves was written by a model.
+DRAFTED = re.compile(r"\b(?:drafted|draft|written|generated|ai[- ]drafted)\b", _I)
