@@ -125,9 +125,12 @@ class _Phrase:
                 pairs[-1][1].append(token)
         return pairs
 
-    def mentions(self, words: frozenset[str]) -> bool:
-        """Whether any of ``words`` is said in the phrase."""
-        lowered = {token.strip(".") for token in [self.word.lower(), *self.lowered]}
+    def mentions(self, words: frozenset[str], *, verb: bool = True) -> bool:
+        """Whether any of ``words`` is said in the phrase (also as a part of a hyphenated
+        word: "multi-file reading"); the verb itself counts unless ``verb`` is False."""
+        said = [*([self.word.lower()] if verb else []), *self.lowered]
+        lowered = {token.strip(".") for token in said}
+        lowered |= {part for token in lowered if "-" in token for part in token.split("-")}
         return bool(lowered & words)
 
     def names_a_product(self) -> bool:
@@ -156,7 +159,10 @@ class _Phrase:
             if lowered in lexicon.PREPOSITIONS:
                 into = lowered
             else:
-                sent = into in ("to", "into", "onto") and _is_product(token)
+                kept = lowered in lexicon.STORAGE and (
+                    into == "into" or lowered in lexicon.FILE_PLACES
+                )
+                sent = into in ("to", "into", "onto") and (_is_product(token) or kept)
                 if sent or (into in ("in", "on") and lowered in lexicon.SERVICES):
                     return True
         return False
@@ -406,6 +412,20 @@ def _is_start(tokens: list[str], index: int) -> bool:
         return True
     previous = tokens[before].lower()
     word = tokens[index].lower()
+    opened = max((i for i in range(index) if tokens[i] == "("), default=-1)
+    if opened > tokens[:index].count(")") - 1 and opened >= 0 and tokens[index][:1].isupper():
+        inside = [t.lower() for t in tokens[opened + 1 :]]
+        inside = inside[: inside.index(")")] if ")" in inside else inside
+        if "," in inside or "or" in inside:
+            return False  # "(Engineering, Product, Design)": a listed label, not a verb
+    if (
+        word.endswith("ed")
+        and previous in ("or", "and")
+        and before > 0
+        and tokens[before - 1].lower() in lexicon.ADJECTIVES
+        and lexicon.verb(tokens[before - 1]) is None
+    ):
+        return False  # "new or updated bug reports": an adjective
     if previous == "by" and word.endswith("ing"):
         return True  # "by comparing the spreadsheets"
     participle = word.endswith(("ed", "en")) or word in lexicon.IRREGULAR
@@ -795,7 +815,9 @@ class Interpreter:
         """The steps one phrase makes (none for noise and triggers): the first row of
         ``lexicon.ROLE_STEPS`` for the verb's role whose condition the words meet."""
         mentioned = {
-            "web": phrase.mentions(lexicon.WEB) or bool(patterns.URL.search(phrase.text)),
+            # "search for hotels" is not on the web; "search the web" is.
+            "web": phrase.mentions(lexicon.WEB, verb=phrase.verb.role != "lookup")
+            or bool(patterns.URL.search(phrase.text)),
             "service": phrase.mentions(lexicon.SERVICES | lexicon.CHANNELS)
             or phrase.names_a_product(),
             "storage": phrase.mentions(lexicon.STORAGE)
@@ -805,6 +827,12 @@ class Interpreter:
             "destination": phrase.names_a_destination(),
             "content": phrase.makes_content(),
             "model": phrase.mentions(lexicon.MODELS),
+            "file": phrase.mentions(frozenset({"file", "files"}))
+            or bool(patterns.FILENAME.search(phrase.text))
+            or any(re.fullmatch(r"\.\w{2,4}", t) for t in phrase.tokens),
+            "notice": phrase.verb.base in ("notify", "alert", "remind", "inform")
+            and bool(set(phrase.object_tokens()) & (lexicon.PEOPLE | lexicon.RECIPIENTS))
+            and any(p in ("about", "of") for p, _ in phrase.preposition_phrases()),
         }
         approval = patterns.APPROVAL.search(phrase.text)
         if approval and approval.start() == 0:
@@ -814,7 +842,8 @@ class Interpreter:
         if role in ("send", "save") and condition is None and self._pending_condition:
             # "Captures positive feedback ... and adds it to Notion": only the positive ones.
             condition, self._pending_condition = self._pending_condition, None
-        guardable = role in ("send", "save", "language") and phrase.verb.role != "classify"
+        guardable = role in ("send", "save", "language", "transform")
+        guardable = guardable and phrase.verb.role != "classify"
         if condition and guardable and not self._guarding:
             # "notifies HR of qualified candidates": only the qualified ones.
             return self._guarded([phrase], condition)
@@ -963,8 +992,11 @@ class Interpreter:
         reader = self.reader
         create = verb.role == "create"
         origin = self._implied_source(phrase) if reader.previous is None else None
+        drawn = self._drawn_from(phrase) if reader.previous is not None else None
         source = reader.source(phrase, create=create)
         reads = [source] if source else []
+        if drawn and drawn not in reads:
+            reads.append(drawn)
         words = phrase.object_tokens()
         head = head_noun(words)
         tokens = list(phrase.tokens)
@@ -1060,6 +1092,21 @@ class Interpreter:
         reader.add(step)
         reader.previous = output
         return step
+
+    def _drawn_from(self, phrase: _Phrase) -> str | None:
+        """ "enhances the summary with information from Wikipedia": a later step that draws
+        on the web or a product gets that first; the field it comes in, or None."""
+        found = patterns.DRAWN_FROM.search(phrase.text)
+        if not found:
+            return None
+        words = found.group("where").split()
+        if not (any(_is_product(w) for w in words) or {w.lower() for w in words} & lexicon.WEB):
+            return None
+        previous = self.reader.previous
+        step = self.fetch(_Phrase(_verb("fetch"), "fetch", words, phrase.sentence))
+        self.plan.guessed.append(f"I added '{step.id}' to get what '{phrase.word}' draws on")
+        self.reader.previous = previous
+        return step.writes[0] if step.writes else None
 
     def _implied_source(self, phrase: _Phrase) -> str | None:
         """A first step about something on the web, in a product or in a file ("summarizes

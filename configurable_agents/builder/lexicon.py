@@ -64,6 +64,8 @@ VERB_TABLE: dict[str, tuple[str, str | None]] = {
     "choose": ("create", "choice"),
     "personalize": ("create", "result"),
     "enrich": ("create", "enriched"),
+    "enhance": ("revise", None),
+    "augment": ("revise", None),
     # transform: the direct object is read, the answer has a fixed name
     "summarize": ("transform", "summary"),
     "summarise": ("transform", "summary"),
@@ -315,6 +317,8 @@ ROLE_STEPS: dict[str, list[tuple[str, str]]] = {
         ("destination", "send"),
         ("", "language"),
     ],
+    # "transforms descriptions into workflow .json files": written, then kept in a file.
+    "transform": [("destination file", "write_then_save"), ("", "language")],
     "fetch": [
         ("web", "fetch"),
         ("service", "fetch"),
@@ -325,6 +329,8 @@ ROLE_STEPS: dict[str, list[tuple[str, str]]] = {
     "read": [("web", "fetch"), ("service", "fetch"), ("storage", "file_read"), ("", "input")],
     "trigger": [("storage", "file_read"), ("web", "fetch"), ("", "input")],
     "send": [
+        # "notifies clients about their tasks": a notice is written for them, then sent.
+        ("notice !content", "write_then_send"),
         ("storage !service", "file_write"),
         ("service", "send"),
         ("strong", "send"),
@@ -480,11 +486,15 @@ STORAGE = word_set(
     table log logs document documents doc docs drive dropbox pdf txt markdown md json
     knowledge base"""
 )
+# Places that are plainly files: "write it to a sheet" keeps it there ("changes to make to
+# the document" does not).
+FILE_PLACES = word_set("file files folder sheet sheets spreadsheet spreadsheets csv excel json")
 # Things on the web: fetching them is an HTTP GET.
 WEB = word_set(
     """url urls page pages webpage webpages web website websites site sites link links
     feed feeds rss api apis endpoint http https html internet online news headlines
-    weather stock price prices forecast papers arxiv wikipedia search analytics"""
+    weather stock price prices forecast papers arxiv wikipedia search analytics reddit
+    subreddit subreddits youtube"""
 )
 # Things that are only words about which model or vendor does the work.
 VENDORS = word_set(
@@ -542,6 +552,11 @@ CONDITIONS = word_set(
     low-confidence high-urgency"""
 )
 # Words that name a person who approves.
+# People a notice is written for ("notifies clients about their tasks").
+RECIPIENTS = word_set(
+    """client clients customer customers user users subscriber subscribers candidate
+    candidates applicant applicants member members employee employees stakeholders"""
+)
 PEOPLE = word_set(
     """human person people manager someone somebody colleague boss editor reviewer team
     lead owner me us user admin administrator supervisor approver"""

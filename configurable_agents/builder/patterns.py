@@ -163,3 +163,9 @@ BETWEEN = re.compile(
 )
 # "a drafted client e-mail", "the draft": what a person approves was written by a model.
 DRAFTED = re.compile(r"\b(?:drafted|draft|written|generated|ai[- ]drafted)\b", _I)
+# "with information from Wikipedia", "using data from the Stripe API": what a step draws on.
+DRAWN_FROM = re.compile(
+    r"\b(?:with|using|adding)\s+(?:\w+\s+){0,2}?(?:information|data|facts|context|details|"
+    r"content|results)\s+from\s+(?:the\s+)?(?P<where>[\w.-]+(?:\s+(?:api|website|site))?)",
+    _I,
+)
