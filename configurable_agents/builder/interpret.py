@@ -847,6 +847,11 @@ class Interpreter:
         if condition and guardable and not self._guarding:
             # "notifies HR of qualified candidates": only the qualified ones.
             return self._guarded([phrase], condition)
+        based = patterns.BASED_ON.search(phrase.text)
+        if based and role in ("send", "save") and not self._guarding:
+            # "sends alerts to Slack based on sentiment analysis": a model judges the
+            # basis first, a router lets through only what calls for the step.
+            return self._based_on(phrase, based)
         make = next(
             make
             for condition, make in lexicon.ROLE_STEPS[role]
@@ -959,6 +964,88 @@ class Interpreter:
         )
         return steps
 
+    def _based_on(self, phrase: _Phrase, based: re.Match[str]) -> list[Step]:
+        """A step taken depending on a judgement the words name ("based on sentiment
+        analysis"): the judgement, then a router whose "yes" branch holds the step."""
+        reader = self.reader
+        basis = " ".join(
+            w for w in based.group("basis").split() if w.lower() not in lexicon.DETERMINERS
+        )
+        subject = reader.previous or reader.input("text", "The text to judge")
+        cut = phrase.text.lower().find(based.group(0).lower())
+        kept = _TOKEN.findall(phrase.text[:cut] if cut > 0 else phrase.text)[1:]
+        step_words = " ".join([phrase.word, *kept]).strip(" ,")
+        short = _Phrase(phrase.verb, phrase.word, kept, phrase.sentence)
+        targets = [
+            t for t in short.destination_words() if _is_product(t) or t.lower() in lexicon.CHANNELS
+        ]
+        if len(targets) >= 2 and "or" in short.lowered:
+            # "delivers reports via WhatsApp or SMS based on their preferred channel": the
+            # judgement picks one of the alternatives, a branch sends through each.
+            return self._choose_target(short, basis, subject, targets)
+        judge = Step(
+            reader.step_id("judge", head_noun(basis.lower().split())),
+            "classify",
+            "judge",
+            sentence(
+                f"Judge the {label(subject).lower()} by its {basis}: does it call for this "
+                f"step ({step_words})? Answer yes or no"
+            ),
+            reads=[subject],
+        )
+        name = reader.output(
+            f"{phrase.verb.base}_needed",
+            Field(f"{phrase.verb.base}_needed", "enum", "Whether to go on", values=["yes", "no"]),
+        )
+        judge.writes = [name]
+        reader.add(judge)
+        reader.previous = subject
+        router = Router(reader.step_id("route"), name)
+        self.plan.blocks.append(router)
+        start = len(self.plan.blocks)
+        self._guarding = True
+        try:
+            self.read_phrase(_Phrase(phrase.verb, phrase.word, kept, phrase.sentence))
+        finally:
+            self._guarding = False
+        branch = [block for block in self.plan.blocks[start:] if isinstance(block, Step)]
+        del self.plan.blocks[start:]
+        router.routes.append(Route("yes", branch))
+        reader.previous = subject
+        self.plan.understood.append(
+            f"'{judge.id}' judges the {basis}; '{router.id}' goes on only when it says yes"
+        )
+        return [judge]
+
+    def _choose_target(
+        self, phrase: _Phrase, basis: str, subject: str, targets: list[str]
+    ) -> list[Step]:
+        """One of several ways to send, chosen by what the words name: a classification
+        among them and a branch per way."""
+        reader = self.reader
+        values = list(dict.fromkeys(field_name(t) for t in targets))
+        choose = Step(
+            reader.step_id("choose", "channel"),
+            "classify",
+            "choose",
+            sentence(
+                f"Choose how to {phrase.verb.base} the {label(subject).lower()} by its "
+                f"{basis}. Answer with one of: {', '.join(values)}"
+            ),
+            reads=[subject],
+        )
+        spec = Field("channel", "enum", f"One of: {', '.join(values)}", values=values)
+        choose.writes = [reader.output("channel", spec)]
+        reader.add(choose)
+        reader.previous = subject
+        router = self._router_for(choose.writes[0])
+        for value, target in zip(values, dict.fromkeys(targets), strict=False):
+            self._branch(router, value, f"{phrase.verb.base} it to {target}")
+        self.plan.understood.append(
+            f"I made '{router.id}' a router with branches {' / '.join(values)}"
+        )
+        return [choose]
+
     def _condition_field(self, value: str, negative: bool) -> tuple[str, str]:
         """The field a condition is about and the value that takes the branch."""
         for spec in self.plan.fields.values():
@@ -1070,6 +1157,14 @@ class Interpreter:
             reader.labels_field = output
             reader.add(step)
             reader.previous = source or reader.previous
+            if values and patterns.INTO_PLACES.search(phrase.text):
+                # "classifies bug reports into teams (A, B, C)": the labels are where each
+                # one goes, so each is a branch.
+                router = self._router_for(output)
+                router.routes += [Route(value, []) for value in values]
+                self.plan.understood.append(
+                    f"I made '{router.id}' a router with branches {' / '.join(values)}"
+                )
             return step
         if create:
             name = head if head and head not in self.plan.fields else (verb.output or "result")

@@ -169,3 +169,13 @@ DRAWN_FROM = re.compile(
     r"content|results)\s+from\s+(?:the\s+)?(?P<where>[\w.-]+(?:\s+(?:api|website|site))?)",
     _I,
 )
+# "into designated teams", "to the right department": labels that are places to go.
+INTO_PLACES = re.compile(
+    r"\b(?:into|to|between)\s+(?:the\s+)?(?:\w+\s+){0,2}?(?:teams?|departments?|queues?|"
+    r"handlers?|paths?|folders?|inboxes|owners?|agents?)\b",
+    _I,
+)
+# "based on sentiment analysis", "depending on their score": what a step depends on.
+BASED_ON = re.compile(
+    r"\b(?:based on|depending on|according to)\s+(?P<basis>(?:[\w'-]+\s*){1,4})", _I
+)
