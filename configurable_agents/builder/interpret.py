@@ -827,6 +827,11 @@ class Interpreter:
             "destination": phrase.names_a_destination(),
             "content": phrase.makes_content(),
             "model": phrase.mentions(lexicon.MODELS),
+            # "generates a PDF using Gotenberg": a named service makes it.
+            "by_service": any(
+                p in ("using", "via") and any(_is_product(w) for w in words)
+                for p, words in phrase.preposition_phrases()
+            ),
             "file": phrase.mentions(frozenset({"file", "files"}))
             or bool(patterns.FILENAME.search(phrase.text))
             or any(re.fullmatch(r"\.\w{2,4}", t) for t in phrase.tokens),
@@ -1121,7 +1126,10 @@ class Interpreter:
             return step
         if verb.role == "classify":
             step.kind = "classify"
-            values = _labels(phrase.text) or _labels(phrase.sentence)
+            # Labels said anywhere after the verb ("classify it. Urgent, normal or low"),
+            # never before it ("from either an email inbox or a webhook, classifies").
+            at = phrase.sentence.find(phrase.word)
+            values = _labels(phrase.text) or _labels(phrase.sentence[max(at, 0) :])
             topic = next(
                 (
                     w

@@ -116,6 +116,8 @@ VERB_TABLE: dict[str, tuple[str, str | None]] = {
     "clean": ("revise", None),
     "standardize": ("revise", None),
     "normalize": ("revise", None),
+    "deduplicate": ("revise", None),
+    "dedupe": ("revise", None),
     # review: an LLM scores the object and says what to improve
     "review": ("review", None),
     "evaluate": ("review", None),
@@ -315,6 +317,7 @@ ROLE_STEPS: dict[str, list[tuple[str, str]]] = {
         ("destination model !storage", "write_then_send"),
         ("destination storage", "file_write"),
         ("destination", "send"),
+        ("by_service !model", "send"),
         ("", "language"),
     ],
     # "transforms descriptions into workflow .json files": written, then kept in a file.

@@ -77,6 +77,9 @@ ITEM = re.compile(r"^\s*(?:\d+\s*[.):]|[-*\u2022])\s+(.*\S)\s*$")
 # Sentences, and the bullets and arrows people draw between steps ("A \u2192 B \u2192 C").
 SENTENCE = re.compile(
     r"(?<=[a-z0-9)\"'*`])[.!?]\s+(?=[A-Z0-9*\[])|\n+|;\s*|\s*[\u2022\u2192\u2193\u21d2]\s*|\s+->\s+|\s+=>\s+"
+    # "Reads the info - Crawls the website - Fetches news": a dash between spaces before a
+    # capital is a bullet written on one line.
+    r"|\s+[-\u2013\u2014]\s+(?=[A-Z])"
 )
 
 # A step done by a person: an approval.
