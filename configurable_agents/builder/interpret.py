@@ -719,7 +719,7 @@ class Interpreter:
             guarded = guarded[: otherwise.start()] if otherwise else guarded
             return self.read_phrases(guarded, guard=condition, orelse=orelse)
         if parallel:
-            return self._parallel_sentence(text, parallel.start())
+            return self._parallel_sentence(text, parallel.start(), parallel.group(0))
         return self.read_phrases(text)
 
     def _implied(self, base: str, words: str) -> Step:
@@ -779,15 +779,22 @@ class Interpreter:
         self._branch(router, said, " ".join(tokens[size:]))
         return []
 
-    def _parallel_sentence(self, text: str, at: int) -> list[Step]:
+    def _parallel_sentence(self, text: str, at: int, cue: str = "") -> list[Step]:
         """ "A and B in parallel, then C": the phrases before the cue run at once (one
         phrase over a list, "analyze the sentiment, the topics and the entities", runs
         once per item); those after it come after the join."""
         phrases = phrases_of(text[:at]) or phrases_of(text)
         rest = phrases_of(text[at:]) if phrases_of(text[:at]) else []
+        added: list[Step] = []
+        prior: list[Step] = []
+        if len(phrases) >= 2 and re.match(r"\W*each\b", cue, re.I):
+            # "breaks the topic into subtopics, researches each of them": only the phrase
+            # that says "each" runs at once, once per item; the ones before come first.
+            for phrase in phrases[:-1]:
+                prior += self.read_phrase(phrase)
+            phrases = phrases[-1:]
         if len(phrases) == 1:
             phrases = _per_item(phrases[0])
-        added: list[Step] = []
         before = self.reader.previous
         for phrase in phrases:
             # Every branch works on what came before the group, not on another branch.
@@ -796,7 +803,7 @@ class Interpreter:
         self._make_parallel(added)
         for phrase in rest:
             added += self.read_phrase(phrase)
-        return added
+        return prior + added
 
     def read_phrases(
         self, text: str, guard: re.Match[str] | None = None, orelse: str = ""
@@ -1553,7 +1560,11 @@ class Interpreter:
         inner = phrases_of(target)
         for one in inner:
             self.read_phrase(one)
-        if not inner:
+        words = _TOKEN.findall(target)
+        if not inner and any(_is_product(w) for w in words[1:]):
+            # "Bugs become Linear issues": a record made in the product the words name.
+            self.read_phrase(_Phrase(_verb("create"), "create", ["to", *words[1:]], target))
+        elif not inner:
             name = head_noun([w.lower() for w in target.split()]) or "handler"
             subject = before or router.field
             step = Step(
