@@ -75,6 +75,9 @@ _BOUNDARY = frozenset(
 )
 # Words before a past participle that make it a step said in the passive.
 _PASSIVE = frozenset({"is", "are", "was", "were", "be", "been", "being", "gets", "get", "then"})
+# Roles of a label that names what its branch does ("a search path", "escalation" does not:
+# a router in a branch of its own router would never end).
+_BRANCH_ACTIONS = frozenset({"lookup", "fetch", "transform", "create", "review", "calculate"})
 # Words that make a review one done by a person.
 _BY_PEOPLE = frozenset({"human", "manual", "person", "people", "editorial", "team"})
 # Every way of saying e-mail posts to one mail address.
@@ -426,6 +429,18 @@ def _is_start(tokens: list[str], index: int) -> bool:
         and lexicon.verb(tokens[before - 1]) is None
     ):
         return False  # "new or updated bug reports": an adjective
+    if previous == "," and index + 1 < len(tokens) and tokens[index + 1] in (",", "or", "and"):
+        # "to a cache, search, or clarification path": a bare word between list commas,
+        # among nouns, is a listed noun ("fetch, summarize, and send" lists verbs).
+        after = index + 1
+        while after < len(tokens) and tokens[after].lower() in (",", "or", "and"):
+            after += 1
+        near = [
+            tokens[before - 1] if before > 0 else "",
+            tokens[after] if after < len(tokens) else "",
+        ]
+        if all(lexicon.verb(w) is None for w in near if w):
+            return False
     if previous == "by" and word.endswith("ing"):
         return True  # "by comparing the spreadsheets"
     participle = word.endswith(("ed", "en")) or word in lexicon.IRREGULAR
@@ -834,6 +849,7 @@ class Interpreter:
             "destination": phrase.names_a_destination(),
             "content": phrase.makes_content(),
             "model": phrase.mentions(lexicon.MODELS),
+            "bare": not phrase.tokens,
             # "generates a PDF using Gotenberg": a named service makes it.
             "by_service": any(
                 p in ("using", "via") and any(_is_product(w) for w in words)
@@ -1461,9 +1477,15 @@ class Interpreter:
             for value, target in zip(values, labels, strict=True):
                 self._branch(router, value, target.replace("_", " "))
         else:
-            # "routes them by category": a branch per label, each going on for now.
+            # "routes them by category": a branch per label, each going on for now; a label
+            # that names an action ("to a cache, search, or clarification path") does it.
             for value in values:
-                if not any(route.value == value for route in router.routes):
+                if any(route.value == value for route in router.routes):
+                    continue
+                acts = lexicon.verb(value) or lexicon.verb_of_noun(value)
+                if acts and acts.role in _BRANCH_ACTIONS:
+                    self._branch(router, value, acts.base)
+                else:
                     router.routes.append(Route(value, []))
         if not router.routes:
             router.routes.append(Route("other", []))

@@ -74,6 +74,7 @@ VERB_TABLE: dict[str, tuple[str, str | None]] = {
     "shorten": ("transform", "short_version"),
     "translate": ("transform", "translation"),
     "explain": ("transform", "explanation"),
+    "clarify": ("transform", "clarification"),
     "describe": ("transform", "explanation"),
     "analyze": ("transform", "analysis"),
     "analyse": ("transform", "analysis"),
@@ -307,7 +308,8 @@ NOUN_TOO = word_set(
 ROLE_STEPS: dict[str, list[tuple[str, str]]] = {
     "language": [("", "language")],
     # "find companies using Exa.ai", "search the web": a lookup on a service is a request.
-    "lookup": [("web", "fetch"), ("service", "fetch"), ("", "language")],
+    # A bare "search" (a search path, "then search") searches the web.
+    "lookup": [("web", "fetch"), ("service", "fetch"), ("bare", "fetch"), ("", "language")],
     # "compile a report into a Notion table": written, then sent; "create them in
     # Spotify", "write the results back to Airtable": a record made there; the same into a
     # sheet or a file is a file write.
@@ -669,3 +671,24 @@ SMALL_TALK = word_set(
     """hello hi hey there thanks thank you ok okay yes no good morning evening afternoon
     cheers bye goodbye please test testing"""
 )
+
+
+def verb_of_noun(word: str) -> Verb | None:
+    """The verb a noun of an action comes from: the table's ("analysis" -> analyze), else
+    by its ending ("clarification" -> clarify, "escalation" -> escalate)."""
+    word = word.lower()
+    if word in NOUN_VERBS:
+        return verb(NOUN_VERBS[word])
+    for ending, replacements in (
+        ("ification", ("ify",)),
+        ("ation", ("ate", "e", "")),
+        ("ion", ("e", "")),
+        ("ment", ("",)),
+    ):
+        if word.endswith(ending):
+            stem = word[: -len(ending)]
+            for replacement in replacements:
+                found = verb(stem + replacement)
+                if found is not None:
+                    return found
+    return None
