@@ -534,6 +534,10 @@ def _subject_before(tokens: list[str], end: int) -> bool:
             and tokens[at - 1].lower() not in _PUNCT
             and lexicon.verb(tokens[at - 1]) is None
         )
+        if word == ")" and "(" in tokens[:at]:
+            # "a prioritization system (P0-P3) distributes": skip what is in brackets.
+            at = max(i for i in range(at) if tokens[i] == "(") - 1
+            continue
         if not noun_head and (
             word in _BOUNDARY or word in _PUNCT or lexicon.verb(word) is not None
         ):
@@ -598,7 +602,20 @@ def phrases_of(text: str) -> list[_Phrase]:
     return found
 
 
+def _ranges(text: str) -> str:
+    """ "P0-P3" -> "P0, P1, P2, P3": a range of numbered labels, spelled out."""
+
+    def spell(match: re.Match[str]) -> str:
+        prefix, first, last = match.group(1), int(match.group(2)), int(match.group(3))
+        if not 0 < last - first < 10:
+            return match.group(0)
+        return ", ".join(f"{prefix}{n}" for n in range(first, last + 1))
+
+    return re.sub(r"\b([A-Za-z]{1,3})(\d)\s*[-\u2013]\s*\1?(\d)\b", spell, text)
+
+
 def _labels(text: str) -> list[str]:
+    text = _ranges(text)
     match = patterns.LABELS.search(text)
     if not match:
         return []
@@ -735,7 +752,13 @@ class Interpreter:
             return self.read_phrases(guarded, guard=condition, orelse=orelse)
         if parallel:
             return self._parallel_sentence(text, parallel.start(), parallel.group(0))
-        return self.read_phrases(text)
+        added = self.read_phrases(text)
+        tokens = _TOKEN.findall(text.strip(" ."))
+        last = lexicon.verb(tokens[-1]) if tokens else None
+        if not added and len(tokens) <= 4 and last is not None and last.role in ("save", "send"):
+            # "... → complete audit log": a step of a chain said as a noun phrase.
+            added = self.read_phrase(_Phrase(last, tokens[-1], tokens[:-1], text))
+        return added
 
     def _implied(self, base: str, words: str) -> Step:
         """A model step the words imply but do not say as a verb ("a drafted e-mail"):
@@ -1103,6 +1126,20 @@ class Interpreter:
 
     def language(self, phrase: _Phrase) -> Step:
         """A step the model answers."""
+        bracketed = re.search(r"\(([^)]*)\)", phrase.text)
+        if (
+            phrase.verb.role == "transform"
+            and phrase.verb.base != "translate"
+            and bracketed
+            and _labels(f"({bracketed.group(1)})")
+        ):
+            # "a prioritization system (P0-P3)": answering with one of the labels listed.
+            phrase = _Phrase(
+                lexicon.Verb(phrase.verb.base, "classify", phrase.verb.output),
+                phrase.word,
+                phrase.tokens,
+                phrase.sentence,
+            )
         verb = phrase.verb
         reader = self.reader
         create = verb.role == "create"
