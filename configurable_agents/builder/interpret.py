@@ -709,6 +709,14 @@ class Interpreter:
         led = self._label_led(text)
         if led is not None:
             return led
+        gate = patterns.APPROVED_BY_MODEL.match(text)
+        judged = any(s.kind in ("review", "classify") for s in self.plan.steps())
+        if gate and judged and not any(s.kind == "approval" for s in self.plan.steps()):
+            # "The AI evaluates the translation. Approved content is published, while any
+            # falling below standards are flagged": the model's verdict is a router.
+            parts = re.split(r",?\s*\bwhile\b\s*", text, maxsplit=1)
+            other = parts[1] if len(parts) > 1 else ""
+            return self._guarded(phrases_of(parts[0][gate.end() :]), "approved", orelse=other)
         decide = patterns.DECIDE.search(text)
         if decide:
             before = self.read_phrases(text[: decide.start()])
@@ -889,6 +897,8 @@ class Interpreter:
         if approval and approval.start() == 0:
             return [self.approval(phrase)]
         role = phrase.verb.role if phrase.verb.role in lexicon.ROLE_STEPS else "language"
+        if phrase.verb.base in lexicon.POSTED_TO and mentioned["service"]:
+            role = "send"  # "flagged in Slack": a post there
         condition = next((w for w in phrase.lowered if w in lexicon.CONDITIONS), None)
         if role in ("send", "save") and condition is None and self._pending_condition:
             # "Captures positive feedback ... and adds it to Notion": only the positive ones.

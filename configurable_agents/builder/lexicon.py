@@ -351,6 +351,8 @@ ROLE_STEPS: dict[str, list[tuple[str, str]]] = {
     "noise": [("labels", "classify"), ("", "nothing")],
     "repeat": [("", "nothing")],
 }
+# Verbs that, with a named service, post there ("flagged in Slack", "surfaced in Teams").
+POSTED_TO = frozenset({"flag", "surface", "highlight"})
 # Verbs that bring the results of several steps together: the join of a parallel group.
 JOIN_VERBS = frozenset({"combine", "merge", "aggregate", "compile", "consolidate", "join"})
 # Verbs that send or fetch only when a service or the web is named ("add it to Notion",

@@ -182,3 +182,5 @@ INTO_PLACES = re.compile(
 BASED_ON = re.compile(
     r"\b(?:based on|depending on|according to)\s+(?P<basis>(?:[\w'-]+\s*){1,4})", _I
 )
+# "Approved content is published ...": a verdict said before, not a person's approval.
+APPROVED_BY_MODEL = re.compile(r"^\W*(?:the\s+|all\s+|any\s+)?approved\s+(?=\w+\s)", _I)
