@@ -861,6 +861,11 @@ class Interpreter:
             return self._guarded(phrases, guard.group("value"), negative=negative, orelse=orelse)
         added: list[Step] = []
         for phrase in phrases:
+            optional = re.search(rf"\boptionally\s+{re.escape(phrase.word)}\b", text, re.I)
+            if optional and not self._guarding:
+                # "optionally ingests an uploaded file": only when there is one.
+                added += self._guarded([phrase], "provided")
+                continue
             added += self.read_phrase(phrase)
         return added
 
@@ -1681,6 +1686,19 @@ class Interpreter:
         for step in added:
             written = {name for single in singles for name in single.writes}
             independent = not set(step.reads) & written
+            # A step that reads what a step between it and the group writes cannot move up.
+            between = (
+                self.plan.blocks[self.plan.blocks.index(singles[0]) : self.plan.blocks.index(step)]
+                if singles and singles[0] in self.plan.blocks and step in self.plan.blocks
+                else []
+            )
+            written_between = {
+                name
+                for block in between
+                if isinstance(block, Step) and block not in singles
+                for name in block.writes
+            }
+            independent = independent and not set(step.reads) & written_between
             if step in self.plan.blocks and step.does not in lexicon.JOIN_VERBS and independent:
                 singles.append(step)
         if len(singles) < 2:
