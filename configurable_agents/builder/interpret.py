@@ -441,6 +441,9 @@ def _is_start(tokens: list[str], index: int) -> bool:
         ]
         if all(lexicon.verb(w) is None for w in near if w):
             return False
+    approving = lexicon.verb(previous)
+    if word.endswith("ing") and approving is not None and approving.role == "approve":
+        return True  # "approves sending the newsletter": what is approved is a step
     if previous == "by" and word.endswith("ing"):
         return True  # "by comparing the spreadsheets"
     participle = word.endswith(("ed", "en")) or word in lexicon.IRREGULAR
@@ -1507,6 +1510,13 @@ class Interpreter:
         reader = self.reader
         match = patterns.ROUTE.search(phrase.text)
         labels = _labels(phrase.text)
+        if not labels and not reader.labels_field:
+            # "routes it based on the verdict: PASS: ... BLOCK: ...": the labels head the
+            # sentences that follow.
+            start = self.plan.request.find(phrase.sentence.strip()[:40])
+            after = self.plan.request[max(start, 0) :]
+            heads = re.findall(r"(?:^|[.:\n]\s*)([A-Z][A-Z_]{1,20}):", after)
+            labels = [field_name(h) for h in dict.fromkeys(heads)] if len(set(heads)) >= 2 else []
         field_ = reader.labels_field or self._classify_for_route(phrase, labels, bool(match))
         if field_ is None:
             return None
@@ -1534,9 +1544,20 @@ class Interpreter:
             for value in values:
                 if any(route.value == value for route in router.routes):
                     continue
-                acts = lexicon.verb(value) or lexicon.verb_of_noun(value)
+                last = value.split("_")[-1]
+                acts = next(
+                    (
+                        found
+                        for word in dict.fromkeys([value, last])
+                        if (found := lexicon.verb(word) or lexicon.verb_of_noun(word))
+                    ),
+                    None,
+                )
                 if acts and acts.role in _BRANCH_ACTIONS:
                     self._branch(router, value, acts.base)
+                elif acts and acts.base == "escalate":
+                    # "an escalation path": the case is handed to a person.
+                    self._branch(router, value, "send it to the escalation team")
                 else:
                     router.routes.append(Route(value, []))
         if not router.routes:

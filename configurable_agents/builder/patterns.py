@@ -80,6 +80,9 @@ SENTENCE = re.compile(
     # "Reads the info - Crawls the website - Fetches news": a dash between spaces before a
     # capital is a bullet written on one line.
     r"|\s+[-\u2013\u2014]\s+(?=[A-Z])"
+    # "... based on the verdict: PASS: sends it. BLOCK: alerts": a label in capitals
+    # with a colon heads what its branch does.
+    r"|(?<=:)\s+(?=[A-Z][A-Z_]{1,20}:\s)"
 )
 
 # A step done by a person: an approval.
