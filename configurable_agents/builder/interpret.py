@@ -598,6 +598,17 @@ def phrases_of(text: str) -> list[_Phrase]:
                 [t for t in phrase.tokens if t.lower() != words[-1]],
                 phrase.sentence,
             )
+    # "shares videos on Discord along with AI-generated summaries of them": what goes
+    # along is made first, from what is shared.
+    for index in range(len(found) - 1):
+        tail = [t.lower() for t in found[index].tokens[-2:]]
+        if tail in (["along", "with"], ["together", "with"]):
+            sent, made = found[index], found[index + 1]
+            sent.tokens = sent.tokens[:-2]
+            made.tokens = [w for w in sent.tokens if w.lower() not in lexicon.PREPOSITIONS][
+                : len(sent.object_tokens())
+            ]
+            found[index], found[index + 1] = made, sent
     # "scrapes and summarizes content": the first verb shares the second one's object.
     for index in range(len(found) - 1):
         if not found[index].tokens and found[index + 1].tokens:
@@ -944,7 +955,7 @@ class Interpreter:
                 else [self.language(p)]
             ),
             "fetch": lambda p: [self.fetch(p)],
-            "send": self.send,
+            "send": self._send_with,
             "write_then_send": lambda p: [self.language(p), *self.send(p)],
             "write_then_save": lambda p: [self.language(p), self.file_write(p)],
             "file_write": lambda p: [self.file_write(p)],
@@ -1383,6 +1394,16 @@ class Interpreter:
         )
         step.reads = [url.strip("{}")] if not found else []
         return reader.place(step, output_name, "What the request returned")
+
+    def _send_with(self, phrase: _Phrase) -> list[Step]:
+        """A send of something from the web ("shares new YouTube videos on Discord") gets
+        it first."""
+        added: list[Step] = []
+        words = {w.strip(".") for w in phrase.object_tokens()}
+        if self.reader.previous is None and words & lexicon.WEB:
+            got = _Phrase(_verb("fetch"), "fetch", phrase.object_tokens(), phrase.sentence)
+            added.append(self.fetch(got))
+        return [*added, *self.send(phrase)]
 
     def send(self, phrase: _Phrase) -> list[Step]:
         """An HTTP POST of the last result to each service the words name ("sends them
