@@ -587,6 +587,22 @@ def phrases_of(text: str) -> list[_Phrase]:
                 rest = [*subject, *rest]
         assert verb is not None
         found.append(_Phrase(verb, tokens[at], rest, text))
+    listed: list[_Phrase] = []
+    for phrase in found:
+        items = _per_item(phrase) if phrase.verb.base in lexicon.GENERIC else [phrase]
+        if len(items) < 2:
+            listed.append(phrase)
+            continue
+        for item in items:
+            # "Creates meeting summaries, ClickUp tasks, and ...": each listed thing is
+            # made on its own; one named with a product is made there.
+            words = item.object_tokens()
+            products = [t for t in item.tokens[: len(words)] if _is_product(t)]
+            if products and not lexicon.NOUN_VERBS.get(words[-1] if words else ""):
+                rest = [t for t in item.tokens if t not in products]
+                item = _Phrase(item.verb, item.word, [*rest, "in", *products], item.sentence)
+            listed.append(item)
+    found = listed
     for index, phrase in enumerate(found):
         words = phrase.object_tokens()
         action = lexicon.NOUN_VERBS.get(words[-1]) if words else None
