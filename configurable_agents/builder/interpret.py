@@ -34,6 +34,9 @@ from configurable_agents.builder.plan import (
 )
 from configurable_agents.builder.text import field_name, label, node_id, number, sentence, unique
 
+# Where a research step searches the web when the words name no site (an HTML page of
+# results that needs no key).
+WEB_SEARCH = "https://html.duckduckgo.com/html/?q="
 DEFAULT_ROUNDS = 3
 DEFAULT_THRESHOLD = 7
 MAX_ROUNDS = 1000
@@ -971,6 +974,7 @@ class Interpreter:
                 else [self.language(p)]
             ),
             "fetch": lambda p: [self.fetch(p)],
+            "search_then_language": self._search_then_language,
             "send": self._send_with,
             "write_then_send": lambda p: [self.language(p), *self.send(p)],
             "write_then_save": lambda p: [self.language(p), self.file_write(p)],
@@ -1383,6 +1387,31 @@ class Interpreter:
         """A tool step said in the phrase's words."""
         step_id = self.reader.step_id(wanted_id)
         return Step(step_id, kind, does, sentence(phrase.text), reads=reads, args=args)
+
+    def _search_then_language(self, phrase: _Phrase) -> list[Step]:
+        """ "research a topic": a web search, then the model writes up what it found."""
+        search = self.web_search(phrase)
+        step = self.language(phrase)
+        if search.writes and search.writes[0] not in step.reads:
+            step.reads.append(search.writes[0])
+        return [search, step]
+
+    def web_search(self, phrase: _Phrase) -> Step:
+        """A web search for what the phrase researches (the last result, else the topic
+        it names, an input); the model step after it reads the results and the subject."""
+        reader = self.reader
+        subject = reader.previous or reader.source(phrase)
+        subject = subject or reader.input("topic", "The topic to research")
+        step = self._tool(
+            "http_request",
+            "search",
+            "search",
+            phrase,
+            [subject],
+            {"url": f"{WEB_SEARCH}{{{subject}}}", "method": "GET"},
+        )
+        reader.place(step, "search_results", "What the web search found", then=subject)
+        return step
 
     def fetch(self, phrase: _Phrase) -> Step:
         """An HTTP GET: of the URL in the words, else of a `url` input."""

@@ -97,8 +97,8 @@ VERB_TABLE: dict[str, tuple[str, str | None]] = {
     "turn": ("transform", "converted"),
     "correct": ("transform", "corrected"),
     "expand": ("transform", "expanded"),
-    "research": ("lookup", "research"),
-    "investigate": ("lookup", "research"),
+    "research": ("research", "research"),
+    "investigate": ("research", "research"),
     "estimate": ("transform", "estimate"),
     "predict": ("transform", "prediction"),
     "forecast": ("transform", "forecast"),
@@ -309,6 +309,8 @@ NOUN_TOO = word_set(
 ROLE_STEPS: dict[str, list[tuple[str, str]]] = {
     "language": [("", "language")],
     # "find companies using Exa.ai", "search the web": a lookup on a service is a request.
+    # "research a topic": sources are searched on the web, then the model writes it up.
+    "research": [("storage", "language"), ("", "search_then_language")],
     # A bare "search" (a search path, "then search") searches the web.
     "lookup": [("web", "fetch"), ("service", "fetch"), ("bare", "fetch"), ("", "language")],
     # "compile a report into a Notion table": written, then sent; "create them in
