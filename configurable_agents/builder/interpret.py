@@ -957,6 +957,12 @@ class Interpreter:
             if all(_holds(part, mentioned) for part in condition.split())
         )
         added = self._makers()[make](phrase)
+        if phrase.mentions(lexicon.GUARDRAILS) and not self._guarding and added:
+            # "screens the input with AI guardrails": what fails the check goes no further.
+            field_, wanted = self._condition_field("unsafe", negative=False)
+            router = self._router_for(field_, "guard")
+            router.routes.append(Route(wanted, [], stop=True))
+            self.plan.understood.append(f"'{router.id}' stops the run when the check fails")
         if make == "fetch" and phrase.mentions(lexicon.VENDORS) and phrase.verb.role != "lookup":
             # "scrapes the reviews using DeepSeek": a model takes what matters from the page.
             extract = lexicon.verb("extract")

@@ -355,6 +355,8 @@ ROLE_STEPS: dict[str, list[tuple[str, str]]] = {
 }
 # Verbs that, with a named service, post there ("flagged in Slack", "surfaced in Teams").
 POSTED_TO = frozenset({"flag", "surface", "highlight"})
+# Words that make a step a gate: what fails it goes no further.
+GUARDRAILS = word_set("guardrail guardrails safeguard safeguards")
 # Verbs that bring the results of several steps together: the join of a parallel group.
 JOIN_VERBS = frozenset({"combine", "merge", "aggregate", "compile", "consolidate", "join"})
 # Verbs that send or fetch only when a service or the web is named ("add it to Notion",
