@@ -935,6 +935,8 @@ class Interpreter:
         if approval and approval.start() == 0:
             return [self.approval(phrase)]
         role = phrase.verb.role if phrase.verb.role in lexicon.ROLE_STEPS else "language"
+        if phrase.verb.role == "review" and set(phrase.lowered) & lexicon.QUANTITIES:
+            role = "calculate"  # "validate and cross-check totals": arithmetic
         if phrase.verb.base in lexicon.POSTED_TO and mentioned["service"]:
             role = "send"  # "flagged in Slack": a post there
         condition = next((w for w in phrase.lowered if w in lexicon.CONDITIONS), None)

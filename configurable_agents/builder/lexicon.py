@@ -355,6 +355,8 @@ ROLE_STEPS: dict[str, list[tuple[str, str]]] = {
 }
 # Verbs that, with a named service, post there ("flagged in Slack", "surfaced in Teams").
 POSTED_TO = frozenset({"flag", "surface", "highlight"})
+# Amounts: checking them is arithmetic, a calculator step.
+QUANTITIES = word_set("total totals sum sums subtotal subtotals amount amounts balance balances")
 # Words that make a step a gate: what fails it goes no further.
 GUARDRAILS = word_set("guardrail guardrails safeguard safeguards")
 # Verbs that bring the results of several steps together: the join of a parallel group.

@@ -22,7 +22,7 @@ from tests.unit.builder.corpus_score import Score, load_corpus, score, split, su
 
 GOAL = 0.90
 # The rate reached when this floor was last raised: a change to the tables may not lose it.
-FLOOR = 0.62
+FLOOR = 0.81
 
 
 @pytest.fixture(scope="module")
