@@ -447,6 +447,8 @@ def _is_start(tokens: list[str], index: int) -> bool:
     approving = lexicon.verb(previous)
     if word.endswith("ing") and approving is not None and approving.role == "approve":
         return True  # "approves sending the newsletter": what is approved is a step
+    if previous == "to" and word.endswith("s") and word != found.base:
+        return False  # "in addition to tags": an infinitive is never plural
     if previous == "by" and word.endswith("ing"):
         return True  # "by comparing the spreadsheets"
     participle = word.endswith(("ed", "en")) or word in lexicon.IRREGULAR
@@ -776,7 +778,17 @@ class Interpreter:
             if guards and not any(p.verb.role == "send" for p in phrases_of(after_text)):
                 sends = self.send(_Phrase(_verb("send"), "send", [], text))
             return [*before, step, *sends, *self.read_sentence(after_text)]
-        condition = patterns.CONDITION.search(text)
+        condition = next(
+            (
+                found
+                for found in patterns.CONDITION.finditer(text)
+                # "if we ask", "when there are many", "when uploading PDFs": about the
+                # person or the time, not a condition on what the workflow holds.
+                if found.group("value").lower() not in lexicon.NOT_CONDITIONS
+                and not found.group("value").lower().endswith("ing")
+            ),
+            None,
+        )
         parallel = patterns.PARALLEL.search(text)
         text = patterns.PARALLEL.sub("", text)
         if condition and condition.start() > 0 and not patterns.ROUTE.search(text):

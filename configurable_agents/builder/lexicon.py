@@ -233,6 +233,7 @@ VERB_TABLE: dict[str, tuple[str, str | None]] = {
     "iterate": ("repeat", None),
     "loop": ("repeat", None),
     "use": ("noise", None),
+    "do": ("noise", None),
     "perform": ("noise", None),
     "conduct": ("noise", None),
     "give": ("noise", None),
@@ -357,6 +358,10 @@ ROLE_STEPS: dict[str, list[tuple[str, str]]] = {
 POSTED_TO = frozenset({"flag", "surface", "highlight"})
 # Amounts: checking them is arithmetic, a calculator step.
 QUANTITIES = word_set("total totals sum sums subtotal subtotals amount amounts balance balances")
+# Words after "if"/"when" that say who or when, not a condition on the data.
+NOT_CONDITIONS = word_set(
+    "we i you there someone somebody anyone one people users needed necessary possible"
+)
 # Words that make a step a gate: what fails it goes no further.
 GUARDRAILS = word_set("guardrail guardrails safeguard safeguards")
 # Verbs that bring the results of several steps together: the join of a parallel group.
