@@ -390,7 +390,8 @@ def take_loop(text: str) -> tuple[str, Modifiers]:
     if match:
         found.repeat = True
         text = text[: match.start()] + text[match.end() :]
-    if patterns.REPEAT_CUE.search(text):
+    # "human in the loop" names a person's part, not a loop.
+    if patterns.REPEAT_CUE.search(re.sub(r"\bin[- ]the[- ]loop\b", "", text, flags=re.I)):
         found.repeat = True
     return text, found
 
