@@ -996,6 +996,7 @@ class Interpreter:
             ),
             "fetch": lambda p: [self.fetch(p)],
             "search_then_language": self._search_then_language,
+            "search": lambda p: [self.web_search(p)],
             "send": self._send_with,
             "write_then_send": lambda p: [self.language(p), *self.send(p)],
             "write_then_save": lambda p: [self.language(p), self.file_write(p)],

@@ -306,14 +306,18 @@ NOUN_TOO = word_set(
 # (a verb that sends on its own, unlike "add" or "update"), "!x" (x is not mentioned),
 # "" (always). Makes: language (a model step), fetch (HTTP GET), send (HTTP POST),
 # file_write, file_read, calculate, approval, input (the phrase names what starts a run),
-# route (a router), create (a model step with a result of its own), nothing.
+# route (a router), create (a model step with a result of its own), search (a web search
+# for the subject), search_then_language (a web search, then the model step), nothing.
+# Conditions besides those: "model" (a language model is named), "bare" (no words after the
+# verb), "file" (a file is named), "notice" (people are told about something),
+# "by_service" (made using a named product).
 ROLE_STEPS: dict[str, list[tuple[str, str]]] = {
     "language": [("", "language")],
     # "find companies using Exa.ai", "search the web": a lookup on a service is a request.
     # "research a topic": sources are searched on the web, then the model writes it up.
     "research": [("storage", "language"), ("", "search_then_language")],
     # A bare "search" (a search path, "then search") searches the web.
-    "lookup": [("web", "fetch"), ("service", "fetch"), ("bare", "fetch"), ("", "language")],
+    "lookup": [("web", "fetch"), ("service", "fetch"), ("bare", "search"), ("", "language")],
     # "compile a report into a Notion table": written, then sent; "create them in
     # Spotify", "write the results back to Airtable": a record made there; the same into a
     # sheet or a file is a file write.
