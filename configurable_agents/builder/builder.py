@@ -6,7 +6,9 @@ Two modes that share the plan (``plan.Plan``). ``llm``: a capable provider
 (OpenAI-compatible or Anthropic, from the LLM_* settings) writes the plan of a new
 workflow under its JSON Schema, or changes the whole config of an existing one, with a
 bounded repair loop. ``offline``: the request is read into a plan by the language tables,
-matched against the gallery, and the embedded model only rewords short texts. Either
+matched against the gallery; the embedded model rewords short texts only when a fill budget
+is given (off by default: on the corpus it raised no pass rate and cost seconds per
+request, see benchmarks/chat.py). Either
 plan is composed and validated by the same code. Either way the config a turn
 ends with is one that validates; when none could be made, the previous one is kept.
 """
@@ -71,7 +73,7 @@ class Builder:
         settings: Settings,
         gallery: Gallery,
         *,
-        fill_budget_seconds: float = 20.0,
+        fill_budget_seconds: float = 0.0,
         max_attempts: int = 3,
         local_provider: Callable[[], Provider | None] | None = None,
     ) -> None:

@@ -34,6 +34,9 @@ from configurable_agents.builder.plan import (
 )
 from configurable_agents.builder.text import field_name, label, node_id, number, sentence, unique
 
+# Where a research step searches the web when the words name no site (an HTML page of
+# results that needs no key).
+WEB_SEARCH = "https://html.duckduckgo.com/html/?q="
 DEFAULT_ROUNDS = 3
 DEFAULT_THRESHOLD = 7
 MAX_ROUNDS = 1000
@@ -75,6 +78,9 @@ _BOUNDARY = frozenset(
 )
 # Words before a past participle that make it a step said in the passive.
 _PASSIVE = frozenset({"is", "are", "was", "were", "be", "been", "being", "gets", "get", "then"})
+# Roles of a label that names what its branch does ("a search path", "escalation" does not:
+# a router in a branch of its own router would never end).
+_BRANCH_ACTIONS = frozenset({"lookup", "fetch", "transform", "create", "review", "calculate"})
 # Words that make a review one done by a person.
 _BY_PEOPLE = frozenset({"human", "manual", "person", "people", "editorial", "team"})
 # Every way of saying e-mail posts to one mail address.
@@ -125,9 +131,12 @@ class _Phrase:
                 pairs[-1][1].append(token)
         return pairs
 
-    def mentions(self, words: frozenset[str]) -> bool:
-        """Whether any of ``words`` is said in the phrase."""
-        lowered = {token.strip(".") for token in [self.word.lower(), *self.lowered]}
+    def mentions(self, words: frozenset[str], *, verb: bool = True) -> bool:
+        """Whether any of ``words`` is said in the phrase (also as a part of a hyphenated
+        word: "multi-file reading"); the verb itself counts unless ``verb`` is False."""
+        said = [*([self.word.lower()] if verb else []), *self.lowered]
+        lowered = {token.strip(".") for token in said}
+        lowered |= {part for token in lowered if "-" in token for part in token.split("-")}
         return bool(lowered & words)
 
     def names_a_product(self) -> bool:
@@ -156,7 +165,10 @@ class _Phrase:
             if lowered in lexicon.PREPOSITIONS:
                 into = lowered
             else:
-                sent = into in ("to", "into", "onto") and _is_product(token)
+                kept = lowered in lexicon.STORAGE and (
+                    into == "into" or lowered in lexicon.FILE_PLACES
+                )
+                sent = into in ("to", "into", "onto") and (_is_product(token) or kept)
                 if sent or (into in ("in", "on") and lowered in lexicon.SERVICES):
                     return True
         return False
@@ -177,6 +189,13 @@ class _Phrase:
             elif taking and token not in _PUNCT:
                 found.append(token)
         return found
+
+
+def _verb(base: str) -> lexicon.Verb:
+    """The table's verb for a base form that is known to be there."""
+    found = lexicon.verb(base)
+    assert found is not None, base
+    return found
 
 
 def _is_product(token: str) -> bool:
@@ -371,7 +390,8 @@ def take_loop(text: str) -> tuple[str, Modifiers]:
     if match:
         found.repeat = True
         text = text[: match.start()] + text[match.end() :]
-    if patterns.REPEAT_CUE.search(text):
+    # "human in the loop" names a person's part, not a loop.
+    if patterns.REPEAT_CUE.search(re.sub(r"\bin[- ]the[- ]loop\b", "", text, flags=re.I)):
         found.repeat = True
     return text, found
 
@@ -399,6 +419,37 @@ def _is_start(tokens: list[str], index: int) -> bool:
         return True
     previous = tokens[before].lower()
     word = tokens[index].lower()
+    opened = max((i for i in range(index) if tokens[i] == "("), default=-1)
+    if opened > tokens[:index].count(")") - 1 and opened >= 0 and tokens[index][:1].isupper():
+        inside = [t.lower() for t in tokens[opened + 1 :]]
+        inside = inside[: inside.index(")")] if ")" in inside else inside
+        if "," in inside or "or" in inside:
+            return False  # "(Engineering, Product, Design)": a listed label, not a verb
+    if (
+        word.endswith("ed")
+        and previous in ("or", "and")
+        and before > 0
+        and tokens[before - 1].lower() in lexicon.ADJECTIVES
+        and lexicon.verb(tokens[before - 1]) is None
+    ):
+        return False  # "new or updated bug reports": an adjective
+    if previous == "," and index + 1 < len(tokens) and tokens[index + 1] in (",", "or", "and"):
+        # "to a cache, search, or clarification path": a bare word between list commas,
+        # among nouns, is a listed noun ("fetch, summarize, and send" lists verbs).
+        after = index + 1
+        while after < len(tokens) and tokens[after].lower() in (",", "or", "and"):
+            after += 1
+        near = [
+            tokens[before - 1] if before > 0 else "",
+            tokens[after] if after < len(tokens) else "",
+        ]
+        if all(lexicon.verb(w) is None for w in near if w):
+            return False
+    approving = lexicon.verb(previous)
+    if word.endswith("ing") and approving is not None and approving.role == "approve":
+        return True  # "approves sending the newsletter": what is approved is a step
+    if previous == "to" and word.endswith("s") and word != found.base:
+        return False  # "in addition to tags": an infinitive is never plural
     if previous == "by" and word.endswith("ing"):
         return True  # "by comparing the spreadsheets"
     participle = word.endswith(("ed", "en")) or word in lexicon.IRREGULAR
@@ -408,9 +459,11 @@ def _is_start(tokens: list[str], index: int) -> bool:
     subject = previous in lexicon.VENDORS and word.endswith("s")
     # "the drafter generates output", "a Claude prompt returns one of ...": a noun phrase
     # before a verb said in the third person is its subject.
+    # A verb that is also a noun ("reviews") is a verb here only when an object follows.
+    objected = index + 1 < len(tokens) and tokens[index + 1].lower() in lexicon.DETERMINERS
     named = (
         word.endswith("s")
-        and found.base not in lexicon.NOUN_TOO
+        and (found.base not in lexicon.NOUN_TOO or objected)
         and previous not in lexicon.ADJECTIVES
         and _subject_before(tokens, before)
     )
@@ -480,7 +533,23 @@ def _subject_before(tokens: list[str], end: int) -> bool:
         word = tokens[at].lower()
         if word in ("the", "a", "an", "each", "every", "this", "our", "your", "its"):
             return True
-        if word in _BOUNDARY or word in _PUNCT or lexicon.verb(word) is not None:
+        # "a second LLM call reviews": a verb that is also a noun, after a modifier, is
+        # the head of the subject's noun phrase.
+        noun_head = (
+            at == end
+            and word in lexicon.NOUN_TOO
+            and at > 0
+            and tokens[at - 1].lower() not in _BOUNDARY
+            and tokens[at - 1].lower() not in _PUNCT
+            and lexicon.verb(tokens[at - 1]) is None
+        )
+        if word == ")" and "(" in tokens[:at]:
+            # "a prioritization system (P0-P3) distributes": skip what is in brackets.
+            at = max(i for i in range(at) if tokens[i] == "(") - 1
+            continue
+        if not noun_head and (
+            word in _BOUNDARY or word in _PUNCT or lexicon.verb(word) is not None
+        ):
             return False
         at -= 1
     return at < 0
@@ -524,6 +593,22 @@ def phrases_of(text: str) -> list[_Phrase]:
                 rest = [*subject, *rest]
         assert verb is not None
         found.append(_Phrase(verb, tokens[at], rest, text))
+    listed: list[_Phrase] = []
+    for phrase in found:
+        items = _per_item(phrase) if phrase.verb.base in lexicon.GENERIC else [phrase]
+        if len(items) < 2:
+            listed.append(phrase)
+            continue
+        for item in items:
+            # "Creates meeting summaries, ClickUp tasks, and ...": each listed thing is
+            # made on its own; one named with a product is made there.
+            words = item.object_tokens()
+            products = [t for t in item.tokens[: len(words)] if _is_product(t)]
+            if products and not lexicon.NOUN_VERBS.get(words[-1] if words else ""):
+                rest = [t for t in item.tokens if t not in products]
+                item = _Phrase(item.verb, item.word, [*rest, "in", *products], item.sentence)
+            listed.append(item)
+    found = listed
     for index, phrase in enumerate(found):
         words = phrase.object_tokens()
         action = lexicon.NOUN_VERBS.get(words[-1]) if words else None
@@ -535,6 +620,17 @@ def phrases_of(text: str) -> list[_Phrase]:
                 [t for t in phrase.tokens if t.lower() != words[-1]],
                 phrase.sentence,
             )
+    # "shares videos on Discord along with AI-generated summaries of them": what goes
+    # along is made first, from what is shared.
+    for index in range(len(found) - 1):
+        tail = [t.lower() for t in found[index].tokens[-2:]]
+        if tail in (["along", "with"], ["together", "with"]):
+            sent, made = found[index], found[index + 1]
+            sent.tokens = sent.tokens[:-2]
+            made.tokens = [w for w in sent.tokens if w.lower() not in lexicon.PREPOSITIONS][
+                : len(sent.object_tokens())
+            ]
+            found[index], found[index + 1] = made, sent
     # "scrapes and summarizes content": the first verb shares the second one's object.
     for index in range(len(found) - 1):
         if not found[index].tokens and found[index + 1].tokens:
@@ -542,7 +638,20 @@ def phrases_of(text: str) -> list[_Phrase]:
     return found
 
 
+def _ranges(text: str) -> str:
+    """ "P0-P3" -> "P0, P1, P2, P3": a range of numbered labels, spelled out."""
+
+    def spell(match: re.Match[str]) -> str:
+        prefix, first, last = match.group(1), int(match.group(2)), int(match.group(3))
+        if not 0 < last - first < 10:
+            return match.group(0)
+        return ", ".join(f"{prefix}{n}" for n in range(first, last + 1))
+
+    return re.sub(r"\b([A-Za-z]{1,3})(\d)\s*[-\u2013]\s*\1?(\d)\b", spell, text)
+
+
 def _labels(text: str) -> list[str]:
+    text = _ranges(text)
     match = patterns.LABELS.search(text)
     if not match:
         return []
@@ -636,6 +745,14 @@ class Interpreter:
         led = self._label_led(text)
         if led is not None:
             return led
+        gate = patterns.APPROVED_BY_MODEL.match(text)
+        judged = any(s.kind in ("review", "classify") for s in self.plan.steps())
+        if gate and judged and not any(s.kind == "approval" for s in self.plan.steps()):
+            # "The AI evaluates the translation. Approved content is published, while any
+            # falling below standards are flagged": the model's verdict is a router.
+            parts = re.split(r",?\s*\bwhile\b\s*", text, maxsplit=1)
+            other = parts[1] if len(parts) > 1 else ""
+            return self._guarded(phrases_of(parts[0][gate.end() :]), "approved", orelse=other)
         decide = patterns.DECIDE.search(text)
         if decide:
             before = self.read_phrases(text[: decide.start()])
@@ -644,9 +761,35 @@ class Interpreter:
         if approval and not patterns.APPROVAL.match(text.strip()):
             # "drafts replies for review before sending": a person approves in between.
             before = self.read_sentence(text[: approval.start()])
+            after_text = text[approval.end() :]
+            between = patterns.BETWEEN.search(after_text)
+            if not before and (
+                (between and lexicon.verb(between.group("first")))
+                or patterns.DRAFTED.search(text[: approval.start()])
+            ):
+                # "a drafted e-mail waits for my approval", "a gate between the draft
+                # and the send": a model writes what the person approves.
+                before = [self._implied("draft", text[: approval.start()])]
             step = self.approval(None)
-            return [*before, step, *self.read_sentence(text[approval.end() :])]
-        condition = patterns.CONDITION.search(text)
+            second = lexicon.verb(between.group("second")) if between else None
+            sends: list[Step] = []
+            guards = patterns.GUARDS_SEND.search(after_text) or (second and second.role == "send")
+            # "before it leaves": what the person approves is sent next, unless the words
+            # say how ("before sending it to Slack" makes its own send).
+            if guards and not any(p.verb.role == "send" for p in phrases_of(after_text)):
+                sends = self.send(_Phrase(_verb("send"), "send", [], text))
+            return [*before, step, *sends, *self.read_sentence(after_text)]
+        condition = next(
+            (
+                found
+                for found in patterns.CONDITION.finditer(text)
+                # "if we ask", "when there are many", "when uploading PDFs": about the
+                # person or the time, not a condition on what the workflow holds.
+                if found.group("value").lower() not in lexicon.NOT_CONDITIONS
+                and not found.group("value").lower().endswith("ing")
+            ),
+            None,
+        )
         parallel = patterns.PARALLEL.search(text)
         text = patterns.PARALLEL.sub("", text)
         if condition and condition.start() > 0 and not patterns.ROUTE.search(text):
@@ -662,8 +805,20 @@ class Interpreter:
             guarded = guarded[: otherwise.start()] if otherwise else guarded
             return self.read_phrases(guarded, guard=condition, orelse=orelse)
         if parallel:
-            return self._parallel_sentence(text, parallel.start())
-        return self.read_phrases(text)
+            return self._parallel_sentence(text, parallel.start(), parallel.group(0))
+        added = self.read_phrases(text)
+        tokens = _TOKEN.findall(text.strip(" ."))
+        last = lexicon.verb(tokens[-1]) if tokens else None
+        if not added and len(tokens) <= 4 and last is not None and last.role in ("save", "send"):
+            # "... → complete audit log": a step of a chain said as a noun phrase.
+            added = self.read_phrase(_Phrase(last, tokens[-1], tokens[:-1], text))
+        return added
+
+    def _implied(self, base: str, words: str) -> Step:
+        """A model step the words imply but do not say as a verb ("a drafted e-mail"):
+        its object is the content noun they name, else the text."""
+        nouns = [t for t in _TOKEN.findall(words.lower()) if t in lexicon.CONTENT_NOUNS]
+        return self.language(_Phrase(_verb(base), base, nouns[-1:], words))
 
     def _decide(self, match: re.Match[str]) -> list[Step]:
         """ "decides whether to send it or flag it for review": a model step chooses one of
@@ -716,15 +871,22 @@ class Interpreter:
         self._branch(router, said, " ".join(tokens[size:]))
         return []
 
-    def _parallel_sentence(self, text: str, at: int) -> list[Step]:
+    def _parallel_sentence(self, text: str, at: int, cue: str = "") -> list[Step]:
         """ "A and B in parallel, then C": the phrases before the cue run at once (one
         phrase over a list, "analyze the sentiment, the topics and the entities", runs
         once per item); those after it come after the join."""
         phrases = phrases_of(text[:at]) or phrases_of(text)
         rest = phrases_of(text[at:]) if phrases_of(text[:at]) else []
+        added: list[Step] = []
+        prior: list[Step] = []
+        if len(phrases) >= 2 and re.match(r"\W*each\b", cue, re.I):
+            # "breaks the topic into subtopics, researches each of them": only the phrase
+            # that says "each" runs at once, once per item; the ones before come first.
+            for phrase in phrases[:-1]:
+                prior += self.read_phrase(phrase)
+            phrases = phrases[-1:]
         if len(phrases) == 1:
             phrases = _per_item(phrases[0])
-        added: list[Step] = []
         before = self.reader.previous
         for phrase in phrases:
             # Every branch works on what came before the group, not on another branch.
@@ -733,7 +895,7 @@ class Interpreter:
         self._make_parallel(added)
         for phrase in rest:
             added += self.read_phrase(phrase)
-        return added
+        return prior + added
 
     def read_phrases(
         self, text: str, guard: re.Match[str] | None = None, orelse: str = ""
@@ -745,6 +907,11 @@ class Interpreter:
             return self._guarded(phrases, guard.group("value"), negative=negative, orelse=orelse)
         added: list[Step] = []
         for phrase in phrases:
+            optional = re.search(rf"\boptionally\s+{re.escape(phrase.word)}\b", text, re.I)
+            if optional and not self._guarding:
+                # "optionally ingests an uploaded file": only when there is one.
+                added += self._guarded([phrase], "provided")
+                continue
             added += self.read_phrase(phrase)
         return added
 
@@ -752,7 +919,9 @@ class Interpreter:
         """The steps one phrase makes (none for noise and triggers): the first row of
         ``lexicon.ROLE_STEPS`` for the verb's role whose condition the words meet."""
         mentioned = {
-            "web": phrase.mentions(lexicon.WEB) or bool(patterns.URL.search(phrase.text)),
+            # "search for hotels" is not on the web; "search the web" is.
+            "web": phrase.mentions(lexicon.WEB, verb=phrase.verb.role != "lookup")
+            or bool(patterns.URL.search(phrase.text)),
             "service": phrase.mentions(lexicon.SERVICES | lexicon.CHANNELS)
             or phrase.names_a_product(),
             "storage": phrase.mentions(lexicon.STORAGE)
@@ -761,25 +930,54 @@ class Interpreter:
             "labels": bool(_labels(phrase.text)),
             "destination": phrase.names_a_destination(),
             "content": phrase.makes_content(),
+            "model": phrase.mentions(lexicon.MODELS),
+            "bare": not phrase.tokens,
+            # "generates a PDF using Gotenberg": a named service makes it.
+            "by_service": any(
+                p in ("using", "via") and any(_is_product(w) for w in words)
+                for p, words in phrase.preposition_phrases()
+            ),
+            "file": phrase.mentions(frozenset({"file", "files"}))
+            or bool(patterns.FILENAME.search(phrase.text))
+            or any(re.fullmatch(r"\.\w{2,4}", t) for t in phrase.tokens),
+            "notice": phrase.verb.base in ("notify", "alert", "remind", "inform")
+            and bool(set(phrase.object_tokens()) & (lexicon.PEOPLE | lexicon.RECIPIENTS))
+            and any(p in ("about", "of") for p, _ in phrase.preposition_phrases()),
         }
         approval = patterns.APPROVAL.search(phrase.text)
         if approval and approval.start() == 0:
             return [self.approval(phrase)]
         role = phrase.verb.role if phrase.verb.role in lexicon.ROLE_STEPS else "language"
+        if phrase.verb.role == "review" and set(phrase.lowered) & lexicon.QUANTITIES:
+            role = "calculate"  # "validate and cross-check totals": arithmetic
+        if phrase.verb.base in lexicon.POSTED_TO and mentioned["service"]:
+            role = "send"  # "flagged in Slack": a post there
         condition = next((w for w in phrase.lowered if w in lexicon.CONDITIONS), None)
         if role in ("send", "save") and condition is None and self._pending_condition:
             # "Captures positive feedback ... and adds it to Notion": only the positive ones.
             condition, self._pending_condition = self._pending_condition, None
-        guardable = role in ("send", "save", "language") and phrase.verb.role != "classify"
+        guardable = role in ("send", "save", "language", "transform")
+        guardable = guardable and phrase.verb.role != "classify"
         if condition and guardable and not self._guarding:
             # "notifies HR of qualified candidates": only the qualified ones.
             return self._guarded([phrase], condition)
+        based = patterns.BASED_ON.search(phrase.text)
+        if based and role in ("send", "save") and not self._guarding:
+            # "sends alerts to Slack based on sentiment analysis": a model judges the
+            # basis first, a router lets through only what calls for the step.
+            return self._based_on(phrase, based)
         make = next(
             make
             for condition, make in lexicon.ROLE_STEPS[role]
             if all(_holds(part, mentioned) for part in condition.split())
         )
         added = self._makers()[make](phrase)
+        if phrase.mentions(lexicon.GUARDRAILS) and not self._guarding and added:
+            # "screens the input with AI guardrails": what fails the check goes no further.
+            field_, wanted = self._condition_field("unsafe", negative=False)
+            router = self._router_for(field_, "guard")
+            router.routes.append(Route(wanted, [], stop=True))
+            self.plan.understood.append(f"'{router.id}' stops the run when the check fails")
         if make == "fetch" and phrase.mentions(lexicon.VENDORS) and phrase.verb.role != "lookup":
             # "scrapes the reviews using DeepSeek": a model takes what matters from the page.
             extract = lexicon.verb("extract")
@@ -797,7 +995,9 @@ class Interpreter:
                 else [self.language(p)]
             ),
             "fetch": lambda p: [self.fetch(p)],
-            "send": self.send,
+            "search_then_language": self._search_then_language,
+            "search": lambda p: [self.web_search(p)],
+            "send": self._send_with,
             "write_then_send": lambda p: [self.language(p), *self.send(p)],
             "write_then_save": lambda p: [self.language(p), self.file_write(p)],
             "file_write": lambda p: [self.file_write(p)],
@@ -886,6 +1086,88 @@ class Interpreter:
         )
         return steps
 
+    def _based_on(self, phrase: _Phrase, based: re.Match[str]) -> list[Step]:
+        """A step taken depending on a judgement the words name ("based on sentiment
+        analysis"): the judgement, then a router whose "yes" branch holds the step."""
+        reader = self.reader
+        basis = " ".join(
+            w for w in based.group("basis").split() if w.lower() not in lexicon.DETERMINERS
+        )
+        subject = reader.previous or reader.input("text", "The text to judge")
+        cut = phrase.text.lower().find(based.group(0).lower())
+        kept = _TOKEN.findall(phrase.text[:cut] if cut > 0 else phrase.text)[1:]
+        step_words = " ".join([phrase.word, *kept]).strip(" ,")
+        short = _Phrase(phrase.verb, phrase.word, kept, phrase.sentence)
+        targets = [
+            t for t in short.destination_words() if _is_product(t) or t.lower() in lexicon.CHANNELS
+        ]
+        if len(targets) >= 2 and "or" in short.lowered:
+            # "delivers reports via WhatsApp or SMS based on their preferred channel": the
+            # judgement picks one of the alternatives, a branch sends through each.
+            return self._choose_target(short, basis, subject, targets)
+        judge = Step(
+            reader.step_id("judge", head_noun(basis.lower().split())),
+            "classify",
+            "judge",
+            sentence(
+                f"Judge the {label(subject).lower()} by its {basis}: does it call for this "
+                f"step ({step_words})? Answer yes or no"
+            ),
+            reads=[subject],
+        )
+        name = reader.output(
+            f"{phrase.verb.base}_needed",
+            Field(f"{phrase.verb.base}_needed", "enum", "Whether to go on", values=["yes", "no"]),
+        )
+        judge.writes = [name]
+        reader.add(judge)
+        reader.previous = subject
+        router = Router(reader.step_id("route"), name)
+        self.plan.blocks.append(router)
+        start = len(self.plan.blocks)
+        self._guarding = True
+        try:
+            self.read_phrase(_Phrase(phrase.verb, phrase.word, kept, phrase.sentence))
+        finally:
+            self._guarding = False
+        branch = [block for block in self.plan.blocks[start:] if isinstance(block, Step)]
+        del self.plan.blocks[start:]
+        router.routes.append(Route("yes", branch))
+        reader.previous = subject
+        self.plan.understood.append(
+            f"'{judge.id}' judges the {basis}; '{router.id}' goes on only when it says yes"
+        )
+        return [judge]
+
+    def _choose_target(
+        self, phrase: _Phrase, basis: str, subject: str, targets: list[str]
+    ) -> list[Step]:
+        """One of several ways to send, chosen by what the words name: a classification
+        among them and a branch per way."""
+        reader = self.reader
+        values = list(dict.fromkeys(field_name(t) for t in targets))
+        choose = Step(
+            reader.step_id("choose", "channel"),
+            "classify",
+            "choose",
+            sentence(
+                f"Choose how to {phrase.verb.base} the {label(subject).lower()} by its "
+                f"{basis}. Answer with one of: {', '.join(values)}"
+            ),
+            reads=[subject],
+        )
+        spec = Field("channel", "enum", f"One of: {', '.join(values)}", values=values)
+        choose.writes = [reader.output("channel", spec)]
+        reader.add(choose)
+        reader.previous = subject
+        router = self._router_for(choose.writes[0])
+        for value, target in zip(values, dict.fromkeys(targets), strict=False):
+            self._branch(router, value, f"{phrase.verb.base} it to {target}")
+        self.plan.understood.append(
+            f"I made '{router.id}' a router with branches {' / '.join(values)}"
+        )
+        return [choose]
+
     def _condition_field(self, value: str, negative: bool) -> tuple[str, str]:
         """The field a condition is about and the value that takes the branch."""
         for spec in self.plan.fields.values():
@@ -915,12 +1197,29 @@ class Interpreter:
 
     def language(self, phrase: _Phrase) -> Step:
         """A step the model answers."""
+        bracketed = re.search(r"\(([^)]*)\)", phrase.text)
+        if (
+            phrase.verb.role == "transform"
+            and phrase.verb.base != "translate"
+            and bracketed
+            and _labels(f"({bracketed.group(1)})")
+        ):
+            # "a prioritization system (P0-P3)": answering with one of the labels listed.
+            phrase = _Phrase(
+                lexicon.Verb(phrase.verb.base, "classify", phrase.verb.output),
+                phrase.word,
+                phrase.tokens,
+                phrase.sentence,
+            )
         verb = phrase.verb
         reader = self.reader
         create = verb.role == "create"
         origin = self._implied_source(phrase) if reader.previous is None else None
+        drawn = self._drawn_from(phrase) if reader.previous is not None else None
         source = reader.source(phrase, create=create)
         reads = [source] if source else []
+        if drawn and drawn not in reads:
+            reads.append(drawn)
         words = phrase.object_tokens()
         head = head_noun(words)
         tokens = list(phrase.tokens)
@@ -958,7 +1257,10 @@ class Interpreter:
             return step
         if verb.role == "classify":
             step.kind = "classify"
-            values = _labels(phrase.text) or _labels(phrase.sentence)
+            # Labels said anywhere after the verb ("classify it. Urgent, normal or low"),
+            # never before it ("from either an email inbox or a webhook, classifies").
+            at = phrase.sentence.find(phrase.word)
+            values = _labels(phrase.text) or _labels(phrase.sentence[max(at, 0) :])
             topic = next(
                 (
                     w
@@ -994,6 +1296,14 @@ class Interpreter:
             reader.labels_field = output
             reader.add(step)
             reader.previous = source or reader.previous
+            if values and patterns.INTO_PLACES.search(phrase.text):
+                # "classifies bug reports into teams (A, B, C)": the labels are where each
+                # one goes, so each is a branch.
+                router = self._router_for(output)
+                router.routes += [Route(value, []) for value in values]
+                self.plan.understood.append(
+                    f"I made '{router.id}' a router with branches {' / '.join(values)}"
+                )
             return step
         if create:
             name = head if head and head not in self.plan.fields else (verb.output or "result")
@@ -1016,6 +1326,21 @@ class Interpreter:
         reader.add(step)
         reader.previous = output
         return step
+
+    def _drawn_from(self, phrase: _Phrase) -> str | None:
+        """ "enhances the summary with information from Wikipedia": a later step that draws
+        on the web or a product gets that first; the field it comes in, or None."""
+        found = patterns.DRAWN_FROM.search(phrase.text)
+        if not found:
+            return None
+        words = found.group("where").split()
+        if not (any(_is_product(w) for w in words) or {w.lower() for w in words} & lexicon.WEB):
+            return None
+        previous = self.reader.previous
+        step = self.fetch(_Phrase(_verb("fetch"), "fetch", words, phrase.sentence))
+        self.plan.guessed.append(f"I added '{step.id}' to get what '{phrase.word}' draws on")
+        self.reader.previous = previous
+        return step.writes[0] if step.writes else None
 
     def _implied_source(self, phrase: _Phrase) -> str | None:
         """A first step about something on the web, in a product or in a file ("summarizes
@@ -1085,6 +1410,31 @@ class Interpreter:
         step_id = self.reader.step_id(wanted_id)
         return Step(step_id, kind, does, sentence(phrase.text), reads=reads, args=args)
 
+    def _search_then_language(self, phrase: _Phrase) -> list[Step]:
+        """ "research a topic": a web search, then the model writes up what it found."""
+        search = self.web_search(phrase)
+        step = self.language(phrase)
+        if search.writes and search.writes[0] not in step.reads:
+            step.reads.append(search.writes[0])
+        return [search, step]
+
+    def web_search(self, phrase: _Phrase) -> Step:
+        """A web search for what the phrase researches (the last result, else the topic
+        it names, an input); the model step after it reads the results and the subject."""
+        reader = self.reader
+        subject = reader.previous or reader.source(phrase)
+        subject = subject or reader.input("topic", "The topic to research")
+        step = self._tool(
+            "http_request",
+            "search",
+            "search",
+            phrase,
+            [subject],
+            {"url": f"{WEB_SEARCH}{{{subject}}}", "method": "GET"},
+        )
+        reader.place(step, "search_results", "What the web search found", then=subject)
+        return step
+
     def fetch(self, phrase: _Phrase) -> Step:
         """An HTTP GET: of the URL in the words, else of a `url` input."""
         found = patterns.URL.search(phrase.text)
@@ -1111,6 +1461,16 @@ class Interpreter:
         )
         step.reads = [url.strip("{}")] if not found else []
         return reader.place(step, output_name, "What the request returned")
+
+    def _send_with(self, phrase: _Phrase) -> list[Step]:
+        """A send of something from the web ("shares new YouTube videos on Discord") gets
+        it first."""
+        added: list[Step] = []
+        words = {w.strip(".") for w in phrase.object_tokens()}
+        if self.reader.previous is None and words & lexicon.WEB:
+            got = _Phrase(_verb("fetch"), "fetch", phrase.object_tokens(), phrase.sentence)
+            added.append(self.fetch(got))
+        return [*added, *self.send(phrase)]
 
     def send(self, phrase: _Phrase) -> list[Step]:
         """An HTTP POST of the last result to each service the words name ("sends them
@@ -1238,6 +1598,13 @@ class Interpreter:
         reader = self.reader
         match = patterns.ROUTE.search(phrase.text)
         labels = _labels(phrase.text)
+        if not labels and not reader.labels_field:
+            # "routes it based on the verdict: PASS: ... BLOCK: ...": the labels head the
+            # sentences that follow.
+            start = self.plan.request.find(phrase.sentence.strip()[:40])
+            after = self.plan.request[max(start, 0) :]
+            heads = re.findall(r"(?:^|[.:\n]\s*)([A-Z][A-Z_]{1,20}):", after)
+            labels = [field_name(h) for h in dict.fromkeys(heads)] if len(set(heads)) >= 2 else []
         field_ = reader.labels_field or self._classify_for_route(phrase, labels, bool(match))
         if field_ is None:
             return None
@@ -1260,9 +1627,26 @@ class Interpreter:
             for value, target in zip(values, labels, strict=True):
                 self._branch(router, value, target.replace("_", " "))
         else:
-            # "routes them by category": a branch per label, each going on for now.
+            # "routes them by category": a branch per label, each going on for now; a label
+            # that names an action ("to a cache, search, or clarification path") does it.
             for value in values:
-                if not any(route.value == value for route in router.routes):
+                if any(route.value == value for route in router.routes):
+                    continue
+                last = value.split("_")[-1]
+                acts = next(
+                    (
+                        found
+                        for word in dict.fromkeys([value, last])
+                        if (found := lexicon.verb(word) or lexicon.verb_of_noun(word))
+                    ),
+                    None,
+                )
+                if acts and acts.role in _BRANCH_ACTIONS:
+                    self._branch(router, value, acts.base)
+                elif acts and acts.base == "escalate":
+                    # "an escalation path": the case is handed to a person.
+                    self._branch(router, value, "send it to the escalation team")
+                else:
                     router.routes.append(Route(value, []))
         if not router.routes:
             router.routes.append(Route("other", []))
@@ -1359,7 +1743,11 @@ class Interpreter:
         inner = phrases_of(target)
         for one in inner:
             self.read_phrase(one)
-        if not inner:
+        words = _TOKEN.findall(target)
+        if not inner and any(_is_product(w) for w in words[1:]):
+            # "Bugs become Linear issues": a record made in the product the words name.
+            self.read_phrase(_Phrase(_verb("create"), "create", ["to", *words[1:]], target))
+        elif not inner:
             name = head_noun([w.lower() for w in target.split()]) or "handler"
             subject = before or router.field
             step = Step(
@@ -1407,6 +1795,19 @@ class Interpreter:
         for step in added:
             written = {name for single in singles for name in single.writes}
             independent = not set(step.reads) & written
+            # A step that reads what a step between it and the group writes cannot move up.
+            between = (
+                self.plan.blocks[self.plan.blocks.index(singles[0]) : self.plan.blocks.index(step)]
+                if singles and singles[0] in self.plan.blocks and step in self.plan.blocks
+                else []
+            )
+            written_between = {
+                name
+                for block in between
+                if isinstance(block, Step) and block not in singles
+                for name in block.writes
+            }
+            independent = independent and not set(step.reads) & written_between
             if step in self.plan.blocks and step.does not in lexicon.JOIN_VERBS and independent:
                 singles.append(step)
         if len(singles) < 2:

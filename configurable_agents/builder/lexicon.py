@@ -64,6 +64,8 @@ VERB_TABLE: dict[str, tuple[str, str | None]] = {
     "choose": ("create", "choice"),
     "personalize": ("create", "result"),
     "enrich": ("create", "enriched"),
+    "enhance": ("revise", None),
+    "augment": ("revise", None),
     # transform: the direct object is read, the answer has a fixed name
     "summarize": ("transform", "summary"),
     "summarise": ("transform", "summary"),
@@ -72,6 +74,7 @@ VERB_TABLE: dict[str, tuple[str, str | None]] = {
     "shorten": ("transform", "short_version"),
     "translate": ("transform", "translation"),
     "explain": ("transform", "explanation"),
+    "clarify": ("transform", "clarification"),
     "describe": ("transform", "explanation"),
     "analyze": ("transform", "analysis"),
     "analyse": ("transform", "analysis"),
@@ -94,8 +97,8 @@ VERB_TABLE: dict[str, tuple[str, str | None]] = {
     "turn": ("transform", "converted"),
     "correct": ("transform", "corrected"),
     "expand": ("transform", "expanded"),
-    "research": ("transform", "research"),
-    "investigate": ("transform", "research"),
+    "research": ("research", "research"),
+    "investigate": ("research", "research"),
     "estimate": ("transform", "estimate"),
     "predict": ("transform", "prediction"),
     "forecast": ("transform", "forecast"),
@@ -114,6 +117,8 @@ VERB_TABLE: dict[str, tuple[str, str | None]] = {
     "clean": ("revise", None),
     "standardize": ("revise", None),
     "normalize": ("revise", None),
+    "deduplicate": ("revise", None),
+    "dedupe": ("revise", None),
     # review: an LLM scores the object and says what to improve
     "review": ("review", None),
     "evaluate": ("review", None),
@@ -200,6 +205,7 @@ VERB_TABLE: dict[str, tuple[str, str | None]] = {
     "confirm": ("approve", None),
     "route": ("route", None),
     "dispatch": ("route", None),
+    "distribute": ("route", None),
     "assign": ("route", None),
     "escalate": ("route", None),
     "direct": ("route", None),
@@ -227,6 +233,7 @@ VERB_TABLE: dict[str, tuple[str, str | None]] = {
     "iterate": ("repeat", None),
     "loop": ("repeat", None),
     "use": ("noise", None),
+    "do": ("noise", None),
     "perform": ("noise", None),
     "conduct": ("noise", None),
     "give": ("noise", None),
@@ -299,21 +306,32 @@ NOUN_TOO = word_set(
 # (a verb that sends on its own, unlike "add" or "update"), "!x" (x is not mentioned),
 # "" (always). Makes: language (a model step), fetch (HTTP GET), send (HTTP POST),
 # file_write, file_read, calculate, approval, input (the phrase names what starts a run),
-# route (a router), create (a model step with a result of its own), nothing.
+# route (a router), create (a model step with a result of its own), search (a web search
+# for the subject), search_then_language (a web search, then the model step), nothing.
+# Conditions besides those: "model" (a language model is named), "bare" (no words after the
+# verb), "file" (a file is named), "notice" (people are told about something),
+# "by_service" (made using a named product).
 ROLE_STEPS: dict[str, list[tuple[str, str]]] = {
     "language": [("", "language")],
     # "find companies using Exa.ai", "search the web": a lookup on a service is a request.
-    "lookup": [("web", "fetch"), ("service", "fetch"), ("", "language")],
+    # "research a topic": sources are searched on the web, then the model writes it up.
+    "research": [("storage", "language"), ("", "search_then_language")],
+    # A bare "search" (a search path, "then search") searches the web.
+    "lookup": [("web", "fetch"), ("service", "fetch"), ("bare", "search"), ("", "language")],
     # "compile a report into a Notion table": written, then sent; "create them in
     # Spotify", "write the results back to Airtable": a record made there; the same into a
     # sheet or a file is a file write.
     "create": [
         ("destination content storage", "write_then_save"),
         ("destination content", "write_then_send"),
+        ("destination model !storage", "write_then_send"),
         ("destination storage", "file_write"),
         ("destination", "send"),
+        ("by_service !model", "send"),
         ("", "language"),
     ],
+    # "transforms descriptions into workflow .json files": written, then kept in a file.
+    "transform": [("destination file", "write_then_save"), ("", "language")],
     "fetch": [
         ("web", "fetch"),
         ("service", "fetch"),
@@ -324,6 +342,8 @@ ROLE_STEPS: dict[str, list[tuple[str, str]]] = {
     "read": [("web", "fetch"), ("service", "fetch"), ("storage", "file_read"), ("", "input")],
     "trigger": [("storage", "file_read"), ("web", "fetch"), ("", "input")],
     "send": [
+        # "notifies clients about their tasks": a notice is written for them, then sent.
+        ("notice !content", "write_then_send"),
         ("storage !service", "file_write"),
         ("service", "send"),
         ("strong", "send"),
@@ -338,6 +358,16 @@ ROLE_STEPS: dict[str, list[tuple[str, str]]] = {
     "noise": [("labels", "classify"), ("", "nothing")],
     "repeat": [("", "nothing")],
 }
+# Verbs that, with a named service, post there ("flagged in Slack", "surfaced in Teams").
+POSTED_TO = frozenset({"flag", "surface", "highlight"})
+# Amounts: checking them is arithmetic, a calculator step.
+QUANTITIES = word_set("total totals sum sums subtotal subtotals amount amounts balance balances")
+# Words after "if"/"when" that say who or when, not a condition on the data.
+NOT_CONDITIONS = word_set(
+    "we i you there someone somebody anyone one people users needed necessary possible"
+)
+# Words that make a step a gate: what fails it goes no further.
+GUARDRAILS = word_set("guardrail guardrails safeguard safeguards")
 # Verbs that bring the results of several steps together: the join of a parallel group.
 JOIN_VERBS = frozenset({"combine", "merge", "aggregate", "compile", "consolidate", "join"})
 # Verbs that send or fetch only when a service or the web is named ("add it to Notion",
@@ -479,11 +509,15 @@ STORAGE = word_set(
     table log logs document documents doc docs drive dropbox pdf txt markdown md json
     knowledge base"""
 )
+# Places that are plainly files: "write it to a sheet" keeps it there ("changes to make to
+# the document" does not).
+FILE_PLACES = word_set("file files folder sheet sheets spreadsheet spreadsheets csv excel json")
 # Things on the web: fetching them is an HTTP GET.
 WEB = word_set(
     """url urls page pages webpage webpages web website websites site sites link links
     feed feeds rss api apis endpoint http https html internet online news headlines
-    weather stock price prices forecast papers arxiv wikipedia search analytics"""
+    weather stock price prices forecast papers arxiv wikipedia search analytics reddit
+    subreddit subreddits youtube"""
 )
 # Things that are only words about which model or vendor does the work.
 VENDORS = word_set(
@@ -493,6 +527,11 @@ VENDORS = word_set(
     n8n flowise dify langflow crewai agent agents bot chatbot assistant vapi bland
     natural language processing nlp cloud local locally powered ai-powered automatically
     automated automation google microsoft"""
+)
+# Vendors that are language models: a record made "via OpenAI" is written by a model first.
+MODELS = word_set(
+    """ai openai openai's gpt gpt-4 gpt-4o gpt-4o-mini gpt-3 gpt-3.5 chatgpt claude anthropic
+    anthropic's gemini llm llms ollama mistral deepseek llama ai-powered ai-generated"""
 )
 # Things a step can draw on besides what it works on: "answers questions using a knowledge
 # base" reads the knowledge base first and gives it to every later model step.
@@ -526,7 +565,7 @@ CONTENT_NOUNS = word_set(
     """report reports summary summaries article articles post posts message messages email
     emails reply replies draft drafts content copy newsletter digest note notes letter
     description descriptions title titles caption captions answer answers proposal plan
-    outline story essay poem tweet tweets announcement response responses"""
+    outline story essay poem tweet tweets announcement response responses task tasks"""
 )
 # Words that make the step conditional: its object must be of this kind.
 CONDITIONS = word_set(
@@ -536,6 +575,11 @@ CONDITIONS = word_set(
     low-confidence high-urgency"""
 )
 # Words that name a person who approves.
+# People a notice is written for ("notifies clients about their tasks").
+RECIPIENTS = word_set(
+    """client clients customer customers user users subscriber subscribers candidate
+    candidates applicant applicants member members employee employees stakeholders"""
+)
 PEOPLE = word_set(
     """human person people manager someone somebody colleague boss editor reviewer team
     lead owner me us user admin administrator supervisor approver"""
@@ -645,3 +689,24 @@ SMALL_TALK = word_set(
     """hello hi hey there thanks thank you ok okay yes no good morning evening afternoon
     cheers bye goodbye please test testing"""
 )
+
+
+def verb_of_noun(word: str) -> Verb | None:
+    """The verb a noun of an action comes from: the table's ("analysis" -> analyze), else
+    by its ending ("clarification" -> clarify, "escalation" -> escalate)."""
+    word = word.lower()
+    if word in NOUN_VERBS:
+        return verb(NOUN_VERBS[word])
+    for ending, replacements in (
+        ("ification", ("ify",)),
+        ("ation", ("ate", "e", "")),
+        ("ion", ("e", "")),
+        ("ment", ("",)),
+    ):
+        if word.endswith(ending):
+            stem = word[: -len(ending)]
+            for replacement in replacements:
+                found = verb(stem + replacement)
+                if found is not None:
+                    return found
+    return None

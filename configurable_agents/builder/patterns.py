@@ -77,6 +77,12 @@ ITEM = re.compile(r"^\s*(?:\d+\s*[.):]|[-*\u2022])\s+(.*\S)\s*$")
 # Sentences, and the bullets and arrows people draw between steps ("A \u2192 B \u2192 C").
 SENTENCE = re.compile(
     r"(?<=[a-z0-9)\"'*`])[.!?]\s+(?=[A-Z0-9*\[])|\n+|;\s*|\s*[\u2022\u2192\u2193\u21d2]\s*|\s+->\s+|\s+=>\s+"
+    # "Reads the info - Crawls the website - Fetches news": a dash between spaces before a
+    # capital is a bullet written on one line.
+    r"|\s+[-\u2013\u2014]\s+(?=[A-Z])"
+    # "... based on the verdict: PASS: sends it. BLOCK: alerts": a label in capitals
+    # with a colon heads what its branch does.
+    r"|(?<=:)\s+(?=[A-Z][A-Z_]{1,20}:\s)"
 )
 
 # A step done by a person: an approval.
@@ -148,3 +154,36 @@ PARALLEL = re.compile(
 )
 # A name written like a product ("Trustpilot", "FT.com"): a service the step talks to.
 DOMAIN = re.compile(r"\b[\w-]+\.(?:com|io|ai|org|net|co|app|dev)\b", _I)
+
+# What an approval guards, said after it: "before it leaves", "before sending", "before the
+# send": the step after the approval sends.
+GUARDS_SEND = re.compile(
+    r"^\W*(?:before|until)\s+(?:it|they|anything|the \w+|messages?|emails?|drafts?)?\s*"
+    r"(?:is |are |gets? )?(?:leaves?|sent|send(?:ing)?|goes out|go out|publish(?:ed|ing)?|"
+    r"posted|deliver(?:ed|y)?)\b",
+    _I,
+)
+# "an approval gate sits between the draft and the send": the step before and after it.
+BETWEEN = re.compile(
+    r"\bbetween (?:the |a |an )?(?P<first>\w+) and (?:the |a |an )?(?P<second>\w+)", _I
+)
+# "a drafted client e-mail", "the draft": what a person approves was written by a model.
+DRAFTED = re.compile(r"\b(?:drafted|draft|written|generated|ai[- ]drafted)\b", _I)
+# "with information from Wikipedia", "using data from the Stripe API": what a step draws on.
+DRAWN_FROM = re.compile(
+    r"\b(?:with|using|adding)\s+(?:\w+\s+){0,2}?(?:information|data|facts|context|details|"
+    r"content|results)\s+from\s+(?:the\s+)?(?P<where>[\w.-]+(?:\s+(?:api|website|site))?)",
+    _I,
+)
+# "into designated teams", "to the right department": labels that are places to go.
+INTO_PLACES = re.compile(
+    r"\b(?:into|to|between)\s+(?:the\s+)?(?:\w+\s+){0,2}?(?:teams?|departments?|queues?|"
+    r"handlers?|paths?|folders?|inboxes|owners?|agents?)\b",
+    _I,
+)
+# "based on sentiment analysis", "depending on their score": what a step depends on.
+BASED_ON = re.compile(
+    r"\b(?:based on|depending on|according to)\s+(?P<basis>(?:[\w'-]+\s*){1,4})", _I
+)
+# "Approved content is published ...": a verdict said before, not a person's approval.
+APPROVED_BY_MODEL = re.compile(r"^\W*(?:the\s+|all\s+|any\s+)?approved\s+(?=\w+\s)", _I)

@@ -2,9 +2,10 @@
 request ends with a valid workflow, and the share that has the required steps in order,
 every required feature and sensible input names is reported and held to the goal.
 
-The offline builder is measured as the chat runs it (rules and the gallery; the embedded
-model only rewords prompts, which no check here reads, so it is left out). Every 5th entry
-is held out: the tables were tuned on the others; both rates are reported.
+The offline builder is measured as the chat runs it: rules and the gallery (the embedded
+model is not asked; benchmarks/chat.py measured that it raised no pass rate). The requests
+of corpus/heldout.yaml were collected after the tables were tuned and their failures are
+not listed here: the rate on them is how well the tables generalise; both are reported.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from tests.unit.builder.corpus_score import Score, load_corpus, score, split, su
 
 GOAL = 0.90
 # The rate reached when this floor was last raised: a change to the tables may not lose it.
-FLOOR = 0.62
+FLOOR = 0.81
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,8 @@ def test_the_corpus_has_at_least_100_real_requests_with_sources() -> None:
     assert len(entries) >= 100
     assert all(entry["source"].startswith("http") for entry in entries)
     assert len({entry["id"] for entry in entries}) == len(entries)
+    _, held = split(entries)
+    assert len(held) >= 40  # collected after tuning: the honest measure of generalising
 
 
 def test_every_request_ends_with_a_valid_workflow(outcomes: dict[str, Any]) -> None:

@@ -115,3 +115,124 @@ def test_sending_without_an_approval_asks_whether_a_person_approves() -> None:
     assert [s.kind for s in plan.steps()] == ["llm", "http_request"]
     assert plan.question is not None
     assert plan.question.choices[0].edit == "ask me before sending"
+
+
+# --- general mechanisms of the tables, each with its exact nodes ------------------------
+
+
+def test_a_record_made_via_a_model_is_written_by_the_model_then_sent() -> None:
+    built = graph("Create a playlist in Spotify via OpenAI")
+
+    assert built["nodes"][-2:] == [("create", "llm"), ("create_2", "http_request")]
+
+
+def test_an_approval_between_the_draft_and_the_send_gets_both() -> None:
+    built = graph(
+        "Wire a workflow where a human approval gate sits between the draft and the send."
+    )
+
+    assert built["nodes"] == [("draft", "llm"), ("approve", "approval"), ("send", "http_request")]
+
+
+def test_a_drafted_email_waiting_for_approval_before_it_leaves_is_drafted_approved_sent() -> None:
+    built = graph("I want a drafted client e-mail to wait for my approval before it leaves.")
+
+    assert built["nodes"] == [("draft", "llm"), ("approve", "approval"), ("send", "http_request")]
+
+
+def test_labels_that_are_places_make_a_router_with_a_branch_each() -> None:
+    built = graph(
+        "Classify new or updated bug reports into designated teams (Engineering, Product, "
+        "Design, or a Default fallback)."
+    )
+
+    assert built["nodes"] == [("classify", "llm"), ("route", "router")]
+    branches, _ = built["routes"]["route"]
+    assert [value for value, _ in branches] == [
+        "engineering",
+        "product",
+        "design",
+        "default_fallback",
+    ]
+
+
+def test_a_send_based_on_an_analysis_is_guarded_by_a_judgement() -> None:
+    built = graph("Send alerts to Slack based on sentiment analysis.")
+
+    assert built["nodes"] == [("judge", "llm"), ("route", "router"), ("send", "http_request")]
+    assert built["routes"] == {"route": ([("yes", "send")], "END")}
+
+
+def test_alternative_channels_chosen_by_a_preference_are_branches() -> None:
+    built = graph(
+        "Delivers personalized reports via WhatsApp or SMS based on their preferred channel."
+    )
+
+    assert built["nodes"] == [
+        ("choose", "llm"),
+        ("route", "router"),
+        ("deliver", "http_request"),
+        ("deliver_2", "http_request"),
+    ]
+    assert built["routes"] == {"route": ([("whatsapp", "deliver"), ("sms", "deliver_2")], "END")}
+
+
+def test_research_searches_the_web_for_the_topic_then_writes_it_up() -> None:
+    built = graph("Research a topic and write an article about it")
+
+    assert built["inputs"] == ["topic"]
+    assert built["nodes"] == [("search", "http_request"), ("research", "llm"), ("write", "llm")]
+    search = built["config"].get_node("search")
+    assert search.args.url.endswith("{topic}")
+    assert "{search_results}" in built["config"].get_node("research").prompt
+
+
+def test_human_in_the_loop_is_an_approval_and_no_loop() -> None:
+    built = graph("Human in the Loop: request human approval before continuing.")
+
+    assert built["nodes"] == [("approve", "approval")]
+
+
+def test_guardrails_stop_what_fails_the_check() -> None:
+    built = graph("Screen the input with AI guardrails and classify the feedback.")
+
+    assert built["nodes"] == [
+        ("screen", "llm"),
+        ("check_unsafe", "llm"),
+        ("guard", "router"),
+        ("classify", "llm"),
+    ]
+    assert built["routes"] == {"guard": ([("yes", "END")], "classify")}
+
+
+def test_listed_labels_that_name_actions_do_them_in_their_branches() -> None:
+    built = graph(
+        "An intent classifier can route a query to a cache, search, or clarification path."
+    )
+
+    assert built["inputs"] == ["query"]
+    assert built["nodes"] == [
+        ("classify", "llm"),
+        ("route", "router"),
+        ("search", "http_request"),
+        ("clarify", "llm"),
+    ]
+    branches, _ = built["routes"]["route"]
+    assert branches == [("cache", "END"), ("search", "search"), ("clarification", "clarify")]
+
+
+def test_what_goes_along_with_a_send_is_made_first_from_what_is_sent() -> None:
+    built = graph("Shares new YouTube videos on Discord along with AI-generated summaries.")
+
+    assert built["nodes"] == [
+        ("fetch", "http_request"),
+        ("summarize", "llm"),
+        ("share", "http_request"),
+    ]
+
+
+def test_a_generic_verb_over_a_list_makes_each_thing_where_it_is_named() -> None:
+    built = graph("Creates meeting summaries, ClickUp tasks, and schedules follow-ups from Zoom.")
+
+    assert [kind for _, kind in built["nodes"]] == ["llm", "llm", "http_request", "http_request"]
+    assert "clickup_url" in built["inputs"]

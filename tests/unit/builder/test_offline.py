@@ -27,7 +27,8 @@ def llm_nodes(config) -> list[LLMNode]:  # type: ignore[no-untyped-def]
 
 
 def test_summarize_then_translate_on_the_embedded_model(local_settings: Settings) -> None:
-    builder = Builder(local_settings, Gallery([]))  # no template to lean on: rules + model
+    # No template to lean on: rules + model (the fill is off unless given a budget).
+    builder = Builder(local_settings, Gallery([]), fill_budget_seconds=20)
 
     progress, result = run_turn(builder, "Summarize a text, then translate the summary to French")
 
