@@ -19,6 +19,7 @@ from pathlib import Path
 # benchmarks/queue.py must not shadow the standard library's queue (psycopg imports it).
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+sys.path.append(str(HERE))  # after the standard library: sibling benchmarks stay importable
 
 import argparse  # noqa: E402
 import json  # noqa: E402
