@@ -4,8 +4,8 @@ needs root, PostgreSQL and Redis on 127.0.0.1).
 
 Runs lost (goal 0), steps repeated (goal 0: a step stored twice, or a step stored before
 the kill executed again), and the time from the kill to the completion of each run the
-dead host held, p50 / p95 (bounded below by RUN_LEASE_SECONDS, the time a dead worker's
-lease takes to run out). ``measure`` is what benchmarks/reliability.py calls; run alone
+dead host held, p50 / p95 (about RUN_LEASE_SECONDS, the time a dead worker's lease takes
+to run out after its last renewal). ``measure`` is what benchmarks/reliability.py calls; run alone
 from the repo root:
 
     PATH=$PWD/.venv/bin:$PATH .venv/bin/python benchmarks/reliability_multihost.py [--runs 100]
@@ -21,6 +21,7 @@ from pathlib import Path
 # benchmarks/queue.py must not shadow the standard library's queue (psycopg imports it).
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+sys.path.append(str(HERE))  # after the standard library: sibling benchmarks stay importable
 
 import argparse  # noqa: E402
 import json  # noqa: E402

@@ -19,6 +19,7 @@ from pathlib import Path
 # benchmarks/queue.py must not shadow the standard library's queue (psycopg imports it).
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+sys.path.append(str(HERE))  # after the standard library: sibling benchmarks stay importable
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -26,7 +27,6 @@ import os  # noqa: E402
 import platform  # noqa: E402
 import signal  # noqa: E402
 import tempfile  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
 from typing import Any  # noqa: E402
@@ -39,7 +39,10 @@ from tests.conftest import free_port  # noqa: E402
 from tests.databases import temporary_postgres_database  # noqa: E402
 from tests.fakes.openai_server import FakeLLMServer  # noqa: E402
 from tests.integration.queue.cluster import Cluster, flush_redis, three_node_workflow  # noqa: E402
-from tests.integration.queue.test_tracking_outbox import mlflow_runs_per_run_id  # noqa: E402
+from tests.integration.queue.test_tracking_outbox import (  # noqa: E402
+    Load,
+    mlflow_runs_per_run_id,
+)
 from tests.mlflow_server import MlflowServer  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "reliability_tracking.json"
@@ -122,30 +125,18 @@ def run_stack(
             [worker] = cluster.start_workers(1)
 
             # Fault 1: MLflow down for ``outage`` seconds while runs keep finishing.
-            loaded: list[str] = []
-            stop = threading.Event()
-
-            def load() -> None:
-                number = 0
-                while not stop.is_set():
-                    loaded.append(cluster.start_run(workflow_id, {"text": f"[o{number}]"}))
-                    number += 1
-                    stop.wait(1.0 / rate)
-
-            feeder = threading.Thread(target=load)
-            feeder.start()
+            load = Load(cluster, workflow_id, 1.0 / rate).start()
             time.sleep(2)
             mlflow.stop()
             time.sleep(outage)
             waiting = [
                 run_id
-                for run_id, row in _records(cluster, list(loaded)).items()
+                for run_id, row in _records(cluster, list(load.started)).items()
                 if row.state == "pending"
             ]
             mlflow.start()
             back_at = datetime.now(UTC)
-            stop.set()
-            feeder.join()
+            loaded = load.stop()
             cluster.wait_finished(loaded, timeout=DELIVERY_BOUND)
             outage_result = _fault(cluster, mlflow, waiting, back_at)
             outage_result["runs"] = len(loaded)

@@ -71,12 +71,23 @@ class Database:
     session_factory: sessionmaker[Session]
 
 
-def open_database(settings: Settings, process: str, *, wait_for_schema: bool = True) -> Database:
-    """Connect (bounded retries), then wait a bounded time for the schema to reach head."""
+def open_database(
+    settings: Settings,
+    process: str,
+    *,
+    wait_for_schema: bool = True,
+    idle_in_transaction_seconds: float | None = None,
+) -> Database:
+    """Connect (bounded retries), then wait a bounded time for the schema to reach head.
+
+    ``idle_in_transaction_seconds``: see storage.database.create_db_engine (workers).
+    """
 
     settings.ensure_data_dir()
     engine = create_db_engine(
-        settings.effective_database_url, connect_timeout=settings.database_connect_timeout
+        settings.effective_database_url,
+        connect_timeout=settings.database_connect_timeout,
+        idle_in_transaction_seconds=idle_in_transaction_seconds,
     )
     try:
         wait_until_reachable(engine, settings.database_connect_timeout)

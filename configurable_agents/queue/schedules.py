@@ -212,18 +212,25 @@ def _skip(
     detail = f"missed: no worker checked it in time ({late} s late); {why}"
     if earlier_since is not None:
         detail += f"; earlier ticks since {earlier_since:%Y-%m-%dT%H:%M:%SZ} were missed too"
+    duplicate = _record_outcome(session_factory, name, missed, detail, triggers.SKIPPED)
+    if not duplicate:
+        log.warning("tick %s of %s: skipped: %s", missed.key, name, detail)
+    return TickResult(name, missed.key, None, duplicate, detail, triggers.SKIPPED)
+
+
+def _record_outcome(
+    session_factory: sessionmaker[Session], name: str, tick: Tick, detail: str, outcome: str
+) -> bool:
+    """Record a tick that started no run; whether another check had recorded it first."""
     with session_scope(session_factory) as session:
-        recorded = triggers.record(
+        return triggers.record(
             session,
             workflow_name=name,
             kind="schedule",
-            key=missed.key,
-            detail=detail,
-            outcome=triggers.SKIPPED,
-        )
-    if not recorded.duplicate:
-        log.warning("tick %s of %s: skipped: %s", missed.key, name, detail)
-    return TickResult(name, missed.key, None, recorded.duplicate, detail, triggers.SKIPPED)
+            key=tick.key,
+            detail=detail[:4000],
+            outcome=outcome,
+        ).duplicate
 
 
 def _start(
@@ -248,19 +255,12 @@ def _start(
             detail=detail,
         )
     except REFUSALS as error:
-        reason = f"refused: {error}"
-        with session_scope(session_factory) as session:
-            recorded = triggers.record(
-                session,
-                workflow_name=name,
-                kind="schedule",
-                key=due.key,
-                detail=reason[:4000],
-                outcome=triggers.REFUSED,
-            )
-        if not recorded.duplicate:
+        duplicate = _record_outcome(
+            session_factory, name, due, f"refused: {error}", triggers.REFUSED
+        )
+        if not duplicate:
             log.warning("tick %s of %s: no run started: %s", due.key, name, error)
-        return TickResult(name, due.key, None, recorded.duplicate, str(error), triggers.REFUSED)
+        return TickResult(name, due.key, None, duplicate, str(error), triggers.REFUSED)
     what = "already started" if started.duplicate else "started"
     log.info("tick %s of %s: %s run %s", due.key, name, what, started.run_id)
     return TickResult(name, due.key, started.run_id, started.duplicate)

@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 SHUTDOWN_SECONDS = 3.0
 # How often a worker looks for experiment cells left unscored by a worker that died.
 EXPERIMENT_SWEEP_SECONDS = 5.0
+# The shortest time the database waits on a worker's open transaction before ending it:
+# no worker transaction waits between its statements for anything but the database.
+IDLE_IN_TRANSACTION_MIN = 10.0
 
 
 class Heartbeat:
@@ -173,7 +176,13 @@ def run_worker() -> int:
         logging.getLogger("huey").setLevel(logging.WARNING)
         logging.getLogger("huey.consumer").setLevel(logging.INFO)
         logging.getLogger("huey.consumer.Scheduler").setLevel(logging.WARNING)
-    database = open_database(settings, "worker")
+    # A worker cut off mid-transaction must not keep its runs locked: the server ends
+    # such a session after a lease (10 s at least), and another worker takes them over.
+    database = open_database(
+        settings,
+        "worker",
+        idle_in_transaction_seconds=max(settings.run_lease_seconds, IDLE_IN_TRANSACTION_MIN),
+    )
     try:
         huey = get_queue(settings).huey
         connection = getattr(huey.storage, "conn", None)

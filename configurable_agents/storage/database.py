@@ -49,8 +49,20 @@ def _sqlite_on_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_db_engine(url: str, *, connect_timeout: float = 5.0, **kwargs: Any) -> Engine:
-    """An Engine configured for the database kind: WAL + busy timeout + FKs on SQLite."""
+def create_db_engine(
+    url: str,
+    *,
+    connect_timeout: float = 5.0,
+    idle_in_transaction_seconds: float | None = None,
+    **kwargs: Any,
+) -> Engine:
+    """An Engine configured for the database kind: WAL + busy timeout + FKs on SQLite.
+
+    ``idle_in_transaction_seconds`` (PostgreSQL): the server ends a session whose
+    transaction waits longer than this for its client. A worker cut off from the network
+    between a statement and its COMMIT otherwise keeps its row locks (on its runs) until
+    TCP gives up, hours later, and no other worker can take those runs over.
+    """
     if is_sqlite(url):
         engine = create_engine(
             url,
@@ -60,7 +72,10 @@ def create_db_engine(url: str, *, connect_timeout: float = 5.0, **kwargs: Any) -
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    connect_args = {"connect_timeout": max(1, int(connect_timeout))}
+    connect_args: dict[str, Any] = {"connect_timeout": max(1, int(connect_timeout))}
+    if idle_in_transaction_seconds is not None:
+        milliseconds = max(1000, int(idle_in_transaction_seconds * 1000))
+        connect_args["options"] = f"-c idle_in_transaction_session_timeout={milliseconds}"
     return create_engine(
         url, connect_args=connect_args, pool_pre_ping=True, pool_size=5, max_overflow=10, **kwargs
     )

@@ -32,6 +32,7 @@ READY = re.compile(r"worker ready: (?P<id>\S+) consuming")
 START_SECONDS = 60.0
 # Short leases so a dead host is noticed within seconds.
 LEASE_SECONDS = 3
+WORKER_CONCURRENCY = 3
 # Every answer of the LLM server takes this long: runs are in flight when a host fails.
 LLM_DELAY = 0.1
 
@@ -177,7 +178,7 @@ def running_machines(
             TRACKING_ENABLED="false",
             RUN_LEASE_SECONDS=str(LEASE_SECONDS),
             WORKER_HEARTBEAT_TTL="1",
-            WORKER_CONCURRENCY="3",
+            WORKER_CONCURRENCY=str(WORKER_CONCURRENCY),
             LOG_LEVEL="INFO",
             PYTHONPATH=str(REPO),
         )
@@ -254,12 +255,13 @@ def kill_host_mid_load(
     run_ids = list(tokens)
 
     def victim_busy() -> bool:
+        # Every thread of the victim's worker busy, one run with a step stored at least.
         held = [
             run.id
             for run in cluster.runs(run_ids)
             if run.state == "running" and host_of(run.worker_id) == victim
         ]
-        return any(steps_by_run(machines, held).values())
+        return len(held) >= WORKER_CONCURRENCY and any(steps_by_run(machines, held).values())
 
     cluster.wait_for(victim_busy, timeout=60, what=f"{victim} to be executing runs", poll=0.02)
     killed_at = datetime.now(UTC)

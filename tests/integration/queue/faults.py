@@ -24,6 +24,9 @@ from tests.e2e.serviceset import REPO, process_environment
 from tests.fakes.openai_server import FakeLLMServer, Reply
 from tests.integration.queue.cluster import Cluster, WorkerProcess, flush_redis
 
+# The approval workflow of the steering tests, for the approval fault.
+from tests.integration.queue.test_steering import APPROVAL as APPROVAL
+
 NODES = ("one", "two", "three", "four", "five")
 TOKEN = re.compile(r"\[r\d+\]")
 
@@ -45,26 +48,6 @@ def five_step_workflow(name: str = "five-steps", nodes_: tuple[str, ...] = NODES
         f"schema_version: 1\nname: {name}\nstate:\n  text: {{type: str, required: true}}\n"
         f"{fields}nodes:\n" + "\n".join(nodes) + f"\nedges:\n{edges}"
     )
-
-
-# Draft, ask a person, then write: the approval faults' workflow.
-APPROVAL = """\
-schema_version: 1
-name: approve-then-write
-state:
-  text: {type: str, required: true}
-  draft: {type: str}
-  final: {type: str}
-nodes:
-  - {id: draft, kind: llm, prompt: "draft {text}", output: draft}
-  - {id: check, kind: approval, message: "publish {draft}?"}
-  - {id: final, kind: llm, prompt: "final {text}", output: final}
-edges:
-  - {from: START, to: draft}
-  - {from: draft, to: check}
-  - {from: check, to: final}
-  - {from: final, to: END}
-"""
 
 
 def held_at(node: str, gate: threading.Event, delay: float = 0.05) -> Callable[..., Reply]:

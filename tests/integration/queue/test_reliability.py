@@ -130,10 +130,10 @@ def test_an_approval_while_the_queue_is_unreachable_completes_once_it_is_back(
     assert answer.status_code == 200, answer.text
     assert answer.json()["state"] == "queued"
     run = cluster.wait_state(run_id, "completed", timeout=60)
-    assert run.outputs["final"].startswith("fake reply to: final")
+    assert run.outputs["final"].startswith("fake reply to: publish")
     kinds = [event.kind for event in events(cluster, run_id)]
     assert kinds[:1] == ["enqueue_failed"] and "reconciled" in kinds
-    assert sorted(step.node for step in cluster.steps(run_id)) == ["check", "draft", "final"]
+    assert sorted(step.node for step in cluster.steps(run_id)) == ["approve", "draft", "publish"]
     assert set(calls_per_step(fake_llm).values()) == {1}
 
 

@@ -43,6 +43,33 @@ def wait_sent(cluster: Cluster, run_ids: list[str]) -> None:
     cluster.wait_for(all_sent, timeout=DELIVERY_BOUND, what="every record sent", poll=0.2)
 
 
+class Load:
+    """Starts a run of a workflow every ``interval`` seconds from a thread until stopped."""
+
+    def __init__(self, cluster: Cluster, workflow_id: int, interval: float) -> None:
+        self.cluster, self.workflow_id, self.interval = cluster, workflow_id, interval
+        self.started: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="load")
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            number = len(self.started)
+            self.started.append(self.cluster.start_run(self.workflow_id, {"text": f"[l{number}]"}))
+            self._stop.wait(self.interval)
+
+    def start(self) -> Load:
+        self._thread.start()
+        return self
+
+    def stop(self) -> list[str]:
+        """Stop starting runs; the ids of those started."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        return list(self.started)
+
+
 def mlflow_runs_per_run_id(url: str) -> Counter[str]:
     """How many MLflow runs carry each of our run ids (over every experiment)."""
     client = client_for(url)
@@ -62,23 +89,14 @@ def test_records_survive_a_30_s_outage_and_a_sigterm_and_arrive_once(
         TRACKING_RETRY_MAX_SECONDS="2",
     )
     workflow_id = cluster.store_workflow(three_node_workflow())
-    loaded: list[str] = []
-    stop_load = threading.Event()
-
-    def load() -> None:
-        number = 0
-        while not stop_load.is_set():
-            loaded.append(cluster.start_run(workflow_id, {"text": f"[load{number}]"}))
-            number += 1
-            stop_load.wait(LOAD_INTERVAL)
-
-    feeder = threading.Thread(target=load)
+    load = Load(cluster, workflow_id, LOAD_INTERVAL)
+    loaded = load.started
     try:
         starting = threading.Thread(target=mlflow.start)
         starting.start()
         [first] = cluster.start_workers(1)
         starting.join()
-        feeder.start()
+        load.start()
         time.sleep(3)
 
         # MLflow stops for 30 s under load; half way, the worker is stopped with SIGTERM
@@ -97,8 +115,7 @@ def test_records_survive_a_30_s_outage_and_a_sigterm_and_arrive_once(
         during = records(cluster, list(loaded))
         mlflow.start()
         time.sleep(2)
-        stop_load.set()
-        feeder.join()
+        loaded = load.stop()
         cluster.wait_finished(loaded)
         wait_sent(cluster, loaded)
 
@@ -112,7 +129,5 @@ def test_records_survive_a_30_s_outage_and_a_sigterm_and_arrive_once(
         for run in cluster.runs(loaded):
             assert run.tracking_status == "sent" and run.mlflow_run_id
     finally:
-        stop_load.set()
-        if feeder.is_alive():
-            feeder.join()
+        load.stop()
         mlflow.stop()
