@@ -28,7 +28,7 @@ from configurable_agents.config import (
     config_from_data,
     config_to_data,
     load_config,
-    workflow_json_schema,
+    workflow_decoding_schema,
 )
 from configurable_agents.llm import LLMRequest, LLMStructuredOutputError, Provider
 
@@ -149,7 +149,7 @@ def generate(
         yield from _until_valid(
             provider,
             first_messages(request, current),
-            workflow_json_schema(),
+            workflow_decoding_schema(),
             "workflow_config",
             lambda data: (*problems_of(data), None),
             max_attempts=max_attempts,

@@ -23,7 +23,7 @@ from configurable_agents.config.inputs import (
     input_fields,
     input_problems,
 )
-from configurable_agents.config.json_schema import workflow_json_schema
+from configurable_agents.config.json_schema import workflow_decoding_schema, workflow_json_schema
 from configurable_agents.config.loader import (
     check_text,
     config_from_data,
@@ -109,5 +109,6 @@ __all__ = [
     "transitions",
     "validate_config",
     "validate_text",
+    "workflow_decoding_schema",
     "workflow_json_schema",
 ]

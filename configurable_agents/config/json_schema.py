@@ -37,3 +37,22 @@ def _schema() -> dict[str, Any]:
 def workflow_json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of WorkflowConfig; a fresh copy each call."""
     return copy.deepcopy(_schema())
+
+
+def _drop_item_bounds(schema: Any) -> None:
+    if isinstance(schema, dict):
+        schema.pop("maxItems", None)
+        for value in schema.values():
+            _drop_item_bounds(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _drop_item_bounds(value)
+
+
+def workflow_decoding_schema() -> dict[str, Any]:
+    """The workflow schema for constrained decoding: without array length bounds, which
+    grammar engines expand into one nested optional per item (llama.cpp's server fails on
+    the 64 of a node's tools); validation still enforces them."""
+    schema = workflow_json_schema()
+    _drop_item_bounds(schema)
+    return schema
