@@ -280,12 +280,16 @@ class HTTPEndpoint:
 
     def _events(self, lines: Iterator[str]) -> Iterator[dict]:
         # Server-sent events: only the data lines matter to both APIs (each is one JSON).
+        done = False
         for line in lines:
-            if not line.startswith("data:"):
+            # After [DONE] the body is read to its end (its last chunk): a response left
+            # unread makes httpx close the connection, and every call would open a new one.
+            if done or not line.startswith("data:"):
                 continue
             data = line[5:].strip()
             if data == "[DONE]":
-                return
+                done = True
+                continue
             if not data:
                 continue
             try:

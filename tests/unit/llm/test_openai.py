@@ -291,6 +291,20 @@ def test_streaming_delivers_tokens_in_order(
     assert sent["stream_options"] == {"include_usage": True}
 
 
+def test_streamed_calls_share_one_kept_alive_connection(
+    openai: Provider, fake_llm_server: FakeLLMServer
+) -> None:
+    # A stream read only to its [DONE] would leave the connection unusable: every call
+    # would pay a new TCP connection (and TLS handshake, against a real endpoint).
+    for word in ("one", "two", "three"):
+        fake_llm_server.push(Reply(text=word))
+        tokens: list[str] = []
+        assert openai.complete(ask(on_token=tokens.append)).text == word
+        assert "".join(tokens) == word
+
+    assert fake_llm_server.connections_opened == 1
+
+
 def test_stream_without_usage_says_the_cost_is_unknown(
     openai: Provider, fake_llm_server: FakeLLMServer
 ) -> None:
