@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -17,6 +18,7 @@ from configurable_agents.llm import (
     Provider,
     get_provider,
 )
+from configurable_agents.llm._http import _lines
 from tests.conftest import free_port
 from tests.fakes import FakeLLMServer, Reply
 from tests.unit.llm.conftest import FAST_RETRY, KEY_ENV
@@ -403,3 +405,13 @@ def test_async_completion(openai: Provider, fake_llm_server: FakeLLMServer) -> N
     response = asyncio.run(openai.acomplete(ask()))
 
     assert response.text == "from a thread"
+
+
+def test_stream_lines_split_anywhere_are_joined_before_parsing() -> None:
+    # Network chunks cut lines (and an "é" in its middle); servers end lines with CRLF.
+    chunks = [b'data: {"t": "caf\xc3', b'\xa9"}\r\n\r\nda', b"ta: [DONE]\r\n", b"\r\n"]
+
+    lines = [line.strip() for line in _lines(iter(chunks))]
+
+    assert lines == [b'data: {"t": "caf\xc3\xa9"}', b"", b"data: [DONE]", b""]
+    assert json.loads(lines[0][5:]) == {"t": "café"}
