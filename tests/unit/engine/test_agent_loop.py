@@ -22,6 +22,7 @@ from configurable_agents.storage.database import session_scope
 from configurable_agents.storage.models import Run, RunStep
 from configurable_agents.storage.repositories import agents, steps, workflows
 from tests.fakes import FakeLLMServer, Reply
+from tests.fakes.workflows import calculator_agent
 
 # Prices per million tokens: every turn's tokens show up as cost.
 AGENT = """
@@ -606,28 +607,10 @@ def test_typed_outputs_after_tools_are_asked_under_the_schema(
     assert node.prompt_tokens > first_turn
 
 
-CALCULATING = """
-schema_version: 1
-name: calculating
-state:
-  question: {type: str, required: true}
-  answer: {type: str}
-nodes:
-  - id: solve
-    kind: llm
-    prompt: "{question}"
-    output: answer
-    tools: [calculator]
-edges:
-  - {from: START, to: solve}
-  - {from: solve, to: END}
-"""
-
-
 def test_a_worker_whose_claim_went_stale_stores_no_more_tool_calls(
     engine: Engine, database: Database, fake_llm_server: FakeLLMServer, store_run: Any
 ) -> None:
-    run_id = store_run(CALCULATING, {"question": "sum"})
+    run_id = store_run(calculator_agent(), {"question": "sum"})
     call = {"name": "calculator", "arguments": {"expression": "1 + 1"}}
 
     def script(request: Any) -> Reply:
