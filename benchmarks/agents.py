@@ -46,25 +46,10 @@ from configurable_agents.storage.migrations import upgrade_to_head  # noqa: E402
 from configurable_agents.storage.repositories import workflows  # noqa: E402
 from tests.fakes import FakeLLMServer, Reply  # noqa: E402
 from tests.fakes.openai_server import RecordedRequest  # noqa: E402
+from tests.fakes.workflows import calculator_agent  # noqa: E402
 
 GOAL_MS = 5.0
-AGENT = """
-schema_version: 1
-name: bench-agent
-state:
-  question: {type: str, required: true}
-  answer: {type: str}
-nodes:
-  - id: solve
-    kind: llm
-    prompt: "{question}"
-    output: answer
-    max_tool_calls: 100
-    tools: [calculator]
-edges:
-  - {from: START, to: solve}
-  - {from: solve, to: END}
-"""
+AGENT = calculator_agent("bench-agent", max_tool_calls=100)
 CALL = {"name": "calculator", "arguments": {"expression": "round(12.5 * 3 / 7, 2)"}}
 
 

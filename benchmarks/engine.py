@@ -71,26 +71,62 @@ def workflow_yaml(nodes: int) -> str:
 CPU: list[float] = []
 
 
+def claimed_run(factory: Any) -> str:
+    """A new run claimed under epoch 1, as a worker holds the run it executes."""
+    with session_scope(factory) as session:
+        run = run_lifecycle.create(session, workflow_name="bench", inputs={})
+        run_lifecycle.claim(session, run.id, worker_id="bench", lease_seconds=3600)
+        return run.id
+
+
+def store_one_step(factory: Any, run_id: str, node: str, prompt: str, answer: str) -> None:
+    """Store one finished step exactly as the engine does: its own transaction, fenced by
+    the claim epoch (the compare-and-set the engine must do for every node)."""
+    with session_scope(factory) as session:
+        steps.record(
+            session,
+            run_id,
+            node=node,
+            step_key=f"{node}#1",
+            input={"messages": [{"role": "user", "content": prompt}]},
+            rendered_prompt=prompt,
+            raw_output=answer,
+            output={"x": answer},
+            prompt_tokens=12,
+            completion_tokens=3,
+            latency_ms=1.0,
+            epoch=1,
+        )
+
+
 @contextmanager
 def raw_langgraph(
-    base_url: str, nodes: int, checkpointer: Any = None
+    base_url: str, nodes: int, checkpointer: Any = None, store_dir: Path | None = None
 ) -> Iterator[Callable[[], float]]:
     """A function running the same graph once in plain LangGraph (each node one HTTP
-    call) and answering its seconds."""
+    call) and answering its seconds. With ``store_dir`` each node also stores its step in
+    a database there, once, as the engine must (the baseline of the 1.3x goal)."""
     import httpx
     from langgraph.graph import END, START, StateGraph
 
     State = TypedDict("State", {f"x{i}": str for i in range(nodes + 1)})  # type: ignore[misc]
     client = httpx.Client(timeout=10)
+    factory = None
+    if store_dir is not None:
+        db_engine = create_db_engine(load_settings(data_dir=store_dir).effective_database_url)
+        upgrade_to_head(db_engine, store_dir)
+        factory = make_session_factory(db_engine)
+    current: dict[str, str] = {}
 
     def make(i: int):  # type: ignore[no-untyped-def]
         def node(state: dict[str, str]) -> dict[str, str]:
-            body = {
-                "model": "fake-model",
-                "messages": [{"role": "user", "content": f"step {i}: {state[f'x{i - 1}']}"}],
-            }
+            prompt = f"step {i}: {state[f'x{i - 1}']}"
+            body = {"model": "fake-model", "messages": [{"role": "user", "content": prompt}]}
             reply = client.post(f"{base_url}/chat/completions", json=body).json()
-            return {f"x{i}": reply["choices"][0]["message"]["content"].strip()}
+            answer = reply["choices"][0]["message"]["content"].strip()
+            if factory is not None:
+                store_one_step(factory, current["run"], f"n{i}", prompt, answer)
+            return {f"x{i}": answer}
 
         return node
 
@@ -105,6 +141,8 @@ def raw_langgraph(
 
     def run_once() -> float:
         config = {"configurable": {"thread_id": f"raw-{time.time_ns()}"}}
+        if factory is not None:
+            current["run"] = claimed_run(factory)  # outside the timing, as for the engine
         started, cpu = time.perf_counter(), time.process_time()
         app.invoke({"x0": "hello"}, config)
         CPU.append(time.process_time() - cpu)
@@ -114,6 +152,8 @@ def raw_langgraph(
         yield run_once
     finally:
         client.close()
+        if factory is not None:
+            db_engine.dispose()
 
 
 @contextmanager
@@ -177,26 +217,11 @@ def store_step_ms(data_dir: Path, count: int = 300) -> tuple[list[float], list[f
     engine = create_db_engine(settings.effective_database_url)
     upgrade_to_head(engine, data_dir)
     factory = make_session_factory(engine)
-    with session_scope(factory) as session:
-        run = run_lifecycle.create(session, workflow_name="bench", inputs={})
-        run_lifecycle.claim(session, run.id, worker_id="bench", lease_seconds=3600)
+    run_id = claimed_run(factory)
     times, cpu = [], []
     for i in range(count):
         started, cpu_started = time.perf_counter(), time.process_time()
-        with session_scope(factory) as session:
-            steps.record(
-                session,
-                run.id,
-                node=f"n{i}",
-                step_key=f"n{i}#1",
-                rendered_prompt="step prompt " * 10,
-                raw_output="an answer",
-                output={"x": "an answer"},
-                prompt_tokens=12,
-                completion_tokens=3,
-                latency_ms=1.0,
-                epoch=1,
-            )
+        store_one_step(factory, run_id, f"n{i}", "step prompt " * 10, "an answer")
         times.append((time.perf_counter() - started) * 1000)
         cpu.append((time.process_time() - cpu_started) * 1000)
     engine.dispose()
@@ -229,6 +254,9 @@ def main() -> int:
             down_uri = f"http://127.0.0.1:{probe.getsockname()[1]}"
         sides = {
             "raw": stack.enter_context(raw_langgraph(server.base_url, args.nodes)),
+            "raw_plus_store": stack.enter_context(
+                raw_langgraph(server.base_url, args.nodes, store_dir=base / "raw-store")
+            ),
             "raw_checkpointed": stack.enter_context(
                 raw_langgraph(server.base_url, args.nodes, saver)
             ),
@@ -258,13 +286,17 @@ def main() -> int:
                 times[name].append(sides[name]())
                 cpu[name].append(CPU[-1])
         raw, raw_checkpointed = times["raw"], times["raw_checkpointed"]
+        raw_store = times["raw_plus_store"]
         before, ours, mlflow_down = times["before"], times["after"], times["mlflow_down"]
         store, store_cpu_values = store_step_ms(base / "steps")
-        store_cpu = statistics.median(store_cpu_values) / 1000
+        # Milliseconds, like the per-node figures it is added to (it was once divided by
+        # 1000 more, which left the write out of the CPU baseline altogether).
+        store_cpu = statistics.median(store_cpu_values)
 
     per_node = 1000 / args.nodes
     raw_node = statistics.median(raw) * per_node
     raw_cp_node = statistics.median(raw_checkpointed) * per_node
+    raw_store_node = statistics.median(raw_store) * per_node
     ours_node = statistics.median(ours) * per_node
     before_node = statistics.median(before) * per_node
     store_median = statistics.median(store)
@@ -274,12 +306,14 @@ def main() -> int:
         "load_average": list(os.getloadavg()),
         "per_node_ms": {
             "raw_langgraph": round(raw_node, 3),
+            "raw_langgraph_plus_one_step_write": round(raw_store_node, 3),
             "raw_langgraph_sqlite_checkpointer": round(raw_cp_node, 3),
             "engine_before_checkpoint_every_step": round(before_node, 3),
             "engine": round(ours_node, 3),
         },
         "per_run_ms": {
             "raw_langgraph": summary(raw, 1000),
+            "raw_langgraph_plus_one_step_write": summary(raw_store, 1000),
             "raw_langgraph_sqlite_checkpointer": summary(raw_checkpointed, 1000),
             "engine_before_checkpoint_every_step": summary(before, 1000),
             "engine": summary(ours, 1000),
@@ -289,32 +323,39 @@ def main() -> int:
         "cpu_per_node_ms": {
             name: round(statistics.median(values) * per_node, 3) for name, values in cpu.items()
         },
+        # The goal's baseline: raw LangGraph whose nodes each store one step (measured in
+        # the same interleaved rounds, not a separately timed write added on).
         "cpu_ratio_engine_to_raw_plus_store": round(
+            statistics.median(cpu["after"]) / statistics.median(cpu["raw_plus_store"]), 3
+        ),
+        "cpu_ratio_engine_before_to_raw_plus_store": round(
+            statistics.median(cpu["before"]) / statistics.median(cpu["raw_plus_store"]), 3
+        ),
+        # The former estimate: raw LangGraph plus a step write timed on its own.
+        "cpu_ratio_engine_to_raw_plus_separate_store": round(
             statistics.median(cpu["after"])
             * per_node
             / (statistics.median(cpu["raw"]) * per_node + store_cpu),
             3,
         ),
-        "cpu_ratio_engine_before_to_raw_plus_store": round(
-            statistics.median(cpu["before"])
-            * per_node
-            / (statistics.median(cpu["raw"]) * per_node + store_cpu),
-            3,
-        ),
         "store_step_ms_sqlite": summary(store),
+        "store_step_cpu_ms_sqlite": summary(store_cpu_values),
         "mlflow_down_vs_tracking_off": {
             "tracking_off_run_ms": summary(ours, 1000),
             "mlflow_down_run_ms": summary(mlflow_down, 1000),
             "ratio": round(statistics.median(mlflow_down) / statistics.median(ours), 3),
         },
         "ratio_engine_to_raw": round(ours_node / raw_node, 3),
-        "ratio_engine_to_raw_plus_store": round(ours_node / (raw_node + store_median), 3),
-        "ratio_engine_before_to_raw_plus_store": round(before_node / (raw_node + store_median), 3),
+        "ratio_engine_to_raw_plus_store": round(ours_node / raw_store_node, 3),
+        "ratio_engine_before_to_raw_plus_store": round(before_node / raw_store_node, 3),
+        "ratio_engine_to_raw_plus_separate_store": round(ours_node / (raw_node + store_median), 3),
         "ratio_engine_to_raw_checkpointed_plus_store": round(
             ours_node / (raw_cp_node + store_median), 3
         ),
         "goals": {
-            "engine_per_node <= 1.3 x (raw + store)": ours_node <= 1.3 * (raw_node + store_median),
+            "engine_per_node <= 1.3 x (raw + store)": ours_node <= 1.3 * raw_store_node,
+            "engine_cpu_per_node <= 1.3 x (raw + store)": statistics.median(cpu["after"])
+            <= 1.3 * statistics.median(cpu["raw_plus_store"]),
             "store_step_ms_sqlite median < 2": store_median < 2.0,
             "mlflow down within 10% of tracking off": statistics.median(mlflow_down)
             <= 1.10 * statistics.median(ours),

@@ -424,8 +424,11 @@ def _store(
             error_type=error[0] if error else None,
             error_message=error[1] if error else None,
             started_at=started_at,
+            # Fenced like every step: a worker whose claim went stale stores no more calls.
+            epoch=ctx.epoch,
         )
         cancelled = step.run.cancel_requested
+    ctx.claim_confirmed()
     if ctx.on_step is not None:
         ctx.on_step(step)
     if cancelled:

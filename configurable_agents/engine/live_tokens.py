@@ -3,8 +3,11 @@
 Runs execute in a worker (or the CLI); the dashboard is another process. The executing
 process publishes a step's text so far into ``step_partials`` (at most every
 ``PUBLISH_EVERY`` seconds, the first piece at once), and only while a watcher holds a lease
-in ``run_watches``: a run nobody watches costs one primary-key read per llm step and per
-``RECHECK_EVERY`` seconds of generation, and no writes. In-process listeners (the CLI's
+in ``run_watches``: a run nobody watches costs one primary-key read per ``RECHECK_EVERY``
+seconds of its execution (not per step: a read and its transaction cost more than a fast
+node), and no writes. A watcher who arrives while the run executes is noticed within
+``RECHECK_EVERY`` seconds; one who watches from the start (``run --follow``, an open run
+page) gets the first step's row and first token at once. In-process listeners (the CLI's
 live view) get every piece through ``on_token`` with no database in between.
 
 A failure to publish is logged and ignored: the live view is a window, the stored step
@@ -43,19 +46,18 @@ class StepTokens:
     def __init__(
         self,
         session_factory: sessionmaker[Session] | None,
-        run_id: str,
+        run: RunTokens,
         node: str,
         generation: int,
         listener: NodeTokenListener | None,
     ) -> None:
         self._session_factory = session_factory
-        self.run_id, self.node, self.generation = run_id, node, generation
+        self._run = run
+        self.run_id, self.node, self.generation = run.run_id, node, generation
         self._listener = listener
         self._pieces: list[str] = []
         self._started_at: datetime = utcnow()
         self._last_publish = float("-inf")
-        self._last_check = float("-inf")
-        self._watched = False
         self._lock = threading.Lock()
         self.writes = 0  # rows written (the tests check an unwatched run writes none)
         # An empty row as soon as the step starts: watchers see step_started at once. The
@@ -79,13 +81,10 @@ class StepTokens:
             return
 
         self._last_publish = now
+        if not self._run.watched(now):
+            return
         try:
             with session_scope(self._session_factory) as session:
-                if now - self._last_check >= RECHECK_EVERY:
-                    self._last_check = now
-                    self._watched = live.is_watched(session, self.run_id)
-                if not self._watched:
-                    return
                 live.write_partial(
                     session,
                     self.run_id,
@@ -114,16 +113,33 @@ class RunTokens:
         self._generations: dict[str, int] = {}
         self._steps: list[StepTokens] = []
         self._lock = threading.Lock()
+        # Whether someone watches, as last read (shared by the run's steps and branches).
+        self._watched = False
+        self._last_check = float("-inf")
+        self._check_lock = threading.Lock()
 
     def __call__(self, node: str) -> TokenCallback | None:
         if self._session_factory is None and self._listener is None:
             return None
         with self._lock:
             self._generations[node] = generation = self._generations.get(node, 0) + 1
-        step = StepTokens(self._session_factory, self.run_id, node, generation, self._listener)
+        step = StepTokens(self._session_factory, self, node, generation, self._listener)
         with self._lock:
             self._steps.append(step)
         return step
+
+    def watched(self, now: float) -> bool:
+        """Whether a watcher holds a lease on the run: read at most every
+        ``RECHECK_EVERY`` seconds (parallel branches wait for one read, not one each)."""
+        with self._check_lock:
+            if now - self._last_check >= RECHECK_EVERY and self._session_factory is not None:
+                self._last_check = now
+                try:
+                    with self._session_factory() as session:
+                        self._watched = live.is_watched(session, self.run_id)
+                except Exception:  # a busy database: keep the last answer, try again later
+                    log.debug("reading watches of run %s failed", self.run_id, exc_info=True)
+            return self._watched
 
     @property
     def writes(self) -> int:

@@ -149,6 +149,8 @@ class FakeLLMServer:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()
+        # TCP connections accepted so far (a pooling client opens one for many calls).
+        self.connections_opened = 0
         self._httpd = _Server((host, port), _Handler)
         self._httpd.fake = self
         self._thread: threading.Thread | None = None
@@ -261,6 +263,7 @@ class FakeLLMServer:
         with self._lock:
             if open_:
                 self._connections.add(connection)
+                self.connections_opened += 1
             else:
                 self._connections.discard(connection)
 
@@ -305,6 +308,12 @@ class _Handler(BaseHTTPRequestHandler):
         # the client's delayed ACK add about 40 ms to every answer.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.fake._track(self.connection, True)
+
+    def handle(self) -> None:
+        # A client that drops its kept-alive connection (a timeout, a closed pool) resets
+        # it while the next request is awaited: the end of that connection, not an error.
+        with contextlib.suppress(ConnectionError):
+            super().handle()
 
     def finish(self) -> None:
         self.server.fake._track(self.connection, False)
@@ -436,23 +445,28 @@ class _Handler(BaseHTTPRequestHandler):
             if anthropic
             else _openai_events(pieces, prompt, completion, reply, body)
         )
+        # Chunked and kept alive, as OpenAI, vLLM, Ollama and llama.cpp's server stream: the
+        # client's pooled connection serves the next call (no new TCP connection each).
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
-        self.send_header("Connection", "close")
+        self.send_header("Transfer-Encoding", "chunked")
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.close_connection = True
         fake = self.server.fake
         try:
             for index, event in enumerate(events):
                 if index and fake.sleep(reply.chunk_delay):
+                    self.close_connection = True  # stopping: the body stays unfinished
                     return
-                self.wfile.write(event.encode())
+                data = event.encode()
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                 self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
         except OSError:
-            pass  # the client went away (timeout tests)
+            self.close_connection = True  # the client went away (timeout tests)
 
     def _send_error(self, reply: Reply, anthropic: bool) -> None:
         message = reply.error or HTTPStatus(reply.status).phrase

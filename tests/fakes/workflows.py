@@ -21,6 +21,30 @@ def echo_workflow(name: str = "echo", node: str = "answer") -> str:
     return ONE_LLM_NODE.format(name=name, node=node)
 
 
+CALCULATOR_AGENT = """\
+schema_version: 1
+name: {name}
+state:
+  question: {{type: str, required: true}}
+  answer: {{type: str}}
+nodes:
+  - id: solve
+    kind: llm
+    prompt: "{{question}}"
+    output: answer
+    max_tool_calls: {max_tool_calls}
+    tools: [calculator]
+edges:
+  - {{from: START, to: solve}}
+  - {{from: solve, to: END}}
+"""
+
+
+def calculator_agent(name: str = "calculating", max_tool_calls: int = 10) -> str:
+    """One tool-using llm node (the agent loop) whose only tool is the calculator."""
+    return CALCULATOR_AGENT.format(name=name, max_tool_calls=max_tool_calls)
+
+
 def fake_llm_settings(base_url: str) -> dict[str, str]:
     """Settings that send every llm node to the scripted server at ``base_url``, untracked."""
     return {

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from configurable_agents.storage import run_lifecycle
@@ -97,9 +97,27 @@ def record(
     return step
 
 
+# Built once: every step write runs them, and building a statement (coercing each clause)
+# costs more CPU than SQLite takes to execute it. SQLAlchemy caches their compiled form.
+_LAST_SEQ = select(func.max(RunStep.seq)).where(RunStep.run_id == bindparam("b_run_id"))
+_ADD_TO_RUN = (
+    update(Run)
+    .where(Run.id == bindparam("b_run_id"))
+    .values(
+        total_tokens=func.coalesce(Run.total_tokens, 0) + bindparam("b_tokens"),
+        total_cost=func.coalesce(Run.total_cost, 0.0) + bindparam("b_cost"),
+    )
+    .returning(Run)
+    .execution_options(populate_existing=True, synchronize_session=False)
+)
+_ADD_TO_CLAIMED_RUN = _ADD_TO_RUN.where(
+    Run.epoch == bindparam("b_epoch"), Run.state == RunState.RUNNING
+)
+
+
 def next_seq(session: Session, run_id: str) -> int:
     """The sequence number the next step of the run gets (1 for the first)."""
-    last = session.scalar(select(func.max(RunStep.seq)).where(RunStep.run_id == run_id))
+    last = session.scalar(_LAST_SEQ, {"b_run_id": run_id})
     return (last or 0) + 1
 
 
@@ -158,17 +176,11 @@ def _lock_run(
     # The sequence number is read by a later statement, which sees steps committed by a
     # parallel branch that held the lock before us. With an epoch the same UPDATE is the
     # compare-and-set of the claim.
-    query = update(Run).where(Run.id == run_id)
+    params: dict[str, Any] = {"b_run_id": run_id, "b_tokens": tokens, "b_cost": float(cost)}
+    query = _ADD_TO_RUN
     if epoch is not None:
-        query = query.where(Run.epoch == epoch, Run.state == RunState.RUNNING)
-    run = session.scalars(
-        query.values(
-            total_tokens=func.coalesce(Run.total_tokens, 0) + tokens,
-            total_cost=func.coalesce(Run.total_cost, 0.0) + cost,
-        )
-        .returning(Run)
-        .execution_options(populate_existing=True, synchronize_session=False)
-    ).one_or_none()
+        query, params["b_epoch"] = _ADD_TO_CLAIMED_RUN, epoch
+    run = session.scalars(query, params).one_or_none()
     if run is None:
         if epoch is not None:
             raise run_lifecycle.stale_claim(session, run_id, epoch)

@@ -22,6 +22,7 @@ from configurable_agents.storage.database import session_scope
 from configurable_agents.storage.models import Run, RunStep
 from configurable_agents.storage.repositories import agents, steps, workflows
 from tests.fakes import FakeLLMServer, Reply
+from tests.fakes.workflows import calculator_agent
 
 # Prices per million tokens: every turn's tokens show up as cost.
 AGENT = """
@@ -604,3 +605,29 @@ def test_typed_outputs_after_tools_are_asked_under_the_schema(
     assert node.step_key == "count#1" and node.input["structured_output"] == "json_schema"
     first_turn = all_steps(database, run_id)[0].prompt_tokens
     assert node.prompt_tokens > first_turn
+
+
+def test_a_worker_whose_claim_went_stale_stores_no_more_tool_calls(
+    engine: Engine, database: Database, fake_llm_server: FakeLLMServer, store_run: Any
+) -> None:
+    run_id = store_run(calculator_agent(), {"question": "sum"})
+    call = {"name": "calculator", "arguments": {"expression": "1 + 1"}}
+
+    def script(request: Any) -> Reply:
+        if sum(1 for message in request.messages if message.get("role") == "tool") == 1:
+            # Another process takes the run over between two calls (this one had no lease).
+            with session_scope(database.session_factory) as session:
+                assert run_lifecycle.take_over(session, run_id, worker_id="other", lease_seconds=60)
+        return Reply(tool_calls=[call])
+
+    fake_llm_server.default = script
+
+    outcome = engine.execute(run_id)
+
+    assert outcome is not None and outcome.state == "stale"
+    with database.session_factory() as session:
+        stored = steps.list_for_run(session, run_id)
+        run = session.get(Run, run_id)
+        assert run is not None and run.worker_id == "other"
+    # The first call, stored under the old claim; nothing after the take-over.
+    assert [step.step_key for step in stored] == ["solve#1/tool#1"]

@@ -4,7 +4,7 @@ someone watches the run (and cleared when the run ends)."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from configurable_agents.bootstrap import Database
 from configurable_agents.engine import live_tokens
@@ -73,4 +73,70 @@ def test_a_watched_run_publishes_its_text_so_far_then_clears_it(
     assert growing and all("slowly written words here".startswith(t) for t in growing)
     assert len(set(growing)) >= 2
     # The stored step is the record; the window on it is gone once the run ended.
+    assert partial_rows(database) == 0
+
+
+THREE_NODES = """\
+schema_version: 1
+name: chain
+state:
+  text: {type: str, required: true}
+  a: {type: str}
+  b: {type: str}
+  c: {type: str}
+nodes:
+  - {id: first, kind: llm, prompt: "{text}", output: a}
+  - {id: second, kind: llm, prompt: "{a}", output: b}
+  - {id: third, kind: llm, prompt: "{b}", output: c}
+edges:
+  - {from: START, to: first}
+  - {from: first, to: second}
+  - {from: second, to: third}
+  - {from: third, to: END}
+"""
+
+
+def test_an_unwatched_run_reads_its_watches_once_not_once_per_step(
+    engine: Engine, store_run: StoreRun, fake_llm_server: FakeLLMServer, database: Database
+) -> None:
+    for text in ("one", "two", "three"):
+        fake_llm_server.push(Reply(text=text))
+    run_id = store_run(THREE_NODES, {"text": "go"})
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", seen)
+    try:
+        outcome = engine.execute(run_id)
+    finally:
+        event.remove(database.engine, "before_cursor_execute", seen)
+
+    assert outcome is not None and outcome.state == "completed"
+    # Three steps in well under RECHECK_EVERY: one read of the lease, no partial rows.
+    assert sum("run_watches" in statement for statement in statements) == 1
+    assert not any("step_partials" in statement for statement in statements)
+    assert partial_rows(database) == 0
+
+
+def test_a_watcher_of_a_fast_run_gets_every_step_row(
+    engine: Engine, store_run: StoreRun, fake_llm_server: FakeLLMServer, database: Database
+) -> None:
+    for text in ("one", "two", "three"):
+        fake_llm_server.push(Reply(text=text))
+    run_id = store_run(THREE_NODES, {"text": "go"})
+    with session_scope(database.session_factory) as session:
+        live.watch(session, [run_id], 30)
+    nodes: list[str] = []
+
+    def spy(node: str, piece: str) -> None:
+        with database.session_factory() as session:
+            nodes.extend(row.node for row in live.partials(session, [run_id]) if row.text)
+
+    outcome = engine.execute(run_id, on_token=spy)
+
+    assert outcome is not None and outcome.state == "completed"
+    # The lease read once at the first step covers the next ones: each published at once.
+    assert {"first", "second"} <= set(nodes)
     assert partial_rows(database) == 0

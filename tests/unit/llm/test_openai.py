@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -17,6 +18,7 @@ from configurable_agents.llm import (
     Provider,
     get_provider,
 )
+from configurable_agents.llm._http import _lines
 from tests.conftest import free_port
 from tests.fakes import FakeLLMServer, Reply
 from tests.unit.llm.conftest import FAST_RETRY, KEY_ENV
@@ -291,6 +293,20 @@ def test_streaming_delivers_tokens_in_order(
     assert sent["stream_options"] == {"include_usage": True}
 
 
+def test_streamed_calls_share_one_kept_alive_connection(
+    openai: Provider, fake_llm_server: FakeLLMServer
+) -> None:
+    # A stream read only to its [DONE] would leave the connection unusable: every call
+    # would pay a new TCP connection (and TLS handshake, against a real endpoint).
+    for word in ("one", "two", "three"):
+        fake_llm_server.push(Reply(text=word))
+        tokens: list[str] = []
+        assert openai.complete(ask(on_token=tokens.append)).text == word
+        assert "".join(tokens) == word
+
+    assert fake_llm_server.connections_opened == 1
+
+
 def test_stream_without_usage_says_the_cost_is_unknown(
     openai: Provider, fake_llm_server: FakeLLMServer
 ) -> None:
@@ -389,3 +405,13 @@ def test_async_completion(openai: Provider, fake_llm_server: FakeLLMServer) -> N
     response = asyncio.run(openai.acomplete(ask()))
 
     assert response.text == "from a thread"
+
+
+def test_stream_lines_split_anywhere_are_joined_before_parsing() -> None:
+    # Network chunks cut lines (and an "é" in its middle); servers end lines with CRLF.
+    chunks = [b'data: {"t": "caf\xc3', b'\xa9"}\r\n\r\nda', b"ta: [DONE]\r\n", b"\r\n"]
+
+    lines = [line.strip() for line in _lines(iter(chunks))]
+
+    assert lines == [b'data: {"t": "caf\xc3\xa9"}', b"", b"data: [DONE]", b""]
+    assert json.loads(lines[0][5:]) == {"t": "café"}
