@@ -39,20 +39,22 @@ def workflow_json_schema() -> dict[str, Any]:
     return copy.deepcopy(_schema())
 
 
-def _drop_item_bounds(schema: Any) -> None:
+def _drop_upper_bounds(schema: Any) -> None:
     if isinstance(schema, dict):
         schema.pop("maxItems", None)
+        schema.pop("maxLength", None)
         for value in schema.values():
-            _drop_item_bounds(value)
+            _drop_upper_bounds(value)
     elif isinstance(schema, list):
         for value in schema:
-            _drop_item_bounds(value)
+            _drop_upper_bounds(value)
 
 
 def workflow_decoding_schema() -> dict[str, Any]:
-    """The workflow schema for constrained decoding: without array length bounds, which
-    grammar engines expand into one nested optional per item (llama.cpp's server fails on
-    the 64 of a node's tools); validation still enforces them."""
+    """The workflow schema for constrained decoding, without the upper bounds that grammar
+    engines expand into one nested optional per item or character (array and string
+    lengths): llama.cpp's server refuses such a grammar as too
+    complex. Validation still enforces every bound."""
     schema = workflow_json_schema()
-    _drop_item_bounds(schema)
+    _drop_upper_bounds(schema)
     return schema
