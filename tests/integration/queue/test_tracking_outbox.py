@@ -121,7 +121,9 @@ def test_records_survive_a_30_s_outage_and_a_sigterm_and_arrive_once(
 
         # The stopped worker left records pending (none lost), with the reason.
         assert at_sigterm, "no record was pending when the worker was stopped"
-        reasons = [reason or "" for state, reason in during.values() if state == "pending"]
+        # A record stored in the last instant before the snapshot may not have been tried
+        # yet (no reason); every one that was tried says why it waits.
+        reasons = [reason for state, reason in during.values() if state == "pending" and reason]
         assert reasons and all("MLflow unreachable" in reason for reason in reasons)
         seen = mlflow_runs_per_run_id(mlflow.url)
         assert {run_id: seen[run_id] for run_id in loaded} == dict.fromkeys(loaded, 1)

@@ -75,8 +75,14 @@ def run_json(tmp_path: Path, port: int, config: str, *inputs: str) -> tuple[int,
     """The command's exit code, its standard output parsed as JSON, and its stderr."""
     path = tmp_path / "workflow.yaml"
     path.write_text(config)
+    # Only this test's tracking settings: nothing an earlier test left in the environment.
+    inherited = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("MLFLOW_", "_MLFLOW_", "TRACKING_"))
+    }
     env = {
-        **os.environ,
+        **inherited,
         "PYTHONPATH": str(ROOT),
         "DATA_DIR": str(tmp_path / "var"),
         "MLFLOW_PORT": str(port),
