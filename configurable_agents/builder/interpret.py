@@ -20,7 +20,24 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from configurable_agents.builder import lexicon, patterns
+from configurable_agents.builder import cues, lexicon, patterns
+from configurable_agents.builder.phrases import (
+    BRANCH_ACTIONS,
+    MAIL,
+    TOKEN,
+    Phrase,
+    alternative_label,
+    head_noun,
+    holds,
+    is_product,
+    languages_of,
+    listed_labels,
+    per_item,
+    phrases_of,
+    singular,
+    split_sentences,
+    table_verb,
+)
 from configurable_agents.builder.plan import (
     Choice,
     Field,
@@ -41,225 +58,6 @@ DEFAULT_ROUNDS = 3
 DEFAULT_THRESHOLD = 7
 MAX_ROUNDS = 1000
 # The tokens after which a verb starts a new phrase.
-_BOUNDARY = frozenset(
-    {
-        ",",
-        ";",
-        "(",
-        "and",
-        "then",
-        "to",
-        "also",
-        "before",
-        "after",
-        "finally",
-        "next",
-        "or",
-        "plus",
-        "&",
-        "first",
-        "lastly",
-        "afterwards",
-        "that",
-        "which",
-        "who",
-        "it",
-        "they",
-        ":",
-        "can",
-        "could",
-        "will",
-        "would",
-        "should",
-        "must",
-        "may",
-        "might",
-    }
-)
-# Words before a past participle that make it a step said in the passive.
-_PASSIVE = frozenset({"is", "are", "was", "were", "be", "been", "being", "gets", "get", "then"})
-# Roles of a label that names what its branch does ("a search path", "escalation" does not:
-# a router in a branch of its own router would never end).
-_BRANCH_ACTIONS = frozenset({"lookup", "fetch", "transform", "create", "review", "calculate"})
-# Words that make a review one done by a person.
-_BY_PEOPLE = frozenset({"human", "manual", "person", "people", "editorial", "team"})
-# Every way of saying e-mail posts to one mail address.
-_MAIL = dict.fromkeys(("email", "emails", "mail", "inbox", "gmail", "outlook", "smtp"), "mail")
-# Words after which a noun of an action starts a step ("moves through ideation, editing").
-_NOMINAL_AFTER = frozenset({"through", "by", "with", "including", "includes", "plus", "via", "for"})
-_TOKEN = re.compile(r"https?://[^\s,;]+|[\w][\w'\-./]*[\w]|[\w]|[,;:()&]")
-_PUNCT = frozenset({",", ";", ":", "(", ")", "&"})
-
-
-@dataclass
-class _Phrase:
-    """A verb and the words that follow it up to the next phrase."""
-
-    verb: lexicon.Verb
-    word: str
-    tokens: list[str]  # after the verb
-    sentence: str
-
-    @property
-    def text(self) -> str:
-        """The phrase as written (tokens joined by spaces)."""
-        return " ".join([self.word, *self.tokens])
-
-    @property
-    def lowered(self) -> list[str]:
-        """The words after the verb, lower-case."""
-        return [token.lower() for token in self.tokens]
-
-    def object_tokens(self) -> list[str]:
-        """The direct object: the words up to the first preposition or punctuation."""
-        found = []
-        for token in self.lowered:
-            if token in _PUNCT or token in lexicon.PREPOSITIONS:
-                break
-            found.append(token)
-        return found
-
-    def preposition_phrases(self) -> list[tuple[str, list[str]]]:
-        """(preposition, words) after the object."""
-        pairs: list[tuple[str, list[str]]] = []
-        for token in self.lowered[len(self.object_tokens()) :]:
-            if token in lexicon.PREPOSITIONS:
-                pairs.append((token, []))
-            elif token in _PUNCT:
-                continue
-            elif pairs:
-                pairs[-1][1].append(token)
-        return pairs
-
-    def mentions(self, words: frozenset[str], *, verb: bool = True) -> bool:
-        """Whether any of ``words`` is said in the phrase (also as a part of a hyphenated
-        word: "multi-file reading"); the verb itself counts unless ``verb`` is False."""
-        said = [*([self.word.lower()] if verb else []), *self.lowered]
-        lowered = {token.strip(".") for token in said}
-        lowered |= {part for token in lowered if "-" in token for part in token.split("-")}
-        return bool(lowered & words)
-
-    def names_a_product(self) -> bool:
-        """Whether the words name a product or site ("Trustpilot", "FT.com"): a service."""
-        return any(_is_product(token) for token in self.tokens)
-
-    def destination_words(self) -> list[str]:
-        """The words after "to", "into", "on", "via", "through" (where something goes)."""
-        found: list[str] = []
-        taking = False
-        for token in self.tokens:
-            lowered = token.lower()
-            if lowered in ("and", "or"):
-                continue  # "via email and Telegram": both are where it goes
-            if lowered in lexicon.PREPOSITIONS or lowered == "through":
-                taking = lowered in ("to", "into", "onto", "on", "via", "through", "in")
-            elif taking and token not in _PUNCT:
-                found.append(token)
-        return found
-
-    def names_a_destination(self) -> bool:
-        """Whether the words send the result to a product ("... back to Airtable")."""
-        into = ""
-        for token in self.tokens:
-            lowered = token.lower()
-            if lowered in lexicon.PREPOSITIONS:
-                into = lowered
-            else:
-                kept = lowered in lexicon.STORAGE and (
-                    into == "into" or lowered in lexicon.FILE_PLACES
-                )
-                sent = into in ("to", "into", "onto") and (_is_product(token) or kept)
-                if sent or (into in ("in", "on") and lowered in lexicon.SERVICES):
-                    return True
-        return False
-
-    def makes_content(self) -> bool:
-        """Whether the object is something to write ("a report"), not a record to store."""
-        return any(word in lexicon.CONTENT_NOUNS for word in self.object_tokens())
-
-    def source_words(self) -> list[str]:
-        """The words that say where the object comes from: the object and what follows
-        "from", "of", "in", "on" (not "to" or "into": those say where it goes)."""
-        found: list[str] = []
-        taking = True
-        for token in self.tokens:
-            lowered = token.lower()
-            if lowered in lexicon.PREPOSITIONS:
-                taking = lowered in ("from", "of", "in", "on", "about", "for")
-            elif taking and token not in _PUNCT:
-                found.append(token)
-        return found
-
-
-def _verb(base: str) -> lexicon.Verb:
-    """The table's verb for a base form that is known to be there."""
-    found = lexicon.verb(base)
-    assert found is not None, base
-    return found
-
-
-def _is_product(token: str) -> bool:
-    lowered = token.lower().strip(".")
-    if patterns.DOMAIN.fullmatch(token.strip(".")):
-        return True
-    known = lexicon.VENDORS | lexicon.LANGUAGES | lexicon.STORAGE | lexicon.PEOPLE
-    return (
-        token[:1].isupper()
-        and not token.isupper()
-        and lowered not in known
-        and lowered not in lexicon.NOT_A_NAME
-        and lowered not in lexicon.ADJECTIVES
-        and lexicon.verb(lowered) is None
-        and lowered not in lexicon.NOUN_VERBS
-    ) or lowered in lexicon.SERVICES
-
-
-def _holds(condition: str, mentioned: dict[str, bool]) -> bool:
-    """A word of a ROLE_STEPS condition: "web", "!storage" (not mentioned), or "" (always)."""
-    if not condition:
-        return True
-    if condition.startswith("!"):
-        return not mentioned[condition[1:]]
-    return mentioned[condition]
-
-
-def _singular(word: str) -> str:
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    if word.endswith(("sses", "ches", "shes", "xes")):
-        return word[:-2]
-    if word.endswith("s") and not word.endswith(("ss", "us", "is", "news")) and len(word) > 3:
-        return word[:-1]
-    return word
-
-
-def head_noun(words: list[str]) -> str | None:
-    """The field-like name of a noun phrase ("incoming Gmail messages" -> message), or
-    None when it names nothing (a pronoun, a vendor, only adjectives)."""
-    kept = [
-        word
-        for word in words
-        if word not in lexicon.ADJECTIVES
-        and word not in lexicon.VENDORS
-        and word not in lexicon.NOT_A_NAME
-        and word not in lexicon.CONDITIONS
-        and word not in lexicon.LANGUAGES
-        and not word.isdigit()
-        # "feedback collected through forms": a participle says how, not what.
-        and not (word.endswith("ed") and lexicon.verb(word) is not None)
-        and re.fullmatch(r"[a-z][a-z0-9-]*(?:'s)?", word)
-    ]
-    kept = [
-        word.removesuffix("'s")
-        for word in kept
-        if word not in lexicon.SERVICES or word in {"email", "emails", "message"}
-    ]
-    if not kept:
-        return None
-    head = _singular(kept[-1])
-    if len(kept) >= 2 and kept[-2] not in lexicon.STORAGE and len(kept[-2]) > 2:
-        head = f"{_singular(kept[-2]) if kept[-2].endswith('ies') else kept[-2]}_{head}"
-    return field_name(head)
 
 
 @dataclass
@@ -320,7 +118,7 @@ class _Reader:
         self.previous = then or step.writes[0]
         return step
 
-    def source(self, phrase: _Phrase, *, create: bool = False) -> str | None:
+    def source(self, phrase: Phrase, *, create: bool = False) -> str | None:
         """The field a phrase works on: an earlier output, a field it names, or a new input."""
         words = phrase.object_tokens()
         head = head_noun(words)
@@ -396,328 +194,6 @@ def take_loop(text: str) -> tuple[str, Modifiers]:
     return text, found
 
 
-def _sentences(text: str) -> list[str]:
-    lines = [line for line in text.splitlines() if line.strip()]
-    items = [match.group(1) for line in lines if (match := patterns.ITEM.match(line))]
-    if len(items) >= 2:
-        return items
-    return [part.strip() for part in patterns.SENTENCE.split(text) if part and part.strip()]
-
-
-def _is_start(tokens: list[str], index: int) -> bool:
-    found = lexicon.verb(tokens[index])
-    if found is None:
-        return False
-    before = index - 1
-    while (
-        before >= 0
-        and tokens[before].lower().endswith("ly")
-        and tokens[before].lower() not in ("only", "early", "daily", "weekly", "monthly")
-    ):
-        before -= 1
-    if before < 0:
-        return True
-    previous = tokens[before].lower()
-    word = tokens[index].lower()
-    opened = max((i for i in range(index) if tokens[i] == "("), default=-1)
-    if opened > tokens[:index].count(")") - 1 and opened >= 0 and tokens[index][:1].isupper():
-        inside = [t.lower() for t in tokens[opened + 1 :]]
-        inside = inside[: inside.index(")")] if ")" in inside else inside
-        if "," in inside or "or" in inside:
-            return False  # "(Engineering, Product, Design)": a listed label, not a verb
-    if (
-        word.endswith("ed")
-        and previous in ("or", "and")
-        and before > 0
-        and tokens[before - 1].lower() in lexicon.ADJECTIVES
-        and lexicon.verb(tokens[before - 1]) is None
-    ):
-        return False  # "new or updated bug reports": an adjective
-    if previous == "," and index + 1 < len(tokens) and tokens[index + 1] in (",", "or", "and"):
-        # "to a cache, search, or clarification path": a bare word between list commas,
-        # among nouns, is a listed noun ("fetch, summarize, and send" lists verbs).
-        after = index + 1
-        while after < len(tokens) and tokens[after].lower() in (",", "or", "and"):
-            after += 1
-        near = [
-            tokens[before - 1] if before > 0 else "",
-            tokens[after] if after < len(tokens) else "",
-        ]
-        if all(lexicon.verb(w) is None for w in near if w):
-            return False
-    approving = lexicon.verb(previous)
-    if word.endswith("ing") and approving is not None and approving.role == "approve":
-        return True  # "approves sending the newsletter": what is approved is a step
-    if previous == "to" and word.endswith("s") and word != found.base:
-        return False  # "in addition to tags": an infinitive is never plural
-    if previous == "by" and word.endswith("ing"):
-        return True  # "by comparing the spreadsheets"
-    participle = word.endswith(("ed", "en")) or word in lexicon.IRREGULAR
-    if participle and previous in _PASSIVE:
-        return True  # "the data is then formatted", "is written into a sheet"
-    # "AI classifies emails": a vendor is a subject only of a verb said in the third person.
-    subject = previous in lexicon.VENDORS and word.endswith("s")
-    # "the drafter generates output", "a Claude prompt returns one of ...": a noun phrase
-    # before a verb said in the third person is its subject.
-    # A verb that is also a noun ("reviews") is a verb here only when an object follows.
-    objected = index + 1 < len(tokens) and tokens[index + 1].lower() in lexicon.DETERMINERS
-    named = (
-        word.endswith("s")
-        and (found.base not in lexicon.NOUN_TOO or objected)
-        and previous not in lexicon.ADJECTIVES
-        and _subject_before(tokens, before)
-    )
-    if previous in _BOUNDARY or subject or named:
-        if (
-            previous in ("that", "which", "it", "they")
-            and index + 1 < len(tokens)
-            and tokens[index].lower() in lexicon.NOUN_TOO
-        ):
-            return False
-        return not (
-            previous == "to"
-            and tokens[index].lower() in lexicon.NOUN_TOO
-            and not tokens[index].lower().endswith("e")
-        )
-    return False
-
-
-def _nominal_start(tokens: list[str], index: int) -> int | None:
-    """Where a phrase said as a noun starts ("AI-based receipt matching", "sentiment
-    analysis"): the index of its first modifier, or None when the noun is only an object."""
-    if tokens[index].lower() not in lexicon.NOUN_VERBS:
-        return None
-    start = index
-    while start > 0 and index - start < 2:
-        previous = tokens[start - 1].lower()
-        if previous in _BOUNDARY or previous in _PUNCT or previous in _NOMINAL_AFTER:
-            break
-        found = lexicon.verb(previous)
-        if (found is not None and found.role == "noise") or previous in lexicon.GENERIC:
-            break
-        if previous in lexicon.DETERMINERS or _is_start(tokens, start - 1):
-            return None
-        start -= 1
-    if start == 0:
-        return 0
-    previous = tokens[start - 1].lower()
-    found = lexicon.verb(previous)
-    noise = found is not None and (found.role == "noise" or found.base in lexicon.GENERIC)
-    if previous in _BOUNDARY or previous in _PUNCT or previous in _NOMINAL_AFTER or noise:
-        return start
-    return None
-
-
-def _passive_subject(tokens: list[str], at: int) -> list[str]:
-    """The noun phrase before "is/are (then) <participle>", or [] when the verb is active."""
-    before = at - 1
-    while before >= 0 and tokens[before].lower() in ("then", "also", "automatically", "now"):
-        before -= 1
-    if before < 0 or tokens[before].lower() not in _PASSIVE - {"then"}:
-        return []
-    words: list[str] = []
-    index = before - 1
-    while index >= 0 and len(words) < 4:
-        word = tokens[index].lower()
-        if word in _BOUNDARY or word in _PUNCT or lexicon.verb(word) is not None:
-            break
-        words.insert(0, tokens[index])
-        index -= 1
-    return words
-
-
-def _subject_before(tokens: list[str], end: int) -> bool:
-    """Whether tokens[..end] end with a noun phrase that opens the sentence or a determiner."""
-    at = end
-    while at >= 0 and end - at < 5:
-        word = tokens[at].lower()
-        if word in ("the", "a", "an", "each", "every", "this", "our", "your", "its"):
-            return True
-        # "a second LLM call reviews": a verb that is also a noun, after a modifier, is
-        # the head of the subject's noun phrase.
-        noun_head = (
-            at == end
-            and word in lexicon.NOUN_TOO
-            and at > 0
-            and tokens[at - 1].lower() not in _BOUNDARY
-            and tokens[at - 1].lower() not in _PUNCT
-            and lexicon.verb(tokens[at - 1]) is None
-        )
-        if word == ")" and "(" in tokens[:at]:
-            # "a prioritization system (P0-P3) distributes": skip what is in brackets.
-            at = max(i for i in range(at) if tokens[i] == "(") - 1
-            continue
-        if not noun_head and (
-            word in _BOUNDARY or word in _PUNCT or lexicon.verb(word) is not None
-        ):
-            return False
-        at -= 1
-    return at < 0
-
-
-def phrases_of(text: str) -> list[_Phrase]:
-    """The verb phrases of a sentence, in order: each starts at a verb at a clause
-    boundary, or at a noun of an action ("performs sentiment analysis on feedback")."""
-    tokens = _TOKEN.findall(text)
-    starts: list[tuple[int, int]] = []  # (first token, the verb's token)
-    for index in range(len(tokens)):
-        if _is_start(tokens, index):
-            starts.append((index, index))
-            continue
-        nominal = _nominal_start(tokens, index)
-        if nominal is not None and (not starts or nominal > starts[-1][1]):
-            if starts and nominal <= starts[-1][1]:
-                continue
-            starts.append((nominal, index))
-    found: list[_Phrase] = []
-    for number_, (start, at) in enumerate(starts):
-        end = starts[number_ + 1][0] if number_ + 1 < len(starts) else len(tokens)
-        rest = tokens[at + 1 : end]
-        while rest and rest[-1].lower() in _BOUNDARY:
-            rest = rest[:-1]
-        if at != start or lexicon.verb(tokens[at]) is None:
-            # A noun of an action: its object follows "of"/"on", else its modifiers are.
-            verb = lexicon.verb(lexicon.NOUN_VERBS[tokens[at].lower()])
-            modifiers = {t.lower() for t in tokens[start:at]}
-            if verb is not None and verb.role == "review" and modifiers & _BY_PEOPLE:
-                verb = lexicon.verb("approve")  # "human review": a person approves
-            if rest and rest[0].lower() in ("of", "on", "for"):
-                rest = rest[1:]
-            else:
-                rest = tokens[start:at] + rest
-        else:
-            verb = lexicon.verb(tokens[at])
-            subject = _passive_subject(tokens, at)
-            if subject:
-                # "Obvious spam is dropped": what the verb acts on is said before it.
-                rest = [*subject, *rest]
-        assert verb is not None
-        found.append(_Phrase(verb, tokens[at], rest, text))
-    listed: list[_Phrase] = []
-    for phrase in found:
-        items = _per_item(phrase) if phrase.verb.base in lexicon.GENERIC else [phrase]
-        if len(items) < 2:
-            listed.append(phrase)
-            continue
-        for item in items:
-            # "Creates meeting summaries, ClickUp tasks, and ...": each listed thing is
-            # made on its own; one named with a product is made there.
-            words = item.object_tokens()
-            products = [t for t in item.tokens[: len(words)] if _is_product(t)]
-            if products and not lexicon.NOUN_VERBS.get(words[-1] if words else ""):
-                rest = [t for t in item.tokens if t not in products]
-                item = _Phrase(item.verb, item.word, [*rest, "in", *products], item.sentence)
-            listed.append(item)
-    found = listed
-    for index, phrase in enumerate(found):
-        words = phrase.object_tokens()
-        action = lexicon.NOUN_VERBS.get(words[-1]) if words else None
-        if phrase.verb.base in lexicon.GENERIC and action:
-            # "creates meeting summaries": the step summarizes the meeting.
-            found[index] = _Phrase(
-                lexicon.verb(action) or phrase.verb,
-                phrase.word,
-                [t for t in phrase.tokens if t.lower() != words[-1]],
-                phrase.sentence,
-            )
-    # "shares videos on Discord along with AI-generated summaries of them": what goes
-    # along is made first, from what is shared.
-    for index in range(len(found) - 1):
-        tail = [t.lower() for t in found[index].tokens[-2:]]
-        if tail in (["along", "with"], ["together", "with"]):
-            sent, made = found[index], found[index + 1]
-            sent.tokens = sent.tokens[:-2]
-            made.tokens = [w for w in sent.tokens if w.lower() not in lexicon.PREPOSITIONS][
-                : len(sent.object_tokens())
-            ]
-            found[index], found[index + 1] = made, sent
-    # "scrapes and summarizes content": the first verb shares the second one's object.
-    for index in range(len(found) - 1):
-        if not found[index].tokens and found[index + 1].tokens:
-            found[index].tokens = list(found[index + 1].tokens)
-    return found
-
-
-def _ranges(text: str) -> str:
-    """ "P0-P3" -> "P0, P1, P2, P3": a range of numbered labels, spelled out."""
-
-    def spell(match: re.Match[str]) -> str:
-        prefix, first, last = match.group(1), int(match.group(2)), int(match.group(3))
-        if not 0 < last - first < 10:
-            return match.group(0)
-        return ", ".join(f"{prefix}{n}" for n in range(first, last + 1))
-
-    return re.sub(r"\b([A-Za-z]{1,3})(\d)\s*[-\u2013]\s*\1?(\d)\b", spell, text)
-
-
-def _labels(text: str) -> list[str]:
-    text = _ranges(text)
-    match = patterns.LABELS.search(text)
-    if not match:
-        return []
-    parts = patterns.LIST_SEPARATOR.split(match.group("list"))
-    values = []
-    for part in parts:
-        part = re.sub(r"\b(?:etc|and so on)\b", "", part, flags=re.I).strip(" .'\"")
-        # "Spam categories without writing code": the label ends at the word for labels.
-        part = patterns.LABEL_NOUNS.split(part)[0]
-        part = re.sub(r"^(?:an?|the|either)\s+", "", part.strip(), flags=re.I)
-        words = part.split()
-        if len(words) > 3 and part is parts[-1]:
-            # "noise plus a severity 1-4": the last label ends where the list's words do.
-            cut = next(
-                (i for i, w in enumerate(words) if w.lower() in lexicon.NOT_A_NAME | {"plus"}),
-                len(words),
-            )
-            words = words[:cut]
-            part = " ".join(words)
-        if not words or len(words) > 3:
-            continue
-        values.append(field_name(part, "value"))
-    values = list(dict.fromkeys(values))
-    return values if len(values) >= 2 else []
-
-
-def _alternative_label(text: str) -> str:
-    """A label for one alternative of a decision: its noun of an action when it ends with
-    one ("flag for human review" -> review), else its verb ("send it" -> send)."""
-    words = [w.lower() for w in _TOKEN.findall(text)]
-    if words and words[-1] in lexicon.NOUN_VERBS:
-        return field_name(words[-1])
-    found = lexicon.verb(words[0]) if words else None
-    return field_name(found.base if found else (words[0] if words else "other"))
-
-
-def _per_item(phrase: _Phrase) -> list[_Phrase]:
-    """One phrase per item of a listed object: "analyze the tone, the topics and the
-    entities of a text" -> three phrases, each with the words after the list."""
-    words = phrase.tokens
-    end = next(
-        (
-            i
-            for i, t in enumerate(words)
-            if t.lower() in lexicon.PREPOSITIONS and t.lower() not in ("and", "or")
-        ),
-        len(words),
-    )
-    items: list[list[str]] = [[]]
-    for token in words[:end]:
-        if token in (",", "and", "or", "&"):
-            if items[-1]:
-                items.append([])
-        else:
-            items[-1].append(token)
-    items = [item for item in items if item]
-    if len(items) < 2:
-        return [phrase]
-    tail = words[end:]
-    return [_Phrase(phrase.verb, phrase.word, [*item, *tail], phrase.sentence) for item in items]
-
-
-def _languages(phrase: _Phrase) -> list[str]:
-    return [word.capitalize() for word in phrase.lowered if word in lexicon.LANGUAGES]
-
-
 class Interpreter:
     """Reads one request (or one added phrase, for refinements) into a plan."""
 
@@ -777,7 +253,7 @@ class Interpreter:
             # "before it leaves": what the person approves is sent next, unless the words
             # say how ("before sending it to Slack" makes its own send).
             if guards and not any(p.verb.role == "send" for p in phrases_of(after_text)):
-                sends = self.send(_Phrase(_verb("send"), "send", [], text))
+                sends = self.send(Phrase(table_verb("send"), "send", [], text))
             return [*before, step, *sends, *self.read_sentence(after_text)]
         condition = next(
             (
@@ -807,25 +283,25 @@ class Interpreter:
         if parallel:
             return self._parallel_sentence(text, parallel.start(), parallel.group(0))
         added = self.read_phrases(text)
-        tokens = _TOKEN.findall(text.strip(" ."))
+        tokens = TOKEN.findall(text.strip(" ."))
         last = lexicon.verb(tokens[-1]) if tokens else None
         if not added and len(tokens) <= 4 and last is not None and last.role in ("save", "send"):
             # "... → complete audit log": a step of a chain said as a noun phrase.
-            added = self.read_phrase(_Phrase(last, tokens[-1], tokens[:-1], text))
+            added = self.read_phrase(Phrase(last, tokens[-1], tokens[:-1], text))
         return added
 
     def _implied(self, base: str, words: str) -> Step:
         """A model step the words imply but do not say as a verb ("a drafted e-mail"):
         its object is the content noun they name, else the text."""
-        nouns = [t for t in _TOKEN.findall(words.lower()) if t in lexicon.CONTENT_NOUNS]
-        return self.language(_Phrase(_verb(base), base, nouns[-1:], words))
+        nouns = [t for t in TOKEN.findall(words.lower()) if t in lexicon.CONTENT_NOUNS]
+        return self.language(Phrase(table_verb(base), base, nouns[-1:], words))
 
     def _decide(self, match: re.Match[str]) -> list[Step]:
         """ "decides whether to send it or flag it for review": a model step chooses one of
         the alternatives (named by their verbs), a router takes the branch."""
         reader = self.reader
         alternatives = [match.group("first"), match.group("second")]
-        values = [_alternative_label(text) for text in alternatives]
+        values = [alternative_label(text) for text in alternatives]
         subject = reader.previous or reader.input("text", "What to decide about")
         decide = Step(
             reader.step_id("decide"),
@@ -854,11 +330,11 @@ class Interpreter:
         starts with a label of the last classification is that label's branch."""
         field_ = self.reader.labels_field
         values = self.plan.fields[field_].values if field_ else None
-        tokens = _TOKEN.findall(text)
+        tokens = TOKEN.findall(text)
         if not values or not tokens:
             return None
         for size in (2, 1):
-            said = field_name(" ".join(_singular(t.lower()) for t in tokens[:size]))
+            said = field_name(" ".join(singular(t.lower()) for t in tokens[:size]))
             if said in values:
                 break
         else:
@@ -886,7 +362,7 @@ class Interpreter:
                 prior += self.read_phrase(phrase)
             phrases = phrases[-1:]
         if len(phrases) == 1:
-            phrases = _per_item(phrases[0])
+            phrases = per_item(phrases[0])
         before = self.reader.previous
         for phrase in phrases:
             # Every branch works on what came before the group, not on another branch.
@@ -915,7 +391,7 @@ class Interpreter:
             added += self.read_phrase(phrase)
         return added
 
-    def read_phrase(self, phrase: _Phrase) -> list[Step]:
+    def read_phrase(self, phrase: Phrase) -> list[Step]:
         """The steps one phrase makes (none for noise and triggers): the first row of
         ``lexicon.ROLE_STEPS`` for the verb's role whose condition the words meet."""
         mentioned = {
@@ -927,14 +403,14 @@ class Interpreter:
             "storage": phrase.mentions(lexicon.STORAGE)
             or bool(patterns.FILENAME.search(phrase.text)),
             "strong": phrase.verb.base not in lexicon.WEAK,
-            "labels": bool(_labels(phrase.text)),
+            "labels": bool(listed_labels(phrase.text)),
             "destination": phrase.names_a_destination(),
             "content": phrase.makes_content(),
             "model": phrase.mentions(lexicon.MODELS),
             "bare": not phrase.tokens,
             # "generates a PDF using Gotenberg": a named service makes it.
             "by_service": any(
-                p in ("using", "via") and any(_is_product(w) for w in words)
+                p in ("using", "via") and any(is_product(w) for w in words)
                 for p, words in phrase.preposition_phrases()
             ),
             "file": phrase.mentions(frozenset({"file", "files"}))
@@ -969,7 +445,7 @@ class Interpreter:
         make = next(
             make
             for condition, make in lexicon.ROLE_STEPS[role]
-            if all(_holds(part, mentioned) for part in condition.split())
+            if all(holds(part, mentioned) for part in condition.split())
         )
         added = self._makers()[make](phrase)
         if phrase.mentions(lexicon.GUARDRAILS) and not self._guarding and added:
@@ -982,16 +458,16 @@ class Interpreter:
             # "scrapes the reviews using DeepSeek": a model takes what matters from the page.
             extract = lexicon.verb("extract")
             assert extract is not None
-            added.append(self.language(_Phrase(extract, "extract", ["it"], phrase.sentence)))
+            added.append(self.language(Phrase(extract, "extract", ["it"], phrase.sentence)))
         if approval and added:
             added.append(self.approval(phrase))
         return added
 
-    def _makers(self) -> dict[str, Callable[[_Phrase], list[Step]]]:
+    def _makers(self) -> dict[str, Callable[[Phrase], list[Step]]]:
         return {
             "language": lambda p: (
                 self.languages(p)
-                if p.verb.base == "translate" and len(_languages(p)) > 1
+                if p.verb.base == "translate" and len(languages_of(p)) > 1
                 else [self.language(p)]
             ),
             "fetch": lambda p: [self.fetch(p)],
@@ -1009,14 +485,12 @@ class Interpreter:
             "nothing": lambda p: [],
             "classify": lambda p: [
                 self.language(
-                    _Phrase(
-                        lexicon.Verb("classify", "classify", "category"), "classify", [], p.text
-                    )
+                    Phrase(lexicon.Verb("classify", "classify", "category"), "classify", [], p.text)
                 )
             ],
             "create": lambda p: [
                 self.language(
-                    _Phrase(
+                    Phrase(
                         lexicon.Verb(p.verb.base, "transform", field_name(f"{p.verb.base}_result")),
                         p.word,
                         p.tokens,
@@ -1026,12 +500,12 @@ class Interpreter:
             ],
         }
 
-    def router_phrase(self, phrase: _Phrase) -> list[Step]:
+    def router_phrase(self, phrase: Phrase) -> list[Step]:
         """A router is a block of its own: its branch steps are inside it, none are added."""
         self.route(phrase)
         return []
 
-    def trigger(self, phrase: _Phrase) -> list[Step]:
+    def trigger(self, phrase: Phrase) -> list[Step]:
         """What starts a run ("monitors incoming emails"): its noun is an input."""
         head = head_noun(phrase.object_tokens())
         said = [w for w in phrase.object_tokens() if w in lexicon.CONDITIONS]
@@ -1044,7 +518,7 @@ class Interpreter:
         return []
 
     def _guarded(
-        self, phrases: list[_Phrase], value: str, *, negative: bool = False, orelse: str = ""
+        self, phrases: list[Phrase], value: str, *, negative: bool = False, orelse: str = ""
     ) -> list[Step]:
         """Steps that run only when a condition holds: a check (or an earlier label) and a
         router whose branch holds them."""
@@ -1086,7 +560,7 @@ class Interpreter:
         )
         return steps
 
-    def _based_on(self, phrase: _Phrase, based: re.Match[str]) -> list[Step]:
+    def _based_on(self, phrase: Phrase, based: re.Match[str]) -> list[Step]:
         """A step taken depending on a judgement the words name ("based on sentiment
         analysis"): the judgement, then a router whose "yes" branch holds the step."""
         reader = self.reader
@@ -1095,11 +569,11 @@ class Interpreter:
         )
         subject = reader.previous or reader.input("text", "The text to judge")
         cut = phrase.text.lower().find(based.group(0).lower())
-        kept = _TOKEN.findall(phrase.text[:cut] if cut > 0 else phrase.text)[1:]
+        kept = TOKEN.findall(phrase.text[:cut] if cut > 0 else phrase.text)[1:]
         step_words = " ".join([phrase.word, *kept]).strip(" ,")
-        short = _Phrase(phrase.verb, phrase.word, kept, phrase.sentence)
+        short = Phrase(phrase.verb, phrase.word, kept, phrase.sentence)
         targets = [
-            t for t in short.destination_words() if _is_product(t) or t.lower() in lexicon.CHANNELS
+            t for t in short.destination_words() if is_product(t) or t.lower() in lexicon.CHANNELS
         ]
         if len(targets) >= 2 and "or" in short.lowered:
             # "delivers reports via WhatsApp or SMS based on their preferred channel": the
@@ -1127,7 +601,7 @@ class Interpreter:
         start = len(self.plan.blocks)
         self._guarding = True
         try:
-            self.read_phrase(_Phrase(phrase.verb, phrase.word, kept, phrase.sentence))
+            self.read_phrase(Phrase(phrase.verb, phrase.word, kept, phrase.sentence))
         finally:
             self._guarding = False
         branch = [block for block in self.plan.blocks[start:] if isinstance(block, Step)]
@@ -1140,7 +614,7 @@ class Interpreter:
         return [judge]
 
     def _choose_target(
-        self, phrase: _Phrase, basis: str, subject: str, targets: list[str]
+        self, phrase: Phrase, basis: str, subject: str, targets: list[str]
     ) -> list[Step]:
         """One of several ways to send, chosen by what the words name: a classification
         among them and a branch per way."""
@@ -1195,17 +669,17 @@ class Interpreter:
         self.reader.previous = subject
         return name, "no" if negative else "yes"
 
-    def language(self, phrase: _Phrase) -> Step:
+    def language(self, phrase: Phrase) -> Step:
         """A step the model answers."""
         bracketed = re.search(r"\(([^)]*)\)", phrase.text)
         if (
             phrase.verb.role == "transform"
             and phrase.verb.base != "translate"
             and bracketed
-            and _labels(f"({bracketed.group(1)})")
+            and listed_labels(f"({bracketed.group(1)})")
         ):
             # "a prioritization system (P0-P3)": answering with one of the labels listed.
-            phrase = _Phrase(
+            phrase = Phrase(
                 lexicon.Verb(phrase.verb.base, "classify", phrase.verb.output),
                 phrase.word,
                 phrase.tokens,
@@ -1260,7 +734,7 @@ class Interpreter:
             # Labels said anywhere after the verb ("classify it. Urgent, normal or low"),
             # never before it ("from either an email inbox or a webhook, classifies").
             at = phrase.sentence.find(phrase.word)
-            values = _labels(phrase.text) or _labels(phrase.sentence[max(at, 0) :])
+            values = listed_labels(phrase.text) or listed_labels(phrase.sentence[max(at, 0) :])
             topic = next(
                 (
                     w
@@ -1313,7 +787,7 @@ class Interpreter:
             if name in self.plan.fields and head:
                 name = f"{head}_{name}"
             description = f"The {label(name).lower()} of the {label(source or 'text').lower()}"
-        languages = _languages(phrase)
+        languages = languages_of(phrase)
         if verb.base == "translate" and languages:
             name = field_name(languages[0])
             description = f"The {label(source or 'text').lower()} in {languages[0]}"
@@ -1327,36 +801,36 @@ class Interpreter:
         reader.previous = output
         return step
 
-    def _drawn_from(self, phrase: _Phrase) -> str | None:
+    def _drawn_from(self, phrase: Phrase) -> str | None:
         """ "enhances the summary with information from Wikipedia": a later step that draws
         on the web or a product gets that first; the field it comes in, or None."""
         found = patterns.DRAWN_FROM.search(phrase.text)
         if not found:
             return None
         words = found.group("where").split()
-        if not (any(_is_product(w) for w in words) or {w.lower() for w in words} & lexicon.WEB):
+        if not (any(is_product(w) for w in words) or {w.lower() for w in words} & lexicon.WEB):
             return None
         previous = self.reader.previous
-        step = self.fetch(_Phrase(_verb("fetch"), "fetch", words, phrase.sentence))
+        step = self.fetch(Phrase(table_verb("fetch"), "fetch", words, phrase.sentence))
         self.plan.guessed.append(f"I added '{step.id}' to get what '{phrase.word}' draws on")
         self.reader.previous = previous
         return step.writes[0] if step.writes else None
 
-    def _implied_source(self, phrase: _Phrase) -> str | None:
+    def _implied_source(self, phrase: Phrase) -> str | None:
         """A first step about something on the web, in a product or in a file ("summarizes
         Umami analytics data", "extracts news from FT.com") gets it first; the product it
         came from, if one is named."""
         words = phrase.source_words()
         lowered = {word.lower().strip(".") for word in words}
         where = "the web"
-        product = next((word for word in words if _is_product(word)), None)
+        product = next((word for word in words if is_product(word)), None)
         if product or lowered & lexicon.WEB:
             step = self.fetch(
-                _Phrase(lexicon.Verb("fetch", "fetch"), "fetch", words, phrase.sentence)
+                Phrase(lexicon.Verb("fetch", "fetch"), "fetch", words, phrase.sentence)
             )
         elif lowered & lexicon.STORAGE:
             step = self.file_read(
-                _Phrase(lexicon.Verb("read", "read"), "read", words, phrase.sentence)
+                Phrase(lexicon.Verb("read", "read"), "read", words, phrase.sentence)
             )
             where = "a file"
         else:
@@ -1371,15 +845,15 @@ class Interpreter:
             return
         kept = self.reader.previous
         self.reader.previous = field_
-        (step,) = self.send(_Phrase(lexicon.Verb("update", "send"), "update", ["to", product], ""))
+        (step,) = self.send(Phrase(lexicon.Verb("update", "send"), "update", ["to", product], ""))
         self.reader.previous = kept
         self.plan.guessed.append(f"I added '{step.id}' to put the result back into {product}")
 
-    def languages(self, phrase: _Phrase) -> list[Step]:
+    def languages(self, phrase: Phrase) -> list[Step]:
         """ "Translate the text into German and Spanish": one step per language."""
         source = self.reader.source(phrase)
         added = []
-        for language in _languages(phrase):
+        for language in languages_of(phrase):
             self.reader.previous = source
             tokens = [
                 token
@@ -1387,7 +861,7 @@ class Interpreter:
                 if token.lower() not in lexicon.LANGUAGES
                 and token.lower() not in ("and", "or", ",")
             ]
-            one = _Phrase(phrase.verb, phrase.word, [*tokens, language], phrase.sentence)
+            one = Phrase(phrase.verb, phrase.word, [*tokens, language], phrase.sentence)
             step = self.language(one)
             step.id = f"translate_{step.writes[0]}"
             added.append(step)
@@ -1402,7 +876,7 @@ class Interpreter:
         kind: str,
         wanted_id: str,
         does: str,
-        phrase: _Phrase,
+        phrase: Phrase,
         reads: list[str],
         args: dict[str, object],
     ) -> Step:
@@ -1410,7 +884,7 @@ class Interpreter:
         step_id = self.reader.step_id(wanted_id)
         return Step(step_id, kind, does, sentence(phrase.text), reads=reads, args=args)
 
-    def _search_then_language(self, phrase: _Phrase) -> list[Step]:
+    def _search_then_language(self, phrase: Phrase) -> list[Step]:
         """ "research a topic": a web search, then the model writes up what it found."""
         search = self.web_search(phrase)
         step = self.language(phrase)
@@ -1418,7 +892,7 @@ class Interpreter:
             step.reads.append(search.writes[0])
         return [search, step]
 
-    def web_search(self, phrase: _Phrase) -> Step:
+    def web_search(self, phrase: Phrase) -> Step:
         """A web search for what the phrase researches (the last result, else the topic
         it names, an input); the model step after it reads the results and the subject."""
         reader = self.reader
@@ -1435,7 +909,7 @@ class Interpreter:
         reader.place(step, "search_results", "What the web search found", then=subject)
         return step
 
-    def fetch(self, phrase: _Phrase) -> Step:
+    def fetch(self, phrase: Phrase) -> Step:
         """An HTTP GET: of the URL in the words, else of a `url` input."""
         found = patterns.URL.search(phrase.text)
         reader = self.reader
@@ -1462,17 +936,17 @@ class Interpreter:
         step.reads = [url.strip("{}")] if not found else []
         return reader.place(step, output_name, "What the request returned")
 
-    def _send_with(self, phrase: _Phrase) -> list[Step]:
+    def _send_with(self, phrase: Phrase) -> list[Step]:
         """A send of something from the web ("shares new YouTube videos on Discord") gets
         it first."""
         added: list[Step] = []
         words = {w.strip(".") for w in phrase.object_tokens()}
         if self.reader.previous is None and words & lexicon.WEB:
-            got = _Phrase(_verb("fetch"), "fetch", phrase.object_tokens(), phrase.sentence)
+            got = Phrase(table_verb("fetch"), "fetch", phrase.object_tokens(), phrase.sentence)
             added.append(self.fetch(got))
         return [*added, *self.send(phrase)]
 
-    def send(self, phrase: _Phrase) -> list[Step]:
+    def send(self, phrase: Phrase) -> list[Step]:
         """An HTTP POST of the last result to each service the words name ("sends them
         via email and Telegram": two posts), or to the URL they give."""
         reader = self.reader
@@ -1485,9 +959,9 @@ class Interpreter:
             # Discord" posts to Discord), else anywhere in the words.
             where = phrase.destination_words() or phrase.tokens
             named = [
-                _MAIL.get(t.lower().strip("."), t.lower().strip("."))
+                MAIL.get(t.lower().strip("."), t.lower().strip("."))
                 for t in where
-                if _is_product(t) or t.lower() in lexicon.CHANNELS
+                if is_product(t) or t.lower() in lexicon.CHANNELS
             ]
             targets = list(dict.fromkeys(named)) or ["webhook"]
         steps = []
@@ -1512,7 +986,7 @@ class Interpreter:
             steps.append(reader.place(step, "sent", "The service's answer", then=body))
         return steps
 
-    def file_write(self, phrase: _Phrase) -> Step:
+    def file_write(self, phrase: Phrase) -> Step:
         """Write the last result to the file the words name (else outputs/<field>.md)."""
         reader = self.reader
         subject = reader.previous or reader.input(
@@ -1531,7 +1005,7 @@ class Interpreter:
         )
         return reader.place(step, "saved_to", "Where the file was saved", then=subject)
 
-    def file_read(self, phrase: _Phrase) -> Step:
+    def file_read(self, phrase: Phrase) -> Step:
         """Read the file the words name, else the one a `path` input names."""
         reader = self.reader
         found = patterns.FILENAME.search(phrase.text)
@@ -1546,13 +1020,13 @@ class Interpreter:
         step = self._tool("file_read", "read", phrase.verb.base, phrase, reads, {"path": path})
         return reader.place(step, output_name, "The text of the file")
 
-    def calculate(self, phrase: _Phrase) -> Step:
+    def calculate(self, phrase: Phrase) -> Step:
         """A calculation over the numbers the phrase names (inputs, numeric)."""
         reader = self.reader
         names = [
-            _singular(w)
+            singular(w)
             for w in phrase.lowered
-            if _singular(w) in lexicon.FLOAT_NOUNS | lexicon.INT_NOUNS
+            if singular(w) in lexicon.FLOAT_NOUNS | lexicon.INT_NOUNS
         ]
         names = list(dict.fromkeys(name for name in names if name != "total"))
         if len(names) < 2:
@@ -1570,7 +1044,7 @@ class Interpreter:
         self.plan.guessed.append(f"I guessed the calculation `{expression}`")
         return reader.place(step, "total", "The calculated value", kind="float")
 
-    def approval(self, phrase: _Phrase | None) -> Step:
+    def approval(self, phrase: Phrase | None) -> Step:
         """A person approves the last result before the workflow goes on."""
         reader = self.reader
         subject = reader.previous or reader.input("text", "The text to approve")
@@ -1590,14 +1064,14 @@ class Interpreter:
         reader.previous = subject
         return step
 
-    def route(self, phrase: _Phrase) -> Router | None:
+    def route(self, phrase: Phrase) -> Router | None:
         """A router on the labels of the last classification ("routes them to the right
         team", "route bugs to an engineer"; "filters spam" stops some)."""
         if phrase.verb.role == "filter":
             return self._filter(phrase)
         reader = self.reader
         match = patterns.ROUTE.search(phrase.text)
-        labels = _labels(phrase.text)
+        labels = listed_labels(phrase.text)
         if not labels and not reader.labels_field:
             # "routes it based on the verdict: PASS: ... BLOCK: ...": the labels head the
             # sentences that follow.
@@ -1641,7 +1115,7 @@ class Interpreter:
                     ),
                     None,
                 )
-                if acts and acts.role in _BRANCH_ACTIONS:
+                if acts and acts.role in BRANCH_ACTIONS:
                     self._branch(router, value, acts.base)
                 elif acts and acts.base == "escalate":
                     # "an escalation path": the case is handed to a person.
@@ -1656,7 +1130,7 @@ class Interpreter:
         )
         return router
 
-    def _filter(self, phrase: _Phrase) -> Router:
+    def _filter(self, phrase: Phrase) -> Router:
         """ "filters spam": a router that ends the run for that label."""
         reader = self.reader
         value = head_noun(phrase.object_tokens()) or "irrelevant"
@@ -1672,7 +1146,7 @@ class Interpreter:
         self.plan.understood.append(f"'{router.id}' stops the run when `{field_}` is {wanted}")
         return router
 
-    def _classify_for_route(self, phrase: _Phrase, labels: list[str], named: bool) -> str | None:
+    def _classify_for_route(self, phrase: Phrase, labels: list[str], named: bool) -> str | None:
         """The classification a router needs when none came before it."""
         if not (named or labels):
             return None
@@ -1743,10 +1217,10 @@ class Interpreter:
         inner = phrases_of(target)
         for one in inner:
             self.read_phrase(one)
-        words = _TOKEN.findall(target)
-        if not inner and any(_is_product(w) for w in words[1:]):
+        words = TOKEN.findall(target)
+        if not inner and any(is_product(w) for w in words[1:]):
             # "Bugs become Linear issues": a record made in the product the words name.
-            self.read_phrase(_Phrase(_verb("create"), "create", ["to", *words[1:]], target))
+            self.read_phrase(Phrase(table_verb("create"), "create", ["to", *words[1:]], target))
         elif not inner:
             name = head_noun([w.lower() for w in target.split()]) or "handler"
             subject = before or router.field
@@ -1888,7 +1362,7 @@ class Interpreter:
         tail, self.plan.blocks = self.plan.blocks[at:], self.plan.blocks[:at]
         self.reader.previous = _main_output(first, self.plan)
         self.reader.labels_field = None
-        phrase = _Phrase(lexicon.Verb("route", "route"), "route", ["it", "to", "a", ",", "b"], "")
+        phrase = Phrase(lexicon.Verb("route", "route"), "route", ["it", "to", "a", ",", "b"], "")
         router = self.route(phrase)
         if router is not None:
             subject = self.reader.previous or router.field
@@ -1918,7 +1392,7 @@ class Interpreter:
         blocks, self.plan.blocks = self.plan.blocks, []
         previous, self.reader.previous = self.reader.previous, None
         words = said.group(0).split()
-        step = self.file_read(_Phrase(lexicon.Verb("read", "read"), "read", ["the", *words], ""))
+        step = self.file_read(Phrase(lexicon.Verb("read", "read"), "read", ["the", *words], ""))
         self.plan.blocks = [step, *blocks]
         self.reader.previous = previous
         for other in self.plan.steps():
@@ -2088,13 +1562,9 @@ class Interpreter:
 def _match_label(word: str, values: list[str]) -> str:
     name = field_name(word)
     for value in values:
-        if (
-            value == name
-            or _singular(name) == _singular(value)
-            or value.startswith(_singular(name))
-        ):
+        if value == name or singular(name) == singular(value) or value.startswith(singular(name)):
             return value
-    return _singular(name)
+    return singular(name)
 
 
 def _main_output(step: Step, plan: Plan) -> str | None:
@@ -2121,7 +1591,7 @@ def interpret(request: str) -> Plan:
         interpreter.reader.input(name, f"The {label(name).lower()}", guessed=False)
         interpreter.reader.triggered.append(name)
         text = text[given.end() :]
-    for part in _sentences(text):
+    for part in split_sentences(text):
         interpreter.read_sentence(part)
     interpreter.knowledge(text)
     interpreter.branching(text)
@@ -2129,6 +1599,7 @@ def interpret(request: str) -> Plan:
         fallback = one_step(request, interpreter.reader.triggered[-1:])
         plan.blocks, plan.fields = fallback.blocks, plan.fields | fallback.fields
         plan.guessed += fallback.guessed
+    cues.complete(interpreter, text)
     interpreter.finish(modifiers)
     plan.description = " ".join(_clean(request).split())
     return plan

@@ -49,7 +49,7 @@ LOOP_BOUNDS = [
         _I,
     ),
     re.compile(rf"[,;]?\s*\b(?:for|in|over)\s+{_N}\s+{_UNITS}", _I),
-    re.compile(rf"[,;]?\s*\b{_N}\s+{_UNITS}\s+(?:at most|max(?:imum)?)\b", _I),
+    re.compile(rf"[,;]?\s*\b{_N}\s+{_UNITS}\s+(?:at most|at max|at the most|max(?:imum)?)\b", _I),
 ]
 # "until it is good", "until the score is 8 or more": a repeat with a condition.
 UNTIL = re.compile(
@@ -63,7 +63,10 @@ UNTIL = re.compile(
 # Words that say the workflow goes back and does something again.
 REPEAT_CUE = re.compile(
     r"\b(?:loops?|looping|looped|iterat\w*|retr(?:y|ies|ied|ying)|repeat\w*|re-?runs?|"
-    r"re-?running|regenerat\w*|another chance|try again|rewinds?|self-correcting|again)\b",
+    r"re-?running|regenerat\w*|another chance|try again|rewinds?|self-correcting|again|"
+    # Going back, and doing a step once per item of a list, are loops too.
+    r"goes back|go back|sent back|back for (?:revision|rework)|for (?:each|every) (?:row|item|"
+    r"document|file|page|record|entry|line|one)|on each (?:individual )?(?:document|file|row|item))\b",
     _I,
 )
 REPEATEDLY = re.compile(
@@ -94,7 +97,10 @@ APPROVAL = re.compile(
     r"for (?:human |manual |your |a |final )?(?:review|approval)|ask (?:me|us|a person|a human)|"
     r"wait(?:s|ing)? for (?:a |an |my |your |our |human |manual )?(?:human|person|confirmation|approval|ok)|"
     r"manual confirmation|human review|approval gate|"
-    r"(?:human|person|manager|team) (?:reviews?|checks?|approves?|confirms?))\b",
+    r"(?:human|person|manager|team) (?:reviews?|checks?|approves?|confirms?)|"
+    # "pauses to notify a human agent", "flags it for a human": a person takes over.
+    r"pauses? (?:to|for|and) (?:notify|ask|wait)\w*|(?:flag|escalat|hand|pass|notif|send)\w*"
+    r"(?: it| them| off| over)? (?:to|for) (?:a |an |the )?human)\b",
     _I,
 )
 
@@ -148,7 +154,7 @@ URL = re.compile(r"https?://[^\s,;\"'<>]+[^\s,;.\"'<>)]")
 FILENAME = re.compile(r"\b([\w-]+(?:/[\w-]+)*\.(?:md|txt|json|csv|html|yaml|log|xlsx|pdf))\b")
 PARALLEL = re.compile(
     r"[,;]?\s*\b(?:in parallel|parallel|simultaneously|at the same time|concurrently|in tandem|"
-    r"each of them|"
+    r"independently|each of them|"
     r"fan(?:s|ning)? out|branch(?:es|ing)? out|split(?:s|ting)? out)\b",
     _I,
 )

@@ -22,14 +22,10 @@ from typing import Any
 
 from configurable_agents.builder import patterns
 from configurable_agents.builder.compose import compose
-from configurable_agents.builder.interpret import (
-    Interpreter,
-    Modifiers,
-    phrases_of,
-    take_loop,
-)
+from configurable_agents.builder.interpret import Interpreter, Modifiers, take_loop
 from configurable_agents.builder.lexicon import PRONOUNS
 from configurable_agents.builder.lift import lift
+from configurable_agents.builder.phrases import phrases_of
 from configurable_agents.builder.plan import Field, Parallel, Plan, Route, Router, Step
 from configurable_agents.builder.text import content_words, field_name, slug, stem, unique, words
 from configurable_agents.config import WorkflowConfig

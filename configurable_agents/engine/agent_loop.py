@@ -428,11 +428,7 @@ def _store(
             epoch=ctx.epoch,
         )
         cancelled = step.run.cancel_requested
-    ctx.claim_confirmed()
-    if ctx.on_step is not None:
-        ctx.on_step(step)
-    if cancelled:
-        raise RunCancelled(f"run {ctx.run_id} was cancelled during node {node.id}")
+    ctx.step_stored(step, cancelled, f"run {ctx.run_id} was cancelled during node {node.id}")
 
 
 def _decide(

@@ -118,6 +118,16 @@ class RunContext:
         """A fenced write just succeeded: the claim held a moment ago."""
         self._claim_confirmed = time.monotonic()
 
+    def step_stored(self, step: RunStep, cancelled: bool, stop_message: str | None) -> None:
+        """What follows every fenced step write: the claim held, the live view hears of the
+        step, and a cancel asked for meanwhile stops the run (``stop_message`` None: the
+        step failed, so the failure stops it instead)."""
+        self.claim_confirmed()
+        if self.on_step is not None:
+            self.on_step(step)
+        if cancelled and stop_message is not None:
+            raise RunCancelled(stop_message)
+
     def check_claim(self) -> None:
         """Raise StaleClaimError when another claim took the run since this one (read only
         when the claim was not proven within ``claim_check_seconds``)."""

@@ -368,11 +368,9 @@ def record_step(
         )
         # The step's run row was just read under lock: its cancel flag is current.
         cancelled = step.run.cancel_requested
-    ctx.claim_confirmed()
-    if ctx.on_step is not None:
-        ctx.on_step(step)
-    if cancelled and error is None:
-        raise RunCancelled(f"run {ctx.run_id} was cancelled after node {node.id}")
+    ctx.step_stored(
+        step, cancelled, None if error else f"run {ctx.run_id} was cancelled after node {node.id}"
+    )
 
 
 def approval_step(

@@ -1,0 +1,281 @@
+"""Features the request names that no phrase made: one table of cues per feature, one pass
+that adds each missing feature where it belongs.
+
+The phrase reader gives each verb phrase its step; a feature said around a verb it reads
+otherwise ("the flow reads the whole thread", "everything gets logged to a Postgres audit
+table", "Validation code checking if line items add up to the total") is then missing.
+After the phrases are read, ``complete`` looks for each feature's cue in the words and,
+where the plan lacks that feature, adds the step the cue's own clause says, through the
+interpreter's makers (so inputs, names and wiring are the same as for a phrase):
+
+    fetch_in     a service or the web is read from       -> an HTTP GET first
+    file_in      a file, PDF, sheet or upload is read     -> a file read first
+    calculate    arithmetic is named                      -> a calculator after the first
+                                                             model step
+    approval     a person approves or takes over          -> an approval before the first
+                                                             send (else at the end)
+    send_out     the result goes to a service or person   -> an HTTP POST at the end
+    file_out     the result is kept in a sheet/file/table -> a file write at the end
+
+What was added is said in ``plan.understood`` ("I added 'fetch' because the words read from
+Slack"), so the reply tells the user.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from configurable_agents.builder import patterns
+from configurable_agents.builder.phrases import TOKEN, Phrase, table_verb
+from configurable_agents.builder.plan import Step
+
+if TYPE_CHECKING:
+    from configurable_agents.builder.interpret import Interpreter
+
+_I = re.IGNORECASE
+# Services a step talks to over HTTP (the annotation guide's "named service").
+_SERVICE = (
+    r"slack|discord|telegram|whatsapp|notion|linear|jira|confluence|trello|asana|clickup|"
+    r"hubspot|salesforce|pipedrive|zendesk|intercom|freshdesk|crm|cms|wordpress|ghost|shopify|"
+    r"gmail|outlook|e-?mail|inbox|calendar|drive|dropbox|github|gitlab|twitter|x\.com|linkedin|"
+    r"reddit|youtube|supabase|airtable|baserow|nocodb|webhook|apis?|endpoints?|rest|graphql|"
+    r"channel|thread|server|backend|provider|service"
+)
+_WEB = r"web|website|websites|webpages?|pages?|internet|urls?|rss|feeds?|sites?|sources"
+_FILES = (
+    r"pdfs?|csv|csvs|xlsx|excel|files?|documents?|docs|attachments?|folders?|spreadsheets?|"
+    r"google sheets?|sheets?|uploads?|jsonl?|markdown|txt"
+)
+_STORE = (
+    r"google sheets?|sheets?|spreadsheets?|excel|csv|jsonl?(?: file)?|files?|database|"
+    r"db|table|postgres|mysql|sqlite|log|logs|archive|markdown"
+)
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One way the words name a feature: ``pattern`` over the whole request."""
+
+    name: str
+    feature: str
+    pattern: re.Pattern[str]
+
+
+CUES: tuple[Cue, ...] = (
+    Cue(
+        "fetch_in",
+        "http_request",
+        re.compile(
+            r"\b(?:reads?|retriev\w*|pulls?|pulled|fetch\w*|gets?|loads?|downloads?|scrap\w*|"
+            r"watch\w*|monitor\w*|quer(?:y|ies|ied)|calls?|called|look(?:s|ing)? up|lookups?|"
+            r"search(?:es|ing)?|crawl\w*|screenshots?|collect\w*|gather\w*|takes? in)\b"
+            rf"[^.;:]{{0,60}}?\b(?:{_SERVICE}|{_WEB})\b"
+            r"|\bweb search\b|\bsearch the web\b|\bsearch tool\b|\bapi calls?\b|\b(?:GET|POST) requests?\b",
+            _I,
+        ),
+    ),
+    Cue(
+        "file_in",
+        "file_read",
+        re.compile(
+            r"\b(?:read\w*|load\w*|upload\w*|import\w*|open\w*|pars\w*|ingest\w*|source|sources|"
+            r"submits?|drops?|extract\w* (?:\w+ )?from)\b"
+            rf"[^.;:]{{0,50}}?\b(?:{_FILES})\b"
+            r"|\bmulti-file\b|\bfile reading\b",
+            _I,
+        ),
+    ),
+    Cue(
+        "calculate",
+        "calculator",
+        re.compile(
+            r"\b(?:add(?:s)? up|totals?|sums?|summed|averages?|percentages?|calculat\w*|"
+            r"comput\w*|tax(?:es)?|arithmetic|aggregat\w*|subtotals?|differences?)\b",
+            _I,
+        ),
+    ),
+    Cue(
+        "send_out",
+        "http_request",
+        re.compile(
+            r"\b(?:post(?:s|ed|ing)?|send(?:s|ing)?|sent|notif(?:y|ies|ied|ication)|alert(?:s|ed)?|"
+            r"append(?:s|ed)?|publish\w*|deliver\w*|shar(?:e|es|ed|ing)|forward\w*|push\w*|"
+            r"creat(?:e|es|ed)|assign\w*|repl(?:y|ies)|email(?:s|ed)?|messag(?:e|es|ed)|"
+            r"page(?:s|d)?|sync\w*|returns?|escalat\w*)\b"
+            # Where it goes is said after a preposition: "posted back into the thread".
+            r"[^.;:]{0,40}?\b(?:to|into|onto|on|in|via|through|by)\s+(?:the\s+|a\s+|an\s+|their\s+|"
+            rf"your\s+|its\s+)?(?:[\w-]+\s+){{0,2}}?(?:{_SERVICE}|customer|user|owner|manager)\b"
+            rf"|\bbecomes? (?:a |an )?(?:[\w-]+ ){{0,2}}?(?:{_SERVICE})\b",
+            _I,
+        ),
+    ),
+    Cue(
+        "file_out",
+        "file_write",
+        re.compile(
+            r"\b(?:log(?:s|ged|ging)?|sav(?:e|es|ed|ing)|stor(?:e|es|ed|ing)|record(?:s|ed)?|"
+            r"append(?:s|ed)?|writ(?:e|es|ing)|written|sync\w*|export\w*|outputs?|archiv\w*|"
+            r"keeps?|kept|add(?:s|ed)? (?:a )?rows?|synchroniz\w*|persist\w*|insert\w*)\b"
+            rf"[^.;:]{{0,60}}?\b(?:{_STORE})\b"
+            r"|\bstructured format like (?:excel|csv|json)\b",
+            _I,
+        ),
+    ),
+)
+
+
+def _steps(interpreter: Interpreter) -> list[Step]:
+    return interpreter.plan.steps()
+
+
+def _has(interpreter: Interpreter, kind: str, method: str | None = None) -> bool:
+    return any(
+        step.kind == kind and (method is None or step.args.get("method") == method)
+        for step in _steps(interpreter)
+    )
+
+
+def _phrase(base: str, clause: str) -> Phrase:
+    """A phrase with the table's verb ``base`` over the words of the cue's clause."""
+    tokens = TOKEN.findall(clause)
+    return Phrase(table_verb(base), base, tokens[1:], clause)
+
+
+def _clause(text: str, match: re.Match[str]) -> str:
+    """The sentence part the cue was said in (to its next full stop)."""
+    end = re.search(r"[.;:]", text[match.start() :])
+    return text[match.start() : match.start() + end.start() if end else len(text)]
+
+
+def _main_output(interpreter: Interpreter) -> str | None:
+    """What the plan's last model step wrote (else the last step's output)."""
+    steps = _steps(interpreter)
+    for step in reversed(steps):
+        if step.kind in ("llm", "classify", "review") and step.writes:
+            return step.writes[0]
+    for step in reversed(steps):
+        if step.writes:
+            return step.writes[0]
+    return None
+
+
+def _first_at(interpreter: Interpreter, new: list[Step]) -> None:
+    """Move the steps just added to the start; the first step that read a guessed input
+    reads what they fetched instead (an input no step reads any more goes)."""
+    plan = interpreter.plan
+    for step in new:
+        plan.blocks.remove(step)
+    plan.blocks[0:0] = new
+    fetched = new[-1].writes[0] if new[-1].writes else None
+    if fetched is None:
+        return
+    # Only a model step is rewired: a tool's arguments name its inputs.
+    following = [s for s in plan.steps() if s not in new and s.kind in ("llm", "classify")]
+    for step in following:
+        inputs = [name for name in step.reads if plan.fields[name].is_input]
+        if not inputs:
+            continue
+        replaced = inputs[0]
+        if replaced in new[-1].reads:
+            break
+        step.reads = [fetched if name == replaced else name for name in step.reads]
+        step.instruction = step.instruction.replace(f"{{{replaced}}}", f"{{{fetched}}}")
+        if not any(replaced in s.reads for s in plan.steps()):
+            del plan.fields[replaced]
+            plan.guessed = [g for g in plan.guessed if g != f"I guessed the input '{replaced}'"]
+        break
+
+
+def _after_first_model_step(interpreter: Interpreter, new: list[Step]) -> None:
+    """Move the steps just added after the first top-level model step (a calculation works
+    on what was extracted)."""
+    plan = interpreter.plan
+    for step in new:
+        plan.blocks.remove(step)
+    at = next(
+        (
+            index + 1
+            for index, block in enumerate(plan.blocks)
+            if isinstance(block, Step) and block.kind in ("llm", "classify")
+        ),
+        0,
+    )
+    plan.blocks[at:at] = new
+
+
+def _added(interpreter: Interpreter, before: int) -> list[Step]:
+    return [b for b in interpreter.plan.blocks[before:] if isinstance(b, Step)]
+
+
+def _approval_before_send(interpreter: Interpreter) -> None:
+    """A person approves before the first top-level send, else at the end."""
+    plan = interpreter.plan
+    before = len(plan.blocks)
+    step = interpreter.approval(None)
+    plan.blocks.remove(step)
+    sends = [
+        index
+        for index, block in enumerate(plan.blocks[:before])
+        if isinstance(block, Step)
+        and block.kind == "http_request"
+        and block.args.get("method") == "POST"
+    ]
+    plan.blocks.insert(sends[0] if sends else len(plan.blocks), step)
+    plan.understood.append(f"'{step.id}' asks a person to approve, as the words say")
+
+
+def complete(interpreter: Interpreter, text: str) -> None:
+    """Add each feature the words cue and the plan lacks (see the module's table)."""
+    plan = interpreter.plan
+    reader = interpreter.reader
+    if not plan.blocks:
+        return
+    found = {cue.name: cue.pattern.search(text) for cue in CUES}
+    start_reads = _has(interpreter, "http_request", "GET") or _has(interpreter, "file_read")
+    if found["file_in"] and not _has(interpreter, "file_read") and not start_reads:
+        reader.previous = None
+        before = len(plan.blocks)
+        interpreter.file_read(_phrase("read", _clause(text, found["file_in"])))
+        new = _added(interpreter, before)
+        _first_at(interpreter, new)
+        plan.understood.append(f"'{new[0].id}' reads the file the words name")
+    elif found["fetch_in"] and not start_reads:
+        reader.previous = None
+        before = len(plan.blocks)
+        clause = _clause(text, found["fetch_in"])
+        if re.search(r"\bsearch", clause, _I) and not re.search(_SERVICE, clause, _I):
+            interpreter.web_search(_phrase("search", clause))
+        else:
+            interpreter.fetch(_phrase("fetch", clause))
+        new = _added(interpreter, before)
+        _first_at(interpreter, new)
+        plan.understood.append(f"'{new[0].id}' fetches what the words read from")
+    if found["calculate"] and not _has(interpreter, "calculator"):
+        reader.previous = _main_output(interpreter)
+        before = len(plan.blocks)
+        clause = _clause(text, found["calculate"])
+        word = found["calculate"].group(0).lower()
+        base = "average" if word.startswith("average") else "sum" if "sum" in word else "calculate"
+        interpreter.calculate(_phrase(base, clause))
+        new = _added(interpreter, before)
+        _after_first_model_step(interpreter, new)
+        plan.understood.append(f"'{new[0].id}' does the arithmetic the words name")
+    reader.previous = _main_output(interpreter)
+    if patterns.APPROVAL.search(text) and not _has(interpreter, "approval"):
+        _approval_before_send(interpreter)
+    if found["send_out"] and not _has(interpreter, "http_request", "POST"):
+        clause = _clause(text, found["send_out"])
+        interpreter.send(_phrase("send", clause))
+        plan.understood.append("I added a step that sends the result where the words say")
+    if found["file_out"] and not _has(interpreter, "file_write"):
+        clause = _clause(text, found["file_out"])
+        interpreter.file_write(_phrase("save", clause))
+        plan.understood.append("I added a step that keeps the result where the words say")
+    reader.previous = _main_output(interpreter)
+
+
+def cued(text: str) -> list[str]:
+    """The features the words cue (for tests and the benchmark's report)."""
+    return sorted({cue.feature for cue in CUES if cue.pattern.search(text)})

@@ -1,0 +1,553 @@
+"""The request's words cut into verb phrases: tokens, where phrases start (a verb at a clause
+boundary, a noun of an action, a passive), and what a phrase names (its object, where it comes
+from and goes to, products, languages, listed labels). The words are tables in ``lexicon`` and
+``patterns``; ``interpret`` turns the phrases into steps.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from configurable_agents.builder import lexicon, patterns
+from configurable_agents.builder.text import field_name
+
+BOUNDARY = frozenset(
+    {
+        ",",
+        ";",
+        "(",
+        "and",
+        "then",
+        "to",
+        "also",
+        "before",
+        "after",
+        "finally",
+        "next",
+        "or",
+        "plus",
+        "&",
+        "first",
+        "lastly",
+        "afterwards",
+        "that",
+        "which",
+        "who",
+        "it",
+        "they",
+        ":",
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "must",
+        "may",
+        "might",
+    }
+)
+# Words before a past participle that make it a step said in the passive.
+PASSIVE = frozenset({"is", "are", "was", "were", "be", "been", "being", "gets", "get", "then"})
+# Roles of a label that names what its branch does ("a search path", "escalation" does not:
+# a router in a branch of its own router would never end).
+BRANCH_ACTIONS = frozenset({"lookup", "fetch", "transform", "create", "review", "calculate"})
+# Words that make a review one done by a person.
+BY_PEOPLE = frozenset({"human", "manual", "person", "people", "editorial", "team"})
+# Every way of saying e-mail posts to one mail address.
+MAIL = dict.fromkeys(("email", "emails", "mail", "inbox", "gmail", "outlook", "smtp"), "mail")
+# Words after which a noun of an action starts a step ("moves through ideation, editing").
+NOMINAL_AFTER = frozenset({"through", "by", "with", "including", "includes", "plus", "via", "for"})
+TOKEN = re.compile(r"https?://[^\s,;]+|[\w][\w'\-./]*[\w]|[\w]|[,;:()&]")
+PUNCT = frozenset({",", ";", ":", "(", ")", "&"})
+
+
+@dataclass
+class Phrase:
+    """A verb and the words that follow it up to the next phrase."""
+
+    verb: lexicon.Verb
+    word: str
+    tokens: list[str]  # after the verb
+    sentence: str
+
+    @property
+    def text(self) -> str:
+        """The phrase as written (tokens joined by spaces)."""
+        return " ".join([self.word, *self.tokens])
+
+    @property
+    def lowered(self) -> list[str]:
+        """The words after the verb, lower-case."""
+        return [token.lower() for token in self.tokens]
+
+    def object_tokens(self) -> list[str]:
+        """The direct object: the words up to the first preposition or punctuation."""
+        found = []
+        for token in self.lowered:
+            if token in PUNCT or token in lexicon.PREPOSITIONS:
+                break
+            found.append(token)
+        return found
+
+    def preposition_phrases(self) -> list[tuple[str, list[str]]]:
+        """(preposition, words) after the object."""
+        pairs: list[tuple[str, list[str]]] = []
+        for token in self.lowered[len(self.object_tokens()) :]:
+            if token in lexicon.PREPOSITIONS:
+                pairs.append((token, []))
+            elif token in PUNCT:
+                continue
+            elif pairs:
+                pairs[-1][1].append(token)
+        return pairs
+
+    def mentions(self, words: frozenset[str], *, verb: bool = True) -> bool:
+        """Whether any of ``words`` is said in the phrase (also as a part of a hyphenated
+        word: "multi-file reading"); the verb itself counts unless ``verb`` is False."""
+        said = [*([self.word.lower()] if verb else []), *self.lowered]
+        lowered = {token.strip(".") for token in said}
+        lowered |= {part for token in lowered if "-" in token for part in token.split("-")}
+        return bool(lowered & words)
+
+    def names_a_product(self) -> bool:
+        """Whether the words name a product or site ("Trustpilot", "FT.com"): a service."""
+        return any(is_product(token) for token in self.tokens)
+
+    def destination_words(self) -> list[str]:
+        """The words after "to", "into", "on", "via", "through" (where something goes)."""
+        found: list[str] = []
+        taking = False
+        for token in self.tokens:
+            lowered = token.lower()
+            if lowered in ("and", "or"):
+                continue  # "via email and Telegram": both are where it goes
+            if lowered in lexicon.PREPOSITIONS or lowered == "through":
+                taking = lowered in ("to", "into", "onto", "on", "via", "through", "in")
+            elif taking and token not in PUNCT:
+                found.append(token)
+        return found
+
+    def names_a_destination(self) -> bool:
+        """Whether the words send the result to a product ("... back to Airtable")."""
+        into = ""
+        for token in self.tokens:
+            lowered = token.lower()
+            if lowered in lexicon.PREPOSITIONS:
+                into = lowered
+            else:
+                kept = lowered in lexicon.STORAGE and (
+                    into == "into" or lowered in lexicon.FILE_PLACES
+                )
+                sent = into in ("to", "into", "onto") and (is_product(token) or kept)
+                if sent or (into in ("in", "on") and lowered in lexicon.SERVICES):
+                    return True
+        return False
+
+    def makes_content(self) -> bool:
+        """Whether the object is something to write ("a report"), not a record to store."""
+        return any(word in lexicon.CONTENT_NOUNS for word in self.object_tokens())
+
+    def source_words(self) -> list[str]:
+        """The words that say where the object comes from: the object and what follows
+        "from", "of", "in", "on" (not "to" or "into": those say where it goes)."""
+        found: list[str] = []
+        taking = True
+        for token in self.tokens:
+            lowered = token.lower()
+            if lowered in lexicon.PREPOSITIONS:
+                taking = lowered in ("from", "of", "in", "on", "about", "for")
+            elif taking and token not in PUNCT:
+                found.append(token)
+        return found
+
+
+def table_verb(base: str) -> lexicon.Verb:
+    """The table's verb for a base form that is known to be there."""
+    found = lexicon.verb(base)
+    assert found is not None, base
+    return found
+
+
+def is_product(token: str) -> bool:
+    lowered = token.lower().strip(".")
+    if patterns.DOMAIN.fullmatch(token.strip(".")):
+        return True
+    known = lexicon.VENDORS | lexicon.LANGUAGES | lexicon.STORAGE | lexicon.PEOPLE
+    return (
+        token[:1].isupper()
+        and not token.isupper()
+        and lowered not in known
+        and lowered not in lexicon.NOT_A_NAME
+        and lowered not in lexicon.ADJECTIVES
+        and lexicon.verb(lowered) is None
+        and lowered not in lexicon.NOUN_VERBS
+    ) or lowered in lexicon.SERVICES
+
+
+def holds(condition: str, mentioned: dict[str, bool]) -> bool:
+    """A word of a ROLE_STEPS condition: "web", "!storage" (not mentioned), or "" (always)."""
+    if not condition:
+        return True
+    if condition.startswith("!"):
+        return not mentioned[condition[1:]]
+    return mentioned[condition]
+
+
+def singular(word: str) -> str:
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "ches", "shes", "xes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is", "news")) and len(word) > 3:
+        return word[:-1]
+    return word
+
+
+def head_noun(words: list[str]) -> str | None:
+    """The field-like name of a noun phrase ("incoming Gmail messages" -> message), or
+    None when it names nothing (a pronoun, a vendor, only adjectives)."""
+    kept = [
+        word
+        for word in words
+        if word not in lexicon.ADJECTIVES
+        and word not in lexicon.VENDORS
+        and word not in lexicon.NOT_A_NAME
+        and word not in lexicon.CONDITIONS
+        and word not in lexicon.LANGUAGES
+        and not word.isdigit()
+        # "feedback collected through forms": a participle says how, not what.
+        and not (word.endswith("ed") and lexicon.verb(word) is not None)
+        and re.fullmatch(r"[a-z][a-z0-9-]*(?:'s)?", word)
+    ]
+    kept = [
+        word.removesuffix("'s")
+        for word in kept
+        if word not in lexicon.SERVICES or word in {"email", "emails", "message"}
+    ]
+    if not kept:
+        return None
+    head = singular(kept[-1])
+    if len(kept) >= 2 and kept[-2] not in lexicon.STORAGE and len(kept[-2]) > 2:
+        head = f"{singular(kept[-2]) if kept[-2].endswith('ies') else kept[-2]}_{head}"
+    return field_name(head)
+
+
+def split_sentences(text: str) -> list[str]:
+    lines = [line for line in text.splitlines() if line.strip()]
+    items = [match.group(1) for line in lines if (match := patterns.ITEM.match(line))]
+    if len(items) >= 2:
+        return items
+    return [part.strip() for part in patterns.SENTENCE.split(text) if part and part.strip()]
+
+
+def is_start(tokens: list[str], index: int) -> bool:
+    found = lexicon.verb(tokens[index])
+    if found is None:
+        return False
+    before = index - 1
+    while (
+        before >= 0
+        and tokens[before].lower().endswith("ly")
+        and tokens[before].lower() not in ("only", "early", "daily", "weekly", "monthly")
+    ):
+        before -= 1
+    if before < 0:
+        return True
+    previous = tokens[before].lower()
+    word = tokens[index].lower()
+    opened = max((i for i in range(index) if tokens[i] == "("), default=-1)
+    if opened > tokens[:index].count(")") - 1 and opened >= 0 and tokens[index][:1].isupper():
+        inside = [t.lower() for t in tokens[opened + 1 :]]
+        inside = inside[: inside.index(")")] if ")" in inside else inside
+        if "," in inside or "or" in inside:
+            return False  # "(Engineering, Product, Design)": a listed label, not a verb
+    if (
+        word.endswith("ed")
+        and previous in ("or", "and")
+        and before > 0
+        and tokens[before - 1].lower() in lexicon.ADJECTIVES
+        and lexicon.verb(tokens[before - 1]) is None
+    ):
+        return False  # "new or updated bug reports": an adjective
+    if previous == "," and index + 1 < len(tokens) and tokens[index + 1] in (",", "or", "and"):
+        # "to a cache, search, or clarification path": a bare word between list commas,
+        # among nouns, is a listed noun ("fetch, summarize, and send" lists verbs).
+        after = index + 1
+        while after < len(tokens) and tokens[after].lower() in (",", "or", "and"):
+            after += 1
+        near = [
+            tokens[before - 1] if before > 0 else "",
+            tokens[after] if after < len(tokens) else "",
+        ]
+        if all(lexicon.verb(w) is None for w in near if w):
+            return False
+    approving = lexicon.verb(previous)
+    if word.endswith("ing") and approving is not None and approving.role == "approve":
+        return True  # "approves sending the newsletter": what is approved is a step
+    if previous == "to" and word.endswith("s") and word != found.base:
+        return False  # "in addition to tags": an infinitive is never plural
+    if previous == "by" and word.endswith("ing"):
+        return True  # "by comparing the spreadsheets"
+    participle = word.endswith(("ed", "en")) or word in lexicon.IRREGULAR
+    if participle and previous in PASSIVE:
+        return True  # "the data is then formatted", "is written into a sheet"
+    # "AI classifies emails": a vendor is a subject only of a verb said in the third person.
+    subject = previous in lexicon.VENDORS and word.endswith("s")
+    # "the drafter generates output", "a Claude prompt returns one of ...": a noun phrase
+    # before a verb said in the third person is its subject.
+    # A verb that is also a noun ("reviews") is a verb here only when an object follows.
+    objected = index + 1 < len(tokens) and tokens[index + 1].lower() in lexicon.DETERMINERS
+    named = (
+        word.endswith("s")
+        and (found.base not in lexicon.NOUN_TOO or objected)
+        and previous not in lexicon.ADJECTIVES
+        and subject_before(tokens, before)
+    )
+    if previous in BOUNDARY or subject or named:
+        if (
+            previous in ("that", "which", "it", "they")
+            and index + 1 < len(tokens)
+            and tokens[index].lower() in lexicon.NOUN_TOO
+        ):
+            return False
+        return not (
+            previous == "to"
+            and tokens[index].lower() in lexicon.NOUN_TOO
+            and not tokens[index].lower().endswith("e")
+        )
+    return False
+
+
+def nominal_start(tokens: list[str], index: int) -> int | None:
+    """Where a phrase said as a noun starts ("AI-based receipt matching", "sentiment
+    analysis"): the index of its first modifier, or None when the noun is only an object."""
+    if tokens[index].lower() not in lexicon.NOUN_VERBS:
+        return None
+    start = index
+    while start > 0 and index - start < 2:
+        previous = tokens[start - 1].lower()
+        if previous in BOUNDARY or previous in PUNCT or previous in NOMINAL_AFTER:
+            break
+        found = lexicon.verb(previous)
+        if (found is not None and found.role == "noise") or previous in lexicon.GENERIC:
+            break
+        if previous in lexicon.DETERMINERS or is_start(tokens, start - 1):
+            return None
+        start -= 1
+    if start == 0:
+        return 0
+    previous = tokens[start - 1].lower()
+    found = lexicon.verb(previous)
+    noise = found is not None and (found.role == "noise" or found.base in lexicon.GENERIC)
+    if previous in BOUNDARY or previous in PUNCT or previous in NOMINAL_AFTER or noise:
+        return start
+    return None
+
+
+def passive_subject(tokens: list[str], at: int) -> list[str]:
+    """The noun phrase before "is/are (then) <participle>", or [] when the verb is active."""
+    before = at - 1
+    while before >= 0 and tokens[before].lower() in ("then", "also", "automatically", "now"):
+        before -= 1
+    if before < 0 or tokens[before].lower() not in PASSIVE - {"then"}:
+        return []
+    words: list[str] = []
+    index = before - 1
+    while index >= 0 and len(words) < 4:
+        word = tokens[index].lower()
+        if word in BOUNDARY or word in PUNCT or lexicon.verb(word) is not None:
+            break
+        words.insert(0, tokens[index])
+        index -= 1
+    return words
+
+
+def subject_before(tokens: list[str], end: int) -> bool:
+    """Whether tokens[..end] end with a noun phrase that opens the sentence or a determiner."""
+    at = end
+    while at >= 0 and end - at < 5:
+        word = tokens[at].lower()
+        if word in ("the", "a", "an", "each", "every", "this", "our", "your", "its"):
+            return True
+        # "a second LLM call reviews": a verb that is also a noun, after a modifier, is
+        # the head of the subject's noun phrase.
+        noun_head = (
+            at == end
+            and word in lexicon.NOUN_TOO
+            and at > 0
+            and tokens[at - 1].lower() not in BOUNDARY
+            and tokens[at - 1].lower() not in PUNCT
+            and lexicon.verb(tokens[at - 1]) is None
+        )
+        if word == ")" and "(" in tokens[:at]:
+            # "a prioritization system (P0-P3) distributes": skip what is in brackets.
+            at = max(i for i in range(at) if tokens[i] == "(") - 1
+            continue
+        if not noun_head and (word in BOUNDARY or word in PUNCT or lexicon.verb(word) is not None):
+            return False
+        at -= 1
+    return at < 0
+
+
+def phrases_of(text: str) -> list[Phrase]:
+    """The verb phrases of a sentence, in order: each starts at a verb at a clause
+    boundary, or at a noun of an action ("performs sentiment analysis on feedback")."""
+    tokens = TOKEN.findall(text)
+    starts: list[tuple[int, int]] = []  # (first token, the verb's token)
+    for index in range(len(tokens)):
+        if is_start(tokens, index):
+            starts.append((index, index))
+            continue
+        nominal = nominal_start(tokens, index)
+        if nominal is not None and (not starts or nominal > starts[-1][1]):
+            if starts and nominal <= starts[-1][1]:
+                continue
+            starts.append((nominal, index))
+    found: list[Phrase] = []
+    for number_, (start, at) in enumerate(starts):
+        end = starts[number_ + 1][0] if number_ + 1 < len(starts) else len(tokens)
+        rest = tokens[at + 1 : end]
+        while rest and rest[-1].lower() in BOUNDARY:
+            rest = rest[:-1]
+        if at != start or lexicon.verb(tokens[at]) is None:
+            # A noun of an action: its object follows "of"/"on", else its modifiers are.
+            verb = lexicon.verb(lexicon.NOUN_VERBS[tokens[at].lower()])
+            modifiers = {t.lower() for t in tokens[start:at]}
+            if verb is not None and verb.role == "review" and modifiers & BY_PEOPLE:
+                verb = lexicon.verb("approve")  # "human review": a person approves
+            if rest and rest[0].lower() in ("of", "on", "for"):
+                rest = rest[1:]
+            else:
+                rest = tokens[start:at] + rest
+        else:
+            verb = lexicon.verb(tokens[at])
+            subject = passive_subject(tokens, at)
+            if subject:
+                # "Obvious spam is dropped": what the verb acts on is said before it.
+                rest = [*subject, *rest]
+        assert verb is not None
+        found.append(Phrase(verb, tokens[at], rest, text))
+    listed: list[Phrase] = []
+    for phrase in found:
+        items = per_item(phrase) if phrase.verb.base in lexicon.GENERIC else [phrase]
+        if len(items) < 2:
+            listed.append(phrase)
+            continue
+        for item in items:
+            # "Creates meeting summaries, ClickUp tasks, and ...": each listed thing is
+            # made on its own; one named with a product is made there.
+            words = item.object_tokens()
+            products = [t for t in item.tokens[: len(words)] if is_product(t)]
+            if products and not lexicon.NOUN_VERBS.get(words[-1] if words else ""):
+                rest = [t for t in item.tokens if t not in products]
+                item = Phrase(item.verb, item.word, [*rest, "in", *products], item.sentence)
+            listed.append(item)
+    found = listed
+    for index, phrase in enumerate(found):
+        words = phrase.object_tokens()
+        action = lexicon.NOUN_VERBS.get(words[-1]) if words else None
+        if phrase.verb.base in lexicon.GENERIC and action:
+            # "creates meeting summaries": the step summarizes the meeting.
+            found[index] = Phrase(
+                lexicon.verb(action) or phrase.verb,
+                phrase.word,
+                [t for t in phrase.tokens if t.lower() != words[-1]],
+                phrase.sentence,
+            )
+    # "shares videos on Discord along with AI-generated summaries of them": what goes
+    # along is made first, from what is shared.
+    for index in range(len(found) - 1):
+        tail = [t.lower() for t in found[index].tokens[-2:]]
+        if tail in (["along", "with"], ["together", "with"]):
+            sent, made = found[index], found[index + 1]
+            sent.tokens = sent.tokens[:-2]
+            made.tokens = [w for w in sent.tokens if w.lower() not in lexicon.PREPOSITIONS][
+                : len(sent.object_tokens())
+            ]
+            found[index], found[index + 1] = made, sent
+    # "scrapes and summarizes content": the first verb shares the second one's object.
+    for index in range(len(found) - 1):
+        if not found[index].tokens and found[index + 1].tokens:
+            found[index].tokens = list(found[index + 1].tokens)
+    return found
+
+
+def spell_ranges(text: str) -> str:
+    """ "P0-P3" -> "P0, P1, P2, P3": a range of numbered labels, spelled out."""
+
+    def spell(match: re.Match[str]) -> str:
+        prefix, first, last = match.group(1), int(match.group(2)), int(match.group(3))
+        if not 0 < last - first < 10:
+            return match.group(0)
+        return ", ".join(f"{prefix}{n}" for n in range(first, last + 1))
+
+    return re.sub(r"\b([A-Za-z]{1,3})(\d)\s*[-\u2013]\s*\1?(\d)\b", spell, text)
+
+
+def listed_labels(text: str) -> list[str]:
+    text = spell_ranges(text)
+    match = patterns.LABELS.search(text)
+    if not match:
+        return []
+    parts = patterns.LIST_SEPARATOR.split(match.group("list"))
+    values = []
+    for part in parts:
+        part = re.sub(r"\b(?:etc|and so on)\b", "", part, flags=re.I).strip(" .'\"")
+        # "Spam categories without writing code": the label ends at the word for labels.
+        part = patterns.LABEL_NOUNS.split(part)[0]
+        part = re.sub(r"^(?:an?|the|either)\s+", "", part.strip(), flags=re.I)
+        words = part.split()
+        if len(words) > 3 and part is parts[-1]:
+            # "noise plus a severity 1-4": the last label ends where the list's words do.
+            cut = next(
+                (i for i, w in enumerate(words) if w.lower() in lexicon.NOT_A_NAME | {"plus"}),
+                len(words),
+            )
+            words = words[:cut]
+            part = " ".join(words)
+        if not words or len(words) > 3:
+            continue
+        values.append(field_name(part, "value"))
+    values = list(dict.fromkeys(values))
+    return values if len(values) >= 2 else []
+
+
+def alternative_label(text: str) -> str:
+    """A label for one alternative of a decision: its noun of an action when it ends with
+    one ("flag for human review" -> review), else its verb ("send it" -> send)."""
+    words = [w.lower() for w in TOKEN.findall(text)]
+    if words and words[-1] in lexicon.NOUN_VERBS:
+        return field_name(words[-1])
+    found = lexicon.verb(words[0]) if words else None
+    return field_name(found.base if found else (words[0] if words else "other"))
+
+
+def per_item(phrase: Phrase) -> list[Phrase]:
+    """One phrase per item of a listed object: "analyze the tone, the topics and the
+    entities of a text" -> three phrases, each with the words after the list."""
+    words = phrase.tokens
+    end = next(
+        (
+            i
+            for i, t in enumerate(words)
+            if t.lower() in lexicon.PREPOSITIONS and t.lower() not in ("and", "or")
+        ),
+        len(words),
+    )
+    items: list[list[str]] = [[]]
+    for token in words[:end]:
+        if token in (",", "and", "or", "&"):
+            if items[-1]:
+                items.append([])
+        else:
+            items[-1].append(token)
+    items = [item for item in items if item]
+    if len(items) < 2:
+        return [phrase]
+    tail = words[end:]
+    return [Phrase(phrase.verb, phrase.word, [*item, *tail], phrase.sentence) for item in items]
+
+
+def languages_of(phrase: Phrase) -> list[str]:
+    return [word.capitalize() for word in phrase.lowered if word in lexicon.LANGUAGES]
