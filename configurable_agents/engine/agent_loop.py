@@ -21,7 +21,7 @@ from typing import Any
 
 from configurable_agents.config.schema import LLMNode
 from configurable_agents.config.templates import render_template
-from configurable_agents.engine.context import RunCancelled, RunContext, now_ns
+from configurable_agents.engine.context import RunContext, now_ns
 from configurable_agents.engine.tool_catalog import resolve_tools
 from configurable_agents.engine.toolspec import ToolCallContext, ToolError, ToolSpec
 from configurable_agents.llm.structured import parse_and_validate, validation_errors
