@@ -4,8 +4,10 @@ every required feature and sensible input names is reported and held to the goal
 
 The offline builder is measured as the chat runs it: rules and the gallery (the embedded
 model is not asked; benchmarks/chat.py measured that it raised no pass rate). The requests
-of corpus/heldout.yaml were collected after the tables were tuned and their failures are
-not listed here: the rate on them is how well the tables generalise; both are reported.
+of corpus/heldout.yaml were collected after the tables were tuned, by a collector who did not
+see the builder, and their failures are not listed here: the rate on them is how well the
+tables generalise; both are reported. Each earlier held-out collection was moved into
+requests.yaml when it was first read (its rate while held out is noted there).
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from tests.unit.builder.conftest import run_turn
 from tests.unit.builder.corpus_score import Score, load_corpus, score, split, summary
 
 GOAL = 0.90
-# The rate reached when this floor was last raised: a change to the tables may not lose it.
-FLOOR = 0.81
+# The rate over the whole corpus (tuned and held out) when this floor was last set: a change
+# to the tables may not lose it. Set when the fourth collection (45 held-out requests, 37.8%)
+# was added: the corpus grew harder, so the rate fell from 81.5% (168 requests) to 65.0% (263).
+FLOOR = 0.65
 
 
 @pytest.fixture(scope="module")
