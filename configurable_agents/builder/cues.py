@@ -12,6 +12,9 @@ interpreter's makers (so inputs, names and wiring are the same as for a phrase):
     file_in      a file, PDF, sheet or upload is read     -> a file read first
     calculate    arithmetic is named                      -> a calculator after the first
                                                              model step
+    router       the words branch (route, escalate, if ... otherwise) -> a router on the
+                                                             classification, else on the
+                                                             first model step
     approval     a person approves or takes over          -> an approval before the first
                                                              send (else at the end)
     send_out     the result goes to a service or person   -> an HTTP POST at the end
@@ -30,6 +33,7 @@ from typing import TYPE_CHECKING
 from configurable_agents.builder import patterns
 from configurable_agents.builder.phrases import TOKEN, Phrase, table_verb
 from configurable_agents.builder.plan import Step
+from configurable_agents.builder.text import label, sentence
 
 if TYPE_CHECKING:
     from configurable_agents.builder.interpret import Interpreter
@@ -123,6 +127,15 @@ CUES: tuple[Cue, ...] = (
             _I,
         ),
     ),
+)
+
+
+# Words that say the workflow takes one of several paths.
+ROUTER_CUE = re.compile(
+    r"\b(?:rout(?:e|es|ed|ing)|router|branch(?:es|ed|ing)?|dispatch\w*|delegat\w*|"
+    r"escalat\w*|depending on|conditional(?:ly)?|(?<!file )paths?|if\b[^.]{1,80}\b(?:otherwise|else)|"
+    r"only (?:the )?[\w-]+ (?:ones|items|emails|tickets|messages|leads|requests) (?:are|get|go))\b",
+    _I,
 )
 
 
@@ -226,6 +239,58 @@ def _approval_before_send(interpreter: Interpreter) -> None:
     plan.understood.append(f"'{step.id}' asks a person to approve, as the words say")
 
 
+def _model_step_for_results(interpreter: Interpreter) -> None:
+    """Every workflow here has a model step: one that only fetches and sends gets one
+    before its first send ("forwards user messages to GPT and returns AI-generated
+    replies"), and a fetched result that no later step reads gets one at the end ("search
+    the web, and return a detailed report")."""
+    plan = interpreter.plan
+    steps = plan.steps()
+    if not steps:
+        return
+    model = [s for s in steps if s.kind in ("llm", "classify", "review")]
+    last = plan.blocks[-1]
+    fetched = (
+        isinstance(last, Step)
+        and last.kind in ("http_request", "file_read")
+        and last.args.get("method", "GET") == "GET"
+        and bool(last.writes)
+    )
+    tools = [s for s in steps if s.kind in ("http_request", "file_read", "file_write")]
+    if (model or not tools) and not fetched:
+        return
+    sends = [
+        s
+        for s in plan.blocks
+        if isinstance(s, Step) and s.kind == "http_request" and s.args.get("method") == "POST"
+    ]
+    target = sends[0] if sends and not model else None
+    if fetched:
+        subject: str | None = last.writes[0]  # type: ignore[union-attr]
+    else:
+        subject = (target.reads[0] if target and target.reads else None) or _main_output(
+            interpreter
+        )
+    reader = interpreter.reader
+    reader.previous = subject
+    before = len(plan.blocks)
+    words = plan.request.split(".")[0].strip() or plan.request
+    step = interpreter.language(_phrase("answer", f"answer {words}"))
+    if step not in plan.blocks[before:]:
+        return
+    about = label(subject).lower() if subject else "input"
+    step.instruction = sentence(f"Work on the {about} as the request asks: {words}")
+    if target is not None and step.writes and subject:
+        plan.blocks.remove(step)
+        plan.blocks.insert(plan.blocks.index(target), step)
+        answer = step.writes[0]
+        target.reads = [answer if name == subject else name for name in target.reads]
+        for key in ("body", "content"):
+            if key in target.args:
+                target.args[key] = target.args[key].replace(f"{{{subject}}}", f"{{{answer}}}")
+    plan.understood.append(f"I added '{step.id}', the model step that works on the result")
+
+
 def complete(interpreter: Interpreter, text: str) -> None:
     """Add each feature the words cue and the plan lacks (see the module's table)."""
     plan = interpreter.plan
@@ -262,6 +327,9 @@ def complete(interpreter: Interpreter, text: str) -> None:
         new = _added(interpreter, before)
         _after_first_model_step(interpreter, new)
         plan.understood.append(f"'{new[0].id}' does the arithmetic the words name")
+    if ROUTER_CUE.search(text):
+        interpreter.branching(text, cued=True)
+    _model_step_for_results(interpreter)
     reader.previous = _main_output(interpreter)
     if patterns.APPROVAL.search(text) and not _has(interpreter, "approval"):
         _approval_before_send(interpreter)

@@ -1349,10 +1349,26 @@ class Interpreter:
 
     # --- the whole request -----------------------------------------------------------------
 
-    def branching(self, text: str) -> None:
+    def branching(self, text: str, *, cued: bool = False) -> None:
         """ "a gate determines which path to take": when the words branch but no router was
-        read, the first model step's result chooses between two guessed paths."""
-        if not patterns.BRANCHING.search(text) or "router" in self.plan.features():
+        read, the first model step's result chooses between two guessed paths (``cued``:
+        the caller found the branching words)."""
+        if "router" in self.plan.features() or not (cued or patterns.BRANCHING.search(text)):
+            return
+        classified = next(
+            (
+                step
+                for step in self.plan.blocks
+                if isinstance(step, Step)
+                and step.kind == "classify"
+                and step.writes
+                and self.plan.fields[step.writes[0]].values
+            ),
+            None,
+        )
+        if classified is not None:
+            # "classifies priority (high/medium/low) ... routes": a branch per label.
+            self._route_labels(classified)
             return
         language = [b for b in self.plan.blocks if isinstance(b, Step) and b.kind == "llm"]
         if not language:
@@ -1380,6 +1396,16 @@ class Interpreter:
             paths = " / ".join(r.value for r in router.routes)
             self.plan.guessed.append(f"I guessed the paths {paths}")
         self.plan.blocks += tail
+
+    def _route_labels(self, classified: Step) -> None:
+        """A router right after a classification, with a branch per label (each goes on)."""
+        field_ = classified.writes[0]
+        values = self.plan.fields[field_].values or []
+        router = Router(self.reader.step_id("route"), field_, [Route(v, []) for v in values])
+        self.plan.blocks.insert(self.plan.blocks.index(classified) + 1, router)
+        self.plan.understood.append(
+            f"I made '{router.id}' a router with branches {' / '.join(values)}"
+        )
 
     def knowledge(self, text: str) -> None:
         """ "answers questions using the company's knowledge base": when no step reads it,
