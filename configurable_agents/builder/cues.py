@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from configurable_agents.builder import patterns
-from configurable_agents.builder.phrases import TOKEN, Phrase, table_verb
-from configurable_agents.builder.plan import Step
+from configurable_agents.builder.phrases import TOKEN, Phrase, branch_labels, table_verb
+from configurable_agents.builder.plan import Route, Router, Step
 from configurable_agents.builder.text import label, sentence
 
 if TYPE_CHECKING:
@@ -133,7 +133,8 @@ CUES: tuple[Cue, ...] = (
 # Words that say the workflow takes one of several paths.
 ROUTER_CUE = re.compile(
     r"\b(?:rout(?:e|es|ed|ing)|router|branch(?:es|ed|ing)?|dispatch\w*|delegat\w*|"
-    r"escalat\w*|depending on|conditional(?:ly)?|(?<!file )paths?|if\b[^.]{1,80}\b(?:otherwise|else)|"
+    r"escalat\w*|depending on|(?:corresponding|appropriate|respective|right|relevant) "
+    r"(?:teams?|departments?|queues?|agents?|persons?|people|channels?|owners?|handlers?)|conditional(?:ly)?|(?<!file )paths?|if\b[^.]{1,80}\b(?:otherwise|else)|"
     r"only (?:the )?[\w-]+ (?:ones|items|emails|tickets|messages|leads|requests) (?:are|get|go))\b",
     _I,
 )
@@ -342,6 +343,30 @@ def complete(interpreter: Interpreter, text: str) -> None:
         interpreter.file_write(_phrase("save", clause))
         plan.understood.append("I added a step that keeps the result where the words say")
     reader.previous = _main_output(interpreter)
+    _named_branches(interpreter, text)
+
+
+# A classification offers at most this many labels (more is a list, not a choice).
+MAX_LABELS = 8
+
+
+def _named_branches(interpreter: Interpreter, text: str) -> None:
+    """The first router on a classification gets a branch for each label the words name
+    elsewhere (see ``phrases.branch_labels``); each goes straight on."""
+    plan = interpreter.plan
+    for block in plan.blocks:
+        if not isinstance(block, Router):
+            continue
+        spec = plan.fields[block.field]
+        if not spec.values or set(spec.values) <= {"yes", "no"}:
+            continue
+        added = [v for v in branch_labels(text) if v not in spec.values]
+        added = added[: max(MAX_LABELS - len(spec.values), 0)]
+        if added:
+            interpreter.set_labels(block.field, [*spec.values, *added])
+            block.routes += [Route(value, []) for value in added]
+            plan.understood.append(f"'{block.id}' also has branches {' / '.join(added)}")
+        return
 
 
 def cued(text: str) -> list[str]:

@@ -1085,7 +1085,7 @@ class Interpreter:
         spec = self.plan.fields[field_]
         if not labels and not spec.values and not match:
             # "classify it and route it to the right team": the labels are a guess to ask about.
-            self._set_labels(field_, self._guess_labels(field_))
+            self.set_labels(field_, self._guess_labels(field_))
         elif labels and (field_ in reader.guessed_labels or not spec.values):
             # Labels named now replace labels guessed before (or give a free label some).
             self._relabel(field_, labels)
@@ -1188,14 +1188,14 @@ class Interpreter:
 
     def _relabel(self, field_: str, labels: list[str]) -> None:
         """Labels named now replace labels guessed before: the guess and its question go."""
-        self._set_labels(field_, labels)
+        self.set_labels(field_, labels)
         self.reader.guessed_labels.discard(field_)
         self.plan.guessed = [
             g for g in self.plan.guessed if not g.startswith("I guessed the labels")
         ]
         self.plan.question = None
 
-    def _set_labels(self, field_: str, labels: list[str]) -> None:
+    def set_labels(self, field_: str, labels: list[str]) -> None:
         """The field is one of ``labels``; the step that writes it says so."""
         spec = self.plan.fields[field_]
         spec.type, spec.values = "enum", list(labels)

@@ -489,7 +489,9 @@ def listed_labels(text: str) -> list[str]:
     text = spell_ranges(text)
     match = patterns.LABELS.search(text)
     if not match:
-        return []
+        quoted = _QUOTED_LIST.search(text)
+        items = _QUOTED.findall(quoted.group(1)) if quoted else []
+        return list(dict.fromkeys(field_name(item, "value") for item in items))
     parts = patterns.LIST_SEPARATOR.split(match.group("list"))
     values = []
     for part in parts:
@@ -551,3 +553,32 @@ def per_item(phrase: Phrase) -> list[Phrase]:
 
 def languages_of(phrase: Phrase) -> list[str]:
     return [word.capitalize() for word in phrase.lowered if word in lexicon.LANGUAGES]
+
+
+# "routes clean invoices to approved path": a branch named by the path it takes.
+_PATH_LABEL = re.compile(
+    r"\b(?:to|down|into|onto|on|the)\s+(?:the\s+|an?\s+)?([a-z][\w-]{2,30})\s+(?:path|branch|lane)\b",
+    re.IGNORECASE,
+)
+# 'into five main categories: "Quote Requests," "Product Information," and "Others."'
+_QUOTED_LIST = re.compile(
+    r":\s*((?:[\"\u201c][^\"\u201d]{1,40}[\"\u201d]\s*(?:,|and|or)?\s*){2,})", re.IGNORECASE
+)
+_QUOTED = re.compile(r"[\"\u201c]([^\"\u201d]{1,40}?)[,.]?[\"\u201d]")
+# "logs everything else", "all other requests": the branch for the rest.
+_REST = re.compile(
+    r"\b(?:everything|anything|all) else\b|\bthe rest\b|\ball other\b", re.IGNORECASE
+)
+
+
+def branch_labels(text: str) -> list[str]:
+    """Labels of branches the words name outside a label list: paths ("to the approved
+    path"), a quoted list after a colon, and "everything else" (other)."""
+    found = [field_name(m.group(1), "value") for m in _PATH_LABEL.finditer(text)]
+    found = [name for name in found if name not in lexicon.NOT_A_NAME]
+    quoted = _QUOTED_LIST.search(text)
+    if quoted:
+        found += [field_name(item, "value") for item in _QUOTED.findall(quoted.group(1))]
+    if _REST.search(text):
+        found.append("other")
+    return list(dict.fromkeys(found))
