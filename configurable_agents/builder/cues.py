@@ -10,8 +10,8 @@ interpreter's makers (so inputs, names and wiring are the same as for a phrase):
 
     fetch_in     a service or the web is read from       -> an HTTP GET first
     file_in      a file, PDF, sheet or upload is read     -> a file read first
-    calculate    arithmetic is named                      -> a calculator after the first
-                                                             model step
+    calculate    arithmetic is named                      -> a calculator after the step
+                                                             that gathers the numbers
     router       the words branch (route, escalate, if ... otherwise) -> a router on the
                                                              classification, else on the
                                                              first model step
@@ -107,7 +107,7 @@ CUES: tuple[Cue, ...] = (
             r"\b(?:post(?:s|ed|ing)?|send(?:s|ing)?|sent|notif(?:y|ies|ied|ication)|alert(?:s|ed)?|"
             r"append(?:s|ed)?|publish\w*|deliver\w*|shar(?:e|es|ed|ing)|forward\w*|push\w*|"
             r"creat(?:e|es|ed)|assign\w*|repl(?:y|ies)|email(?:s|ed)?|messag(?:e|es|ed)|"
-            r"page(?:s|d)?|sync\w*|returns?|escalat\w*)\b"
+            r"page(?:s|d)?|sync\w*|returns?|escalat\w*|goes|go out)\b"
             # Where it goes is said after a preposition: "posted back into the thread".
             r"[^.;:]{0,40}?\b(?:to|into|onto|on|in|via|through|by)\s+(?:the\s+|a\s+|an\s+|their\s+|"
             rf"your\s+|its\s+)?(?:[\w-]+\s+){{0,2}}?(?:{_SERVICE}|customer|user|owner|manager)\b"
@@ -202,20 +202,25 @@ def _first_at(interpreter: Interpreter, new: list[Step]) -> None:
         break
 
 
-def _after_first_model_step(interpreter: Interpreter, new: list[Step]) -> None:
-    """Move the steps just added after the first top-level model step (a calculation works
-    on what was extracted)."""
+# Model steps whose result a calculation works on ("extract the amounts, then total them").
+_GATHERS = frozenset(
+    {"extract", "parse", "match", "categorize", "classify", "validate", "analyze", "identify"}
+)
+
+
+def _where_numbers_are(interpreter: Interpreter, new: list[Step]) -> None:
+    """Move the steps just added after the first model step that gathers numbers, else
+    before the first model step (which then writes about the result)."""
     plan = interpreter.plan
     for step in new:
         plan.blocks.remove(step)
-    at = next(
-        (
-            index + 1
-            for index, block in enumerate(plan.blocks)
-            if isinstance(block, Step) and block.kind in ("llm", "classify")
-        ),
-        0,
-    )
+    models = [
+        index
+        for index, block in enumerate(plan.blocks)
+        if isinstance(block, Step) and block.kind in ("llm", "classify")
+    ]
+    gathers = [i for i in models if plan.blocks[i].does in _GATHERS]  # type: ignore[union-attr]
+    at = gathers[0] + 1 if gathers else (models[0] if models else len(plan.blocks))
     plan.blocks[at:at] = new
 
 
@@ -326,7 +331,7 @@ def complete(interpreter: Interpreter, text: str) -> None:
         base = "average" if word.startswith("average") else "sum" if "sum" in word else "calculate"
         interpreter.calculate(_phrase(base, clause))
         new = _added(interpreter, before)
-        _after_first_model_step(interpreter, new)
+        _where_numbers_are(interpreter, new)
         plan.understood.append(f"'{new[0].id}' does the arithmetic the words name")
     if ROUTER_CUE.search(text):
         interpreter.branching(text, cued=True)

@@ -1,0 +1,100 @@
+"""The features the words name that no phrase made (builder/cues.py): each cue adds its step
+where it belongs, wired to what the steps around it read and write, and a request that names
+no feature gets nothing more."""
+
+from __future__ import annotations
+
+from configurable_agents.builder import interpret
+from configurable_agents.builder.cues import cued
+from configurable_agents.builder.phrases import branch_labels
+from tests.unit.builder.test_interpret import graph
+
+
+def test_a_service_read_from_is_fetched_first_and_the_model_step_reads_it() -> None:
+    built = graph("Summarize the latest messages from the Slack channel.")
+
+    assert built["nodes"] == [("fetch", "http_request"), ("summarize", "llm")]
+    assert built["inputs"] == ["url"]
+    fetched = built["config"].get_node("fetch").output
+    assert "{" + fetched + "}" in built["config"].get_node("summarize").prompt
+
+
+def test_a_result_posted_to_a_service_is_sent_at_the_end() -> None:
+    built = graph("Draft a reply to the question and post it back into the thread.")
+
+    assert built["nodes"] == [("draft", "llm"), ("post", "http_request")]
+    assert built["inputs"] == ["question", "webhook_url"]
+    post = built["config"].get_node("post")
+    assert post.args.method == "POST"
+    assert post.args.body == "{reply}"
+
+
+def test_arithmetic_named_in_the_words_is_a_calculator_after_the_extraction() -> None:
+    built = graph(
+        "Extract the line items from the invoice and check that they add up to the total."
+    )
+
+    assert built["nodes"][:2] == [("extract", "llm"), ("calculate", "calculator")]
+
+
+def test_arithmetic_said_around_another_verb_is_added_by_its_cue() -> None:
+    plan = interpret("Pull the expense receipts from the API and draft a tax summary.")
+
+    # Before the model step that writes about the result: the numbers come first.
+    assert [(s.id, s.kind) for s in plan.steps()] == [
+        ("fetch", "http_request"),
+        ("calculate", "calculator"),
+        ("draft", "llm"),
+    ]
+    assert any("arithmetic" in line for line in plan.understood)
+
+
+def test_a_person_who_takes_over_is_an_approval_before_the_send() -> None:
+    built = graph(
+        "Draft an answer to the complaint and flag it for a human before it goes to the "
+        "customer by email."
+    )
+
+    assert built["nodes"] == [("draft", "llm"), ("approve", "approval"), ("send", "http_request")]
+    assert built["edges"] == [
+        ("START", "draft"),
+        ("draft", "approve"),
+        ("approve", "send"),
+        ("send", "END"),
+    ]
+
+
+def test_words_that_route_make_a_router_with_a_branch_per_label() -> None:
+    built = graph(
+        "Classify the email's priority (high/medium/low); each one is routed to the "
+        "appropriate team."
+    )
+
+    assert built["nodes"] == [("classify", "llm"), ("route", "router")]
+    assert built["routes"]["route"][0] == [("high", "END"), ("medium", "END"), ("low", "END")]
+
+
+def test_a_plan_that_only_forwards_gets_the_model_step_that_answers() -> None:
+    built = graph("Forward user messages to GPT and return the replies to Telegram.")
+
+    assert built["nodes"] == [("answer", "llm"), ("forward", "http_request")]
+    forward = built["config"].get_node("forward")
+    assert forward.args.body == "{answer}"
+
+
+def test_a_request_that_names_no_feature_gets_nothing_more() -> None:
+    built = graph("Summarize the text.")
+
+    assert built["nodes"] == [("summarize", "llm")]
+    assert cued("Summarize the text.") == []
+
+
+def test_branch_labels_named_outside_a_list() -> None:
+    assert branch_labels(
+        "IF node routes clean invoices to approved path, problems to flagged path."
+    ) == ["approved", "flagged"]
+    assert branch_labels(
+        'into three categories: "Quote Requests," "FAQs," and "Others." After that'
+    ) == ["quote_requests", "faqs", "others"]
+    assert branch_labels("Routes critical tickets to Slack. Logs everything else.") == ["other"]
+    assert branch_labels("Summarize the text.") == []
