@@ -43,18 +43,19 @@ _I = re.IGNORECASE
 _SERVICE = (
     r"slack|discord|telegram|whatsapp|notion|linear|jira|confluence|trello|asana|clickup|"
     r"hubspot|salesforce|pipedrive|zendesk|intercom|freshdesk|crm|cms|wordpress|ghost|shopify|"
-    r"gmail|outlook|e-?mail|inbox|calendar|drive|dropbox|github|gitlab|twitter|x\.com|linkedin|"
+    r"gmail|outlook|e-?mail|inbox|calendar|github|gitlab|twitter|x\.com|linkedin|"
     r"reddit|youtube|supabase|airtable|baserow|nocodb|webhook|apis?|endpoints?|rest|graphql|"
     r"channel|thread|server|backend|provider|service"
 )
 _WEB = r"web|website|websites|webpages?|pages?|internet|urls?|rss|feeds?|sites?|sources"
 _FILES = (
     r"pdfs?|csv|csvs|xlsx|excel|files?|documents?|docs|attachments?|folders?|spreadsheets?|"
-    r"google sheets?|sheets?|uploads?|jsonl?|markdown|txt"
+    r"google sheets?|sheets?|uploads?|jsonl?|markdown|txt|google drive|drive|dropbox|"
+    r"data ?store|google docs?"
 )
 _STORE = (
     r"google sheets?|sheets?|spreadsheets?|excel|csv|jsonl?(?: file)?|files?|database|"
-    r"db|table|postgres|mysql|sqlite|log|logs|archive|markdown"
+    r"db|table|postgres|mysql|sqlite|log|logs|archive|markdown|data ?store|google docs?|docx"
 )
 
 
@@ -76,7 +77,9 @@ CUES: tuple[Cue, ...] = (
             r"watch\w*|monitor\w*|quer(?:y|ies|ied)|calls?|called|look(?:s|ing)? up|lookups?|"
             r"search(?:es|ing)?|crawl\w*|screenshots?|collect\w*|gather\w*|takes? in)\b"
             rf"[^.;:]{{0,60}}?\b(?:{_SERVICE}|{_WEB})\b"
-            r"|\bweb search\b|\bsearch the web\b|\bsearch tool\b|\bapi calls?\b|\b(?:GET|POST) requests?\b",
+            r"|\bweb search\b|\bsearch the web\b|\bsearch tool\b|\bapi calls?\b|\b(?:GET|POST) requests?\b"
+            # "summarizing weekly activity from a specified Slack channel"
+            rf"|\bfrom (?:a |an |the |your |their )?(?:[\w-]+ ){{0,2}}?(?:{_SERVICE}|rss|feeds?)\b",
             _I,
         ),
     ),
@@ -107,11 +110,13 @@ CUES: tuple[Cue, ...] = (
             r"\b(?:post(?:s|ed|ing)?|send(?:s|ing)?|sent|notif(?:y|ies|ied|ication)|alert(?:s|ed)?|"
             r"append(?:s|ed)?|publish\w*|deliver\w*|shar(?:e|es|ed|ing)|forward\w*|push\w*|"
             r"creat(?:e|es|ed)|assign\w*|repl(?:y|ies)|email(?:s|ed)?|messag(?:e|es|ed)|"
-            r"page(?:s|d)?|sync\w*|returns?|escalat\w*|goes|go out)\b"
+            r"page(?:s|d)?|sync\w*|returns?|escalat\w*|goes|go out|insert\w*)\b"
             # Where it goes is said after a preposition: "posted back into the thread".
             r"[^.;:]{0,40}?\b(?:to|into|onto|on|in|via|through|by)\s+(?:the\s+|a\s+|an\s+|their\s+|"
             rf"your\s+|its\s+)?(?:[\w-]+\s+){{0,2}}?(?:{_SERVICE}|customer|user|owner|manager)\b"
-            rf"|\bbecomes? (?:a |an )?(?:[\w-]+ ){{0,2}}?(?:{_SERVICE})\b",
+            rf"|\bbecomes? (?:a |an )?(?:[\w-]+ ){{0,2}}?(?:{_SERVICE})\b"
+            # "before the actual tool execution", "the `schedule_meeting` tool"
+            r"|\btools? (?:calls?|execution)\b|`?\b[a-z]+_[a-z_]+`? tool\b",
             _I,
         ),
     ),
@@ -121,7 +126,8 @@ CUES: tuple[Cue, ...] = (
         re.compile(
             r"\b(?:log(?:s|ged|ging)?|sav(?:e|es|ed|ing)|stor(?:e|es|ed|ing)|record(?:s|ed)?|"
             r"append(?:s|ed)?|writ(?:e|es|ing)|written|sync\w*|export\w*|outputs?|archiv\w*|"
-            r"keeps?|kept|add(?:s|ed)? (?:a )?rows?|synchroniz\w*|persist\w*|insert\w*)\b"
+            r"keeps?|kept|add(?:s|ed)? (?:a )?rows?|synchroniz\w*|persist\w*|insert\w*|push\w*|"
+            r"assembl\w*)\b"
             rf"[^.;:]{{0,60}}?\b(?:{_STORE})\b"
             r"|\bstructured format like (?:excel|csv|json)\b",
             _I,
@@ -135,7 +141,9 @@ ROUTER_CUE = re.compile(
     r"\b(?:rout(?:e|es|ed|ing)|router|branch(?:es|ed|ing)?|dispatch\w*|delegat\w*|"
     r"escalat\w*|depending on|(?:corresponding|appropriate|respective|right|relevant) "
     r"(?:teams?|departments?|queues?|agents?|persons?|people|channels?|owners?|handlers?)|conditional(?:ly)?|(?<!file )paths?|if\b[^.]{1,80}\b(?:otherwise|else)|"
-    r"only (?:the )?[\w-]+ (?:ones|items|emails|tickets|messages|leads|requests) (?:are|get|go))\b",
+    r"only (?:the )?[\w-]+ (?:ones|items|emails|tickets|messages|leads|requests) (?:are|get|go)|"
+    r"only (?:process|handle|answer|accept|respond|repl|forward|rewrite|keep|pass)\w*|"
+    r"only (?:the ones|those)|flag\w* (?:anything|any|those|the ones)|discards?)\b",
     _I,
 )
 
@@ -295,6 +303,18 @@ def _model_step_for_results(interpreter: Interpreter) -> None:
             if key in target.args:
                 target.args[key] = target.args[key].replace(f"{{{subject}}}", f"{{{answer}}}")
     plan.understood.append(f"I added '{step.id}', the model step that works on the result")
+
+
+# Verbs of a step that reworks what a person sent back.
+_REWORKS = frozenset({"revise", "refine", "rewrite", "improve", "edit", "rework", "fix", "update"})
+
+
+def revises_after_approval(interpreter: Interpreter) -> bool:
+    """Whether a step after an approval reworks the result ("pauses for human approval,
+    collects feedback, and revises"): the approval is asked again, a loop."""
+    kinds = [(s.kind, s.does) for s in interpreter.plan.blocks if isinstance(s, Step)]
+    approved = next((i for i, (kind, _) in enumerate(kinds) if kind == "approval"), None)
+    return approved is not None and any(does in _REWORKS for _, does in kinds[approved + 1 :])
 
 
 def complete(interpreter: Interpreter, text: str) -> None:

@@ -1626,6 +1626,8 @@ def interpret(request: str) -> Plan:
         plan.blocks, plan.fields = fallback.blocks, plan.fields | fallback.fields
         plan.guessed += fallback.guessed
     cues.complete(interpreter, text)
+    if cues.revises_after_approval(interpreter) and plan.loop is None:
+        modifiers.repeat = True
     interpreter.finish(modifiers)
     plan.description = " ".join(_clean(request).split())
     return plan

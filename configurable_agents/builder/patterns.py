@@ -41,7 +41,7 @@ GIVEN = re.compile(
 LOOP_BOUNDS = [
     re.compile(
         rf"[,;]?\s*(?:with\s+|for\s+|in\s+)?\b(?:at most|up to|no more than|not more than|"
-        rf"a maximum of|maximum of|max(?:imum)?|limit(?:ed)? to|cap(?:ped)? at|a limit of)\s+{_N}\s*{_UNITS}?",
+        rf"a maximum of|maximum of|max(?:imum)?\.?|limit(?:ed)? to|limit it to max\.?|cap(?:ped)? at|a limit of)\s+{_N}\s*{_UNITS}?",
         _I,
     ),
     re.compile(
@@ -99,7 +99,7 @@ APPROVAL = re.compile(
     r"manual confirmation|human review|approval gate|"
     r"(?:human|person|manager|team) (?:reviews?|checks?|approves?|confirms?)|"
     # "pauses to notify a human agent", "flags it for a human": a person takes over.
-    r"pauses? (?:to|for|and) (?:notify|ask|wait)\w*|(?:flag|escalat|hand|pass|notif|send)\w*"
+    r"pauses? (?:to|for|and) (?:notify|ask|wait)\w*|pauses? before|(?:flag|escalat|hand|pass|notif|send)\w*"
     r"(?: it| them| off| over)? (?:to|for) (?:a |an |the )?human)\b",
     _I,
 )

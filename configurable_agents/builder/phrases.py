@@ -565,6 +565,13 @@ _QUOTED_LIST = re.compile(
     r":\s*((?:[\"\u201c][^\"\u201d]{1,40}[\"\u201d]\s*(?:,|and|or)?\s*){2,})", re.IGNORECASE
 )
 _QUOTED = re.compile(r"[\"\u201c]([^\"\u201d]{1,40}?)[,.]?[\"\u201d]")
+# "Angry emails hit your best support person. Happy emails go to the upsell team.": a
+# sentence that opens with a label of the things it routes.
+_LABEL_LED = re.compile(
+    r"(?:^|[.;]\s+)([A-Z][a-z-]{2,20}) (?:emails?|messages?|tickets?|ones|stuff|leads?|requests?|"
+    r"items?|reviews?|cases?|queries|invoices?) (?:go|goes|hit|hits|follow|follows|get|gets|are|is"
+    r"|land|lands|move|moves)\b"
+)
 # "logs everything else", "all other requests": the branch for the rest.
 _REST = re.compile(
     r"\b(?:everything|anything|all) else\b|\bthe rest\b|\ball other\b", re.IGNORECASE
@@ -575,6 +582,7 @@ def branch_labels(text: str) -> list[str]:
     """Labels of branches the words name outside a label list: paths ("to the approved
     path"), a quoted list after a colon, and "everything else" (other)."""
     found = [field_name(m.group(1), "value") for m in _PATH_LABEL.finditer(text)]
+    found += [field_name(m.group(1), "value") for m in _LABEL_LED.finditer(text)]
     found = [name for name in found if name not in lexicon.NOT_A_NAME]
     quoted = _QUOTED_LIST.search(text)
     if quoted:
