@@ -77,7 +77,7 @@ CUES: tuple[Cue, ...] = (
             r"watch\w*|monitor\w*|quer(?:y|ies|ied)|calls?|called|look(?:s|ing)? up|lookups?|"
             r"search(?:es|ing)?|crawl\w*|screenshots?|collect\w*|gather\w*|takes? in)\b"
             rf"[^.;:]{{0,60}}?\b(?:{_SERVICE}|{_WEB})\b"
-            r"|\bweb search\b|\bsearch the web\b|\bsearch tool\b|\bapi calls?\b|\b(?:GET|POST) requests?\b"
+            r"|\b(?:via|over) https?\b|\bweb search\b|\bsearch the web\b|\bsearch tool\b|\bapi calls?\b|\b(?:GET|POST) requests?\b"
             # "summarizing weekly activity from a specified Slack channel"
             rf"|\bfrom (?:a |an |the |your |their )?(?:[\w-]+ ){{0,2}}?(?:{_SERVICE}|rss|feeds?)\b",
             _I,
@@ -109,14 +109,20 @@ CUES: tuple[Cue, ...] = (
         re.compile(
             r"\b(?:post(?:s|ed|ing)?|send(?:s|ing)?|sent|notif(?:y|ies|ied|ication)|alert(?:s|ed)?|"
             r"append(?:s|ed)?|publish\w*|deliver\w*|shar(?:e|es|ed|ing)|forward\w*|push\w*|"
-            r"creat(?:e|es|ed)|assign\w*|repl(?:y|ies)|email(?:s|ed)?|messag(?:e|es|ed)|"
+            r"creat(?:e|es|ed)|assign\w*|email(?:s|ed)?|messag(?:e|es|ed)|"
             r"page(?:s|d)?|sync\w*|returns?|escalat\w*|goes|go out|insert\w*)\b"
             # Where it goes is said after a preposition: "posted back into the thread".
             r"[^.;:]{0,40}?\b(?:to|into|onto|on|in|via|through|by)\s+(?:the\s+|a\s+|an\s+|their\s+|"
             rf"your\s+|its\s+)?(?:[\w-]+\s+){{0,2}}?(?:{_SERVICE}|customer|user|owner|manager)\b"
             rf"|\bbecomes? (?:a |an )?(?:[\w-]+ ){{0,2}}?(?:{_SERVICE})\b"
             # "before the actual tool execution", "the `schedule_meeting` tool"
-            r"|\btools? (?:calls?|execution)\b|`?\b[a-z]+_[a-z_]+`? tool\b",
+            r"|\btools? (?:calls?|execution)\b|`?\b[a-z]+_[a-z_]+`? tool\b"
+            # "a Telegram alert", "one tidy Slack digest", "a WordPress draft"
+            rf"|\b(?:{_SERVICE}) (?:alerts?|messages?|notifications?|posts?|drafts?|digests?|"
+            r"pages?|updates?|replies|tickets?|issues?|tasks?)\b"
+            # "updating these fields in your PSA system"
+            r"|\b(?:updat\w*|writ\w*|record\w*) [^.;:]{0,40}?\b(?:in|into|to|back to) (?:the |your |"
+            r"their )?(?:[\w-]+ ){0,2}?(?:system|platform|ats|app)\b",
             _I,
         ),
     ),
@@ -317,6 +323,28 @@ def revises_after_approval(interpreter: Interpreter) -> bool:
     return approved is not None and any(does in _REWORKS for _, does in kinds[approved + 1 :])
 
 
+# At most this many sends are added for the words (more is a list to ask about).
+MAX_ADDED_SENDS = 3
+
+
+def _sends(interpreter: Interpreter, text: str) -> None:
+    """One send per place the words send to, in different clauses ("writes the score back
+    to HubSpot, ... with a Telegram alert"), less the sends the phrases already made."""
+    cue = next(c for c in CUES if c.name == "send_out")
+    clauses = list(dict.fromkeys(_clause(text, m) for m in cue.pattern.finditer(text)))
+    posts = sum(
+        1
+        for s in _steps(interpreter)
+        if s.kind == "http_request" and s.args.get("method") == "POST"
+    )
+    for clause in clauses[posts:][:MAX_ADDED_SENDS]:
+        interpreter.reader.previous = _main_output(interpreter)
+        step = interpreter.send(_phrase("send", clause))[0]
+        interpreter.plan.understood.append(
+            f"I added '{step.id}' that sends the result where the words say"
+        )
+
+
 def complete(interpreter: Interpreter, text: str) -> None:
     """Add each feature the words cue and the plan lacks (see the module's table)."""
     plan = interpreter.plan
@@ -359,10 +387,7 @@ def complete(interpreter: Interpreter, text: str) -> None:
     reader.previous = _main_output(interpreter)
     if patterns.APPROVAL.search(text) and not _has(interpreter, "approval"):
         _approval_before_send(interpreter)
-    if found["send_out"] and not _has(interpreter, "http_request", "POST"):
-        clause = _clause(text, found["send_out"])
-        interpreter.send(_phrase("send", clause))
-        plan.understood.append("I added a step that sends the result where the words say")
+    _sends(interpreter, text)
     if found["file_out"] and not _has(interpreter, "file_write"):
         clause = _clause(text, found["file_out"])
         interpreter.file_write(_phrase("save", clause))
