@@ -30,9 +30,9 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from configurable_agents.builder import patterns
+from configurable_agents.builder import lexicon, patterns
 from configurable_agents.builder.phrases import TOKEN, Phrase, branch_labels, table_verb
-from configurable_agents.builder.plan import Route, Router, Step
+from configurable_agents.builder.plan import Plan, Route, Router, Step
 from configurable_agents.builder.text import label, sentence
 
 if TYPE_CHECKING:
@@ -417,6 +417,26 @@ def _named_branches(interpreter: Interpreter, text: str) -> None:
             block.routes += [Route(value, []) for value in added]
             plan.understood.append(f"'{block.id}' also has branches {' / '.join(added)}")
         return
+
+
+def name_the_input(plan: Plan, text: str) -> None:
+    """A guessed input named `text` takes the name of what the request says a run is given
+    (``lexicon.PAYLOADS``: "Analyzes suspicious emails" -> `email`), everywhere it is used."""
+    spec = plan.fields.get("text")
+    if spec is None or not spec.is_input:
+        return
+    words = [w.lower() for w in TOKEN.findall(text)]
+    # A request about "the text" keeps the name it gave.
+    if "text" in words:
+        return
+    name = next((lexicon.PAYLOADS[w] for w in words if w in lexicon.PAYLOADS), None)
+    if name is None or name in plan.fields:
+        return
+    plan.rename_field("text", name)
+    plan.guessed = [
+        f"I guessed the input '{name}'" if g == "I guessed the input 'text'" else g
+        for g in plan.guessed
+    ]
 
 
 def cued(text: str) -> list[str]:

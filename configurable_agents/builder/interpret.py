@@ -1629,6 +1629,7 @@ def interpret(request: str) -> Plan:
     if cues.revises_after_approval(interpreter) and plan.loop is None:
         modifiers.repeat = True
     interpreter.finish(modifiers)
+    cues.name_the_input(plan, request)
     plan.description = " ".join(_clean(request).split())
     return plan
 

@@ -710,3 +710,40 @@ def verb_of_noun(word: str) -> Verb | None:
                 if found is not None:
                     return found
     return None
+
+
+# What a run is given, by the words people use for it: a guessed input named `text` takes
+# the first of these the request names ("Analyzes suspicious emails ..." -> email).
+PAYLOADS = {
+    word: base
+    for base, forms in {
+        "email": "email emails e-mail e-mails mail mails",
+        "message": "message messages dm dms",
+        "ticket": "ticket tickets",
+        "document": "document documents doc docs pdf pdfs",
+        "article": "article articles",
+        "resume": "resume resumes cv cvs",
+        "review": "review reviews",
+        "invoice": "invoice invoices",
+        "receipt": "receipt receipts",
+        "question": "question questions",
+        "query": "query queries",
+        "topic": "topic topics",
+        "post": "post posts",
+        "transcript": "transcript transcripts",
+        "feedback": "feedback",
+        "lead": "lead leads",
+        "order": "order orders",
+        "conversation": "conversation conversations",
+        "contract": "contract contracts",
+        "comment": "comment comments",
+        "story": "story stories",
+        "issue": "issue issues",
+        "complaint": "complaint complaints",
+        "request": "request requests",
+        "task": "task tasks",
+        "tweet": "tweet tweets",
+        "form": "form forms submission submissions",
+    }.items()
+    for word in forms.split()
+}

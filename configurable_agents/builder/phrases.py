@@ -204,6 +204,31 @@ def singular(word: str) -> str:
     return word
 
 
+# Nouns that end like an adverb.
+_NOUNS_IN_LY = frozenset(
+    [
+        "family",
+        "supply",
+        "reply",
+        "assembly",
+        "anomaly",
+        "rally",
+        "ally",
+        "fly",
+        "italy",
+        "july",
+        "monopoly",
+        "butterfly",
+        "belly",
+        "jelly",
+        "bully",
+        "lily",
+        "holly",
+        "folly",
+    ]
+)
+
+
 def head_noun(words: list[str]) -> str | None:
     """The field-like name of a noun phrase ("incoming Gmail messages" -> message), or
     None when it names nothing (a pronoun, a vendor, only adjectives)."""
@@ -216,6 +241,8 @@ def head_noun(words: list[str]) -> str | None:
         and word not in lexicon.CONDITIONS
         and word not in lexicon.LANGUAGES
         and not word.isdigit()
+        # "respond politely to emails": an adverb never names what a step works on.
+        and not (word.endswith("ly") and word not in _NOUNS_IN_LY)
         # "feedback collected through forms": a participle says how, not what.
         and not (word.endswith("ed") and lexicon.verb(word) is not None)
         and re.fullmatch(r"[a-z][a-z0-9-]*(?:'s)?", word)

@@ -191,6 +191,28 @@ class Plan:
         """The step with this id, wherever it is."""
         return next((step for step in self.steps() if step.id == step_id), None)
 
+    def rename_field(self, old: str, new: str) -> None:
+        """Call the field ``old`` ``new`` wherever the plan uses it (steps' reads and writes,
+        placeholders in instructions and arguments, routers and the loop)."""
+        spec = self.fields.pop(old)
+        spec.name = new
+        self.fields[new] = spec
+        placeholder, replacement = f"{{{old}}}", f"{{{new}}}"
+        for step in self.steps():
+            step.reads = [new if name == old else name for name in step.reads]
+            step.writes = [new if name == old else name for name in step.writes]
+            step.instruction = step.instruction.replace(placeholder, replacement)
+            step.args = {
+                key: value.replace(placeholder, replacement) if isinstance(value, str) else value
+                for key, value in step.args.items()
+            }
+            step.node = None
+        for block in self.blocks:
+            if isinstance(block, Router) and block.field == old:
+                block.field = new
+        if self.loop is not None and self.loop.while_field == old:
+            self.loop.while_field = new
+
     def ids(self) -> set[str]:
         """Every node id the plan will use."""
         taken = {step.id for step in self.steps()}

@@ -98,3 +98,15 @@ def test_branch_labels_named_outside_a_list() -> None:
     ) == ["quote_requests", "faqs", "others"]
     assert branch_labels("Routes critical tickets to Slack. Logs everything else.") == ["other"]
     assert branch_labels("Summarize the text.") == []
+
+
+def test_a_guessed_input_is_named_after_what_the_run_is_given() -> None:
+    plan = interpret("Respond politely and briefly to customer emails.")
+
+    assert [f.name for f in plan.inputs] == ["email"]
+    assert plan.steps()[0].reads == ["email"]
+    assert "I guessed the input 'email'" in plan.guessed
+
+
+def test_a_request_about_the_text_keeps_its_name() -> None:
+    assert [f.name for f in interpret("Summarize the text.").inputs] == ["text"]
