@@ -28,15 +28,32 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from configurable_agents.builder import lexicon, patterns
 from configurable_agents.builder.phrases import TOKEN, Phrase, branch_labels, table_verb
 from configurable_agents.builder.plan import Plan, Route, Router, Step
 from configurable_agents.builder.text import label, sentence
 
-if TYPE_CHECKING:
-    from configurable_agents.builder.interpret import Interpreter
+
+class Interpreter(Protocol):
+    """What this pass uses of ``interpret.Interpreter`` (a protocol, so that the
+    interpreter can call this module without an import circle)."""
+
+    plan: Plan
+    reader: Any
+
+    def file_read(self, phrase: Phrase) -> Step: ...
+    def fetch(self, phrase: Phrase) -> Step: ...
+    def web_search(self, phrase: Phrase) -> Step: ...
+    def calculate(self, phrase: Phrase) -> Step: ...
+    def send(self, phrase: Phrase) -> list[Step]: ...
+    def file_write(self, phrase: Phrase) -> Step: ...
+    def approval(self, phrase: Phrase | None) -> Step: ...
+    def language(self, phrase: Phrase) -> Step: ...
+    def branching(self, text: str, *, cued: bool = False) -> None: ...
+    def set_labels(self, field_: str, labels: list[str]) -> None: ...
+
 
 _I = re.IGNORECASE
 # Services a step talks to over HTTP (the annotation guide's "named service").
