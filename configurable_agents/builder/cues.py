@@ -17,11 +17,16 @@ interpreter's makers (so inputs, names and wiring are the same as for a phrase):
                                                              first model step
     approval     a person approves or takes over          -> an approval before the first
                                                              send (else at the end)
-    send_out     the result goes to a service or person   -> an HTTP POST at the end
+    model step   a plan that only fetches and sends       -> a model step before the send
+                 (or ends on what it fetched)                (or at the end)
+    send_out     the result goes to a service or person   -> an HTTP POST at the end, one
+                                                             per place named (at most 3)
     file_out     the result is kept in a sheet/file/table -> a file write at the end
+    labels       branches named outside a label list      -> more branches on the router
+    input name   a guessed `text` input                   -> named after what a run is given
 
-What was added is said in ``plan.understood`` ("I added 'fetch' because the words read from
-Slack"), so the reply tells the user.
+What was added is said in ``plan.understood`` ("'fetch' fetches what the words read from"),
+so the reply tells the user.
 """
 
 from __future__ import annotations
