@@ -21,7 +21,12 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from configurable_agents.config.errors import ConfigError, ConfigLayerError, InvalidInputsError
+from configurable_agents.config.errors import (
+    ConfigError,
+    ConfigIssue,
+    ConfigLayerError,
+    InvalidInputsError,
+)
 from configurable_agents.experiments.errors import (
     DatasetError,
     DefinitionError,
@@ -181,30 +186,27 @@ def path_parts(path: str) -> list[str | int]:
     ]
 
 
+def issue_errors(issues: list[ConfigIssue], field: str, kind: str) -> list[dict[str, Any]]:
+    """Located issues of a YAML body field (a config, a definition), each at its path
+    inside ``field`` with its line and column."""
+    return [
+        {
+            "loc": ["body", field, *path_parts(issue.path)],
+            "msg": issue.message,
+            "type": kind,
+            "line": issue.line,
+            "column": issue.column,
+        }
+        for issue in issues
+    ]
+
+
 def field_errors(exc: Exception) -> list[dict[str, Any]] | None:
     """The per-field list for an error about fields (None for any other error)."""
     if isinstance(exc, ConfigError):
-        return [
-            {
-                "loc": ["body", "config_yaml", *path_parts(issue.path)],
-                "msg": issue.message,
-                "type": "config",
-                "line": issue.line,
-                "column": issue.column,
-            }
-            for issue in exc.issues
-        ]
+        return issue_errors(exc.issues, "config_yaml", "config")
     if isinstance(exc, DefinitionError):
-        return [
-            {
-                "loc": ["body", "definition", *path_parts(issue.path)],
-                "msg": issue.message,
-                "type": "definition",
-                "line": issue.line,
-                "column": issue.column,
-            }
-            for issue in exc.issues
-        ]
+        return issue_errors(exc.issues, "definition", "definition")
     if isinstance(exc, DatasetError):
         # One entry per bad row (row 1 is the first data row), or one for the whole file.
         return [

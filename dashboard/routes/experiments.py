@@ -20,7 +20,7 @@ from configurable_agents.experiments.progress import progress as experiment_prog
 from configurable_agents.queue.errors import REFUSALS, http_status
 from configurable_agents.storage.database import session_scope
 from configurable_agents.storage.repositories import experiments
-from dashboard.deps import session_factory_of, settings_of
+from dashboard.deps import hx_target, session_factory_of, settings_of
 from dashboard.errors import DISPATCH
 from dashboard.experiment_form import definition_data, read_form
 from dashboard.pages.optimization import (
@@ -55,13 +55,21 @@ def create_and_start(
 ) -> int:
     """Store the experiment with its dataset (nothing when either is invalid) and queue
     its cells; the experiment's id."""
-    settings, factory = settings_of(request), session_factory_of(request)
     experiment_id = creation.create_experiment(
-        settings, factory, definition, dataset=dataset, dataset_filename=filename
+        settings_of(request),
+        session_factory_of(request),
+        definition,
+        dataset=dataset,
+        dataset_filename=filename,
     )
     if start:
-        launch.start_experiment(settings, factory, experiment_id)
+        start_cells(request, experiment_id)
     return experiment_id
+
+
+def start_cells(request: Request, experiment_id: int) -> None:
+    """Queue every cell of a draft experiment (REFUSALS when the queue will not take them)."""
+    launch.start_experiment(settings_of(request), session_factory_of(request), experiment_id)
 
 
 def reload_experiment(request: Request, experiment_id: int) -> ExperimentOut:
@@ -105,12 +113,7 @@ async def create_from_form(request: Request) -> Response:
                 create_and_start, request, definition, dataset, dataset_name, start=False
             )
             try:
-                await run_in_threadpool(
-                    launch.start_experiment,
-                    settings_of(request),
-                    session_factory_of(request),
-                    experiment_id,
-                )
+                await run_in_threadpool(start_cells, request, experiment_id)
             except REFUSALS as error:
                 # Stored but not started (a full or unreachable queue): its page offers Start.
                 failure, status = (
@@ -137,7 +140,7 @@ def form_again(request: Request, values: Any, failure: dict[str, Any], status: i
     """The form again as it was sent, with its problems in place (nothing was stored)."""
     with session_scope(session_factory_of(request)) as session:
         context = form_context(session, values, **failure)
-    if request.headers.get("hx-target") == "experiment-form":
+    if hx_target(request) == "experiment-form":
         return partial(request, "partials/_experiment_form.html", context, status_code=status)
     with session_scope(session_factory_of(request)) as session:
         full = {**experiments_context(session), **context}
@@ -148,7 +151,7 @@ def form_again(request: Request, values: Any, failure: dict[str, Any], status: i
     "/optimization/{experiment_id}/start", response_class=HTMLResponse, include_in_schema=False
 )
 def start_from_page(request: Request, experiment_id: int) -> Response:
-    launch.start_experiment(settings_of(request), session_factory_of(request), experiment_id)
+    start_cells(request, experiment_id)
     return redirect(request, f"/optimization/{experiment_id}")
 
 
@@ -218,7 +221,7 @@ def create_experiment(request: Request, body: ExperimentIn) -> Any:
 )
 def start_experiment(request: Request, experiment_id: int) -> Any:
     """Queue the cells of a draft experiment (or the unfinished ones of a cancelled one)."""
-    launch.start_experiment(settings_of(request), session_factory_of(request), experiment_id)
+    start_cells(request, experiment_id)
     return reload_experiment(request, experiment_id)
 
 
