@@ -171,10 +171,14 @@ def wants_json(request: Request) -> bool:
     )
 
 
-def error_response(request: Request, status: int, message: str) -> HTMLResponse | JSONResponse:
-    """A friendly error: JSON for the API, a page for a browser."""
+def error_response(
+    request: Request, status: int, message: str, fields: list[dict[str, Any]] | None = None
+) -> HTMLResponse | JSONResponse:
+    """A friendly error: JSON for the API (the per-field list when there is one, else the
+    message), a page with the message for a browser."""
     if wants_json(request):
-        return JSONResponse({"detail": message}, status_code=status)
+        detail = fields if fields is not None else message
+        return JSONResponse({"detail": detail}, status_code=status)
     return page(request, "error.html", {"status": status, "message": message}, status_code=status)
 
 
@@ -249,9 +253,8 @@ async def handle(request: Request, exc: Exception) -> Response:
     """Answer an error raised by a route with its status and a plain message."""
     if isinstance(exc, InvalidQueryError):
         # The API reports a bad parameter as FastAPI does (422 with its loc); a page, 400.
-        if wants_json(request):
-            return JSONResponse({"detail": field_errors(exc)}, status_code=422)
-        return error_response(request, 400, str(exc))
+        status = 422 if wants_json(request) else 400
+        return error_response(request, status, str(exc), field_errors(exc))
     status = status_of(exc)
     if status == 500:
         # Never a traceback on a page: the log has it, the user gets a plain message.
@@ -259,11 +262,8 @@ async def handle(request: Request, exc: Exception) -> Response:
         return error_response(
             request, 500, "Something went wrong on our side; the log has the details."
         )
-    fields = field_errors(exc)
-    if fields is not None and wants_json(request):
-        return JSONResponse({"detail": fields}, status_code=status)
     message = str(exc.args[0]) if exc.args else str(exc) or "not found"
-    return error_response(request, status, message)
+    return error_response(request, status, message, field_errors(exc))
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -284,12 +284,10 @@ async def invalid_request(request: Request, exc: Exception) -> Response:
         }
         for error in exc.errors()
     ]
-    if wants_json(request):
-        return JSONResponse({"detail": errors}, status_code=422)
     lines = "; ".join(
         f"{'.'.join(str(part) for part in e['loc'][1:]) or 'request'}: {e['msg']}" for e in errors
     )
-    return error_response(request, 422, f"Some fields are not right: {lines}")
+    return error_response(request, 422, f"Some fields are not right: {lines}", errors)
 
 
 def install(app: FastAPI) -> None:
