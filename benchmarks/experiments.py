@@ -38,8 +38,9 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the cluster helpers live with the queue tests
 
+from configurable_agents.experiments.creation import create_experiment  # noqa: E402
 from configurable_agents.experiments.definition import parse_definition  # noqa: E402
-from configurable_agents.experiments.service import create_experiment, start_experiment  # noqa: E402
+from configurable_agents.experiments.launch import start_experiment  # noqa: E402
 from configurable_agents.storage.models import Experiment  # noqa: E402
 from tests.fakes.openai_server import FakeLLMServer  # noqa: E402
 from tests.fakes.workflows import echo_workflow  # noqa: E402

@@ -21,7 +21,12 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from configurable_agents.config.errors import ConfigError, ConfigLayerError, InvalidInputsError
+from configurable_agents.config.errors import (
+    ConfigError,
+    ConfigIssue,
+    ConfigLayerError,
+    InvalidInputsError,
+)
 from configurable_agents.experiments.errors import (
     DatasetError,
     DefinitionError,
@@ -166,10 +171,14 @@ def wants_json(request: Request) -> bool:
     )
 
 
-def error_response(request: Request, status: int, message: str) -> HTMLResponse | JSONResponse:
-    """A friendly error: JSON for the API, a page for a browser."""
+def error_response(
+    request: Request, status: int, message: str, fields: list[dict[str, Any]] | None = None
+) -> HTMLResponse | JSONResponse:
+    """A friendly error: JSON for the API (the per-field list when there is one, else the
+    message), a page with the message for a browser."""
     if wants_json(request):
-        return JSONResponse({"detail": message}, status_code=status)
+        detail = fields if fields is not None else message
+        return JSONResponse({"detail": detail}, status_code=status)
     return page(request, "error.html", {"status": status, "message": message}, status_code=status)
 
 
@@ -181,30 +190,27 @@ def path_parts(path: str) -> list[str | int]:
     ]
 
 
+def issue_errors(issues: list[ConfigIssue], field: str, kind: str) -> list[dict[str, Any]]:
+    """Located issues of a YAML body field (a config, a definition), each at its path
+    inside ``field`` with its line and column."""
+    return [
+        {
+            "loc": ["body", field, *path_parts(issue.path)],
+            "msg": issue.message,
+            "type": kind,
+            "line": issue.line,
+            "column": issue.column,
+        }
+        for issue in issues
+    ]
+
+
 def field_errors(exc: Exception) -> list[dict[str, Any]] | None:
     """The per-field list for an error about fields (None for any other error)."""
     if isinstance(exc, ConfigError):
-        return [
-            {
-                "loc": ["body", "config_yaml", *path_parts(issue.path)],
-                "msg": issue.message,
-                "type": "config",
-                "line": issue.line,
-                "column": issue.column,
-            }
-            for issue in exc.issues
-        ]
+        return issue_errors(exc.issues, "config_yaml", "config")
     if isinstance(exc, DefinitionError):
-        return [
-            {
-                "loc": ["body", "definition", *path_parts(issue.path)],
-                "msg": issue.message,
-                "type": "definition",
-                "line": issue.line,
-                "column": issue.column,
-            }
-            for issue in exc.issues
-        ]
+        return issue_errors(exc.issues, "definition", "definition")
     if isinstance(exc, DatasetError):
         # One entry per bad row (row 1 is the first data row), or one for the whole file.
         return [
@@ -247,9 +253,8 @@ async def handle(request: Request, exc: Exception) -> Response:
     """Answer an error raised by a route with its status and a plain message."""
     if isinstance(exc, InvalidQueryError):
         # The API reports a bad parameter as FastAPI does (422 with its loc); a page, 400.
-        if wants_json(request):
-            return JSONResponse({"detail": field_errors(exc)}, status_code=422)
-        return error_response(request, 400, str(exc))
+        status = 422 if wants_json(request) else 400
+        return error_response(request, status, str(exc), field_errors(exc))
     status = status_of(exc)
     if status == 500:
         # Never a traceback on a page: the log has it, the user gets a plain message.
@@ -257,11 +262,8 @@ async def handle(request: Request, exc: Exception) -> Response:
         return error_response(
             request, 500, "Something went wrong on our side; the log has the details."
         )
-    fields = field_errors(exc)
-    if fields is not None and wants_json(request):
-        return JSONResponse({"detail": fields}, status_code=status)
     message = str(exc.args[0]) if exc.args else str(exc) or "not found"
-    return error_response(request, status, message)
+    return error_response(request, status, message, field_errors(exc))
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -282,12 +284,10 @@ async def invalid_request(request: Request, exc: Exception) -> Response:
         }
         for error in exc.errors()
     ]
-    if wants_json(request):
-        return JSONResponse({"detail": errors}, status_code=422)
     lines = "; ".join(
         f"{'.'.join(str(part) for part in e['loc'][1:]) or 'request'}: {e['msg']}" for e in errors
     )
-    return error_response(request, 422, f"Some fields are not right: {lines}")
+    return error_response(request, 422, f"Some fields are not right: {lines}", errors)
 
 
 def install(app: FastAPI) -> None:

@@ -90,7 +90,8 @@ def _run(args: argparse.Namespace, out: TextIO | None) -> int:
         return print_invalid([f"--gate: {error}"], out)
 
     settings, database = open_migrated_database("experiment")
-    from configurable_agents.experiments.service import create_experiment, report
+    from configurable_agents.experiments.creation import create_experiment
+    from configurable_agents.experiments.report import report
 
     try:
         experiment_id = create_experiment(
@@ -104,7 +105,7 @@ def _run(args: argparse.Namespace, out: TextIO | None) -> int:
     try:
         _execute(settings, database, experiment_id, local=args.local)
     except KeyboardInterrupt:
-        from configurable_agents.experiments.service import cancel_experiment
+        from configurable_agents.experiments.launch import cancel_experiment
 
         cancel_experiment(database.session_factory, experiment_id)
         print(f"experiment {experiment_id} cancelled", file=sys.stderr)
@@ -131,7 +132,8 @@ def _execute(settings: Any, database: Any, experiment_id: int, *, local: bool) -
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from configurable_agents.experiments.cells import reconcile
-    from configurable_agents.experiments.service import progress, start_experiment
+    from configurable_agents.experiments.launch import start_experiment
+    from configurable_agents.experiments.progress import progress
     from configurable_agents.experiments.tracking import send_in_background
 
     bar = Progress(
@@ -247,7 +249,7 @@ def _num(value: float | None, spec: str) -> str:
 
 def cmd_show(args: argparse.Namespace) -> int:
     """Print one experiment's comparison table (or its report as JSON)."""
-    from configurable_agents.experiments.service import report
+    from configurable_agents.experiments.report import report
     from configurable_agents.storage.errors import ExperimentNotFoundError
 
     _, database = open_migrated_database("experiment")
@@ -266,7 +268,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """List experiments, newest first, with their progress."""
-    from configurable_agents.experiments.service import progress
+    from configurable_agents.experiments.progress import progress
     from configurable_agents.storage.repositories import experiments
 
     _, database = open_migrated_database("experiment")

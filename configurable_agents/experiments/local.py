@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from configurable_agents.engine.runner import open_engine
 from configurable_agents.experiments.cells import after_run
-from configurable_agents.experiments.service import start_experiment
+from configurable_agents.experiments.launch import start_experiment
 from configurable_agents.experiments.tracking import send_in_background
 from configurable_agents.settings import Settings
 from configurable_agents.storage.repositories import experiments

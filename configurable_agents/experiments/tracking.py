@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from configurable_agents.experiments.service import report, row_outputs
+from configurable_agents.experiments.report import report
+from configurable_agents.experiments.row_comparison import row_outputs
 from configurable_agents.settings import Settings
 from configurable_agents.storage.database import session_scope
 from configurable_agents.storage.repositories import experiments

@@ -142,7 +142,7 @@ class LiveSnapshot(StatusSnapshot):
     agents: list[AgentLine] = field(default_factory=list)
     resources: Resources | None = None
     # Experiments running (or just finished, or followed by an open page): id -> progress
-    # (configurable_agents.experiments.service.ExperimentProgress).
+    # (configurable_agents.experiments.progress.ExperimentProgress).
     experiments: dict[int, Any] = field(default_factory=dict)
     experiment_names: dict[int, str] = field(default_factory=dict)
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from configurable_agents.experiments import service as experiment_service
+from configurable_agents.experiments.progress import progress as experiment_progress
 from configurable_agents.settings import Settings
 from configurable_agents.status.snapshot import gather_database
 from configurable_agents.storage.database import redact_url
@@ -144,7 +144,7 @@ def gather_live(
             experiment_ids = queries.live_experiment_ids(session, now - RECENTLY_FINISHED)
             wanted = sorted({*experiment_ids, *followed})
             if wanted:
-                snapshot.experiments = experiment_service.progress(session, wanted)
+                snapshot.experiments = experiment_progress(session, wanted)
                 snapshot.experiment_names = queries.experiment_names(session, wanted)
     except Exception as error:  # report, never raise from the status loop
         orig = getattr(error, "orig", None) or error

@@ -11,9 +11,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from configurable_agents.experiments import service
-from configurable_agents.experiments.service import list_datasets
+from configurable_agents.experiments.progress import progress as experiment_progress
+from configurable_agents.experiments.report import report as experiment_report
+from configurable_agents.experiments.row_comparison import row_outputs
 from configurable_agents.experiments.statistics import BETTER
+from configurable_agents.experiments.stored_datasets import list_datasets
 from configurable_agents.storage.models import Experiment
 from configurable_agents.storage.repositories import experiments, workflows
 from dashboard import queries
@@ -78,7 +80,7 @@ def experiments_context(session: Session) -> dict[str, Any]:
     """Every experiment with its progress, the stored datasets, and the form."""
     found = list(experiments.list_experiments(session, limit=200))
     names = dict(queries.workflow_choices(session, limit=1000))
-    progress = service.progress(session, [e.id for e in found]) if found else {}
+    progress = experiment_progress(session, [e.id for e in found]) if found else {}
     return {
         "experiments": found,
         "workflow_names": names,
@@ -109,7 +111,7 @@ def experiment_out(experiment: Experiment, progress: Any = None) -> ExperimentOu
 
 
 def progress_out(progress: Any) -> ProgressOut:
-    """Cells done per variant (service.ExperimentProgress) as the API answers it."""
+    """Cells done per variant (ExperimentProgress) as the API answers it."""
     return ProgressOut.model_validate(progress.to_dict())
 
 
@@ -160,9 +162,9 @@ def score_cost_chart(report: Any) -> Any:
 def experiment_context(session: Session, experiment_id: int) -> dict[str, Any]:
     """One experiment: its progress, the comparison table, the chart, the winner."""
     experiment = experiments.get(session, experiment_id)
-    report = service.report(session, experiment_id)
+    report = experiment_report(session, experiment_id)
     workflow = workflows.get(session, experiment.workflow_id) if experiment.workflow_id else None
-    progress = service.progress(session, [experiment_id]).get(experiment_id)
+    progress = experiment_progress(session, [experiment_id]).get(experiment_id)
     names = [variant.name for variant in experiment.variants]
     comparisons = {(c.variant, c.scorer): c for c in report.comparisons}
     return {
@@ -220,7 +222,7 @@ def rows_context(session: Session, experiment_id: int, a: str = "", b: str = "")
             raise InvalidQueryError(
                 param, f"{param} must be a variant of this experiment ({', '.join(names)})"
             )
-    pairs = service.row_outputs(session, experiment_id, a, b)
+    pairs = row_outputs(session, experiment_id, a, b)
     return {
         "experiment": experiment,
         "variant_names": names,
@@ -254,7 +256,7 @@ def rows_out(context: dict[str, Any]) -> RowsOut:
 
 
 def dataset_out(info: Any) -> DatasetOut:
-    """A stored dataset version (service.DatasetInfo) as the API answers it."""
+    """A stored dataset version (DatasetInfo) as the API answers it."""
     return DatasetOut.model_validate(info, from_attributes=True)
 
 
@@ -305,7 +307,7 @@ def get_experiment(session: DB, experiment_id: int) -> Any:
 def get_progress(session: DB, experiment_id: int) -> Any:
     """Cells done out of all cells, per variant."""
     experiments.get(session, experiment_id)
-    return progress_out(service.progress(session, [experiment_id])[experiment_id])
+    return progress_out(experiment_progress(session, [experiment_id])[experiment_id])
 
 
 @router.get(

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from configurable_agents.experiments.service import list_datasets
+from configurable_agents.experiments.stored_datasets import list_datasets
 from configurable_agents.storage.models import Run, RunEvent, RunStep, WorkflowVersion
 from configurable_agents.storage.repositories import outbox, run_events, runs, steps
 from configurable_agents.storage.states import RunState

@@ -12,14 +12,15 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from configurable_agents.experiments import service
+from configurable_agents.experiments import creation, launch, promotion, stored_datasets
 from configurable_agents.experiments.datasets import MAX_BYTES
 from configurable_agents.experiments.definition import Definition, parse_definition
 from configurable_agents.experiments.errors import DatasetError, DefinitionError
+from configurable_agents.experiments.progress import progress as experiment_progress
 from configurable_agents.queue.errors import REFUSALS, http_status
 from configurable_agents.storage.database import session_scope
 from configurable_agents.storage.repositories import experiments
-from dashboard.deps import session_factory_of, settings_of
+from dashboard.deps import hx_target, session_factory_of, settings_of
 from dashboard.errors import DISPATCH
 from dashboard.experiment_form import definition_data, read_form
 from dashboard.pages.optimization import (
@@ -54,20 +55,28 @@ def create_and_start(
 ) -> int:
     """Store the experiment with its dataset (nothing when either is invalid) and queue
     its cells; the experiment's id."""
-    settings, factory = settings_of(request), session_factory_of(request)
-    experiment_id = service.create_experiment(
-        settings, factory, definition, dataset=dataset, dataset_filename=filename
+    experiment_id = creation.create_experiment(
+        settings_of(request),
+        session_factory_of(request),
+        definition,
+        dataset=dataset,
+        dataset_filename=filename,
     )
     if start:
-        service.start_experiment(settings, factory, experiment_id)
+        start_cells(request, experiment_id)
     return experiment_id
+
+
+def start_cells(request: Request, experiment_id: int) -> None:
+    """Queue every cell of a draft experiment (REFUSALS when the queue will not take them)."""
+    launch.start_experiment(settings_of(request), session_factory_of(request), experiment_id)
 
 
 def reload_experiment(request: Request, experiment_id: int) -> ExperimentOut:
     """The experiment as stored now, with its progress."""
     with session_scope(session_factory_of(request)) as session:
         experiment = experiments.get(session, experiment_id)
-        progress = service.progress(session, [experiment_id]).get(experiment_id)
+        progress = experiment_progress(session, [experiment_id]).get(experiment_id)
         return experiment_out(experiment, progress)
 
 
@@ -104,12 +113,7 @@ async def create_from_form(request: Request) -> Response:
                 create_and_start, request, definition, dataset, dataset_name, start=False
             )
             try:
-                await run_in_threadpool(
-                    service.start_experiment,
-                    settings_of(request),
-                    session_factory_of(request),
-                    experiment_id,
-                )
+                await run_in_threadpool(start_cells, request, experiment_id)
             except REFUSALS as error:
                 # Stored but not started (a full or unreachable queue): its page offers Start.
                 failure, status = (
@@ -136,7 +140,7 @@ def form_again(request: Request, values: Any, failure: dict[str, Any], status: i
     """The form again as it was sent, with its problems in place (nothing was stored)."""
     with session_scope(session_factory_of(request)) as session:
         context = form_context(session, values, **failure)
-    if request.headers.get("hx-target") == "experiment-form":
+    if hx_target(request) == "experiment-form":
         return partial(request, "partials/_experiment_form.html", context, status_code=status)
     with session_scope(session_factory_of(request)) as session:
         full = {**experiments_context(session), **context}
@@ -147,7 +151,7 @@ def form_again(request: Request, values: Any, failure: dict[str, Any], status: i
     "/optimization/{experiment_id}/start", response_class=HTMLResponse, include_in_schema=False
 )
 def start_from_page(request: Request, experiment_id: int) -> Response:
-    service.start_experiment(settings_of(request), session_factory_of(request), experiment_id)
+    start_cells(request, experiment_id)
     return redirect(request, f"/optimization/{experiment_id}")
 
 
@@ -155,7 +159,7 @@ def start_from_page(request: Request, experiment_id: int) -> Response:
     "/optimization/{experiment_id}/cancel", response_class=HTMLResponse, include_in_schema=False
 )
 def cancel_from_page(request: Request, experiment_id: int) -> Response:
-    service.cancel_experiment(session_factory_of(request), experiment_id)
+    launch.cancel_experiment(session_factory_of(request), experiment_id)
     return redirect(request, f"/optimization/{experiment_id}")
 
 
@@ -165,7 +169,7 @@ def cancel_from_page(request: Request, experiment_id: int) -> Response:
 def promote_from_page(
     request: Request, experiment_id: int, variant: Annotated[str, Form(max_length=200)]
 ) -> Response:
-    workflow_id, version = service.promote_variant(
+    workflow_id, version = promotion.promote_variant(
         session_factory_of(request), experiment_id, variant
     )
     return redirect(request, f"/workflows/{workflow_id}?version={version}")
@@ -175,7 +179,7 @@ def promote_from_page(
 def add_to_dataset_from_page(
     request: Request, run_id: str, dataset: Annotated[str, Form(max_length=200)] = ""
 ) -> Response:
-    info = service.add_run_to_dataset(
+    info = stored_datasets.add_run_to_dataset(
         session_factory_of(request), run_id=run_id, dataset_name=dataset.strip()
     )
     return redirect(
@@ -217,7 +221,7 @@ def create_experiment(request: Request, body: ExperimentIn) -> Any:
 )
 def start_experiment(request: Request, experiment_id: int) -> Any:
     """Queue the cells of a draft experiment (or the unfinished ones of a cancelled one)."""
-    service.start_experiment(settings_of(request), session_factory_of(request), experiment_id)
+    start_cells(request, experiment_id)
     return reload_experiment(request, experiment_id)
 
 
@@ -229,7 +233,7 @@ def start_experiment(request: Request, experiment_id: int) -> Any:
 )
 def cancel_experiment(request: Request, experiment_id: int) -> Any:
     """Cancel the cells not finished yet; finished cells and their scores are kept."""
-    service.cancel_experiment(session_factory_of(request), experiment_id)
+    launch.cancel_experiment(session_factory_of(request), experiment_id)
     return reload_experiment(request, experiment_id)
 
 
@@ -242,7 +246,7 @@ def cancel_experiment(request: Request, experiment_id: int) -> Any:
 )
 def promote(request: Request, experiment_id: int, body: PromoteIn) -> Any:
     """Save a variant of a finished experiment as the workflow's new version."""
-    workflow_id, version = service.promote_variant(
+    workflow_id, version = promotion.promote_variant(
         session_factory_of(request), experiment_id, body.variant
     )
     return PromotedOut(
@@ -263,7 +267,7 @@ def create_dataset(request: Request, body: DatasetIn) -> Any:
     """Store a dataset file checked against a workflow's inputs (a new version when the
     name exists); 422 with every bad row and column, nothing stored."""
     return dataset_out(
-        service.import_dataset(
+        stored_datasets.import_dataset(
             session_factory_of(request),
             name=body.name,
             data=body.content.encode("utf-8"),
@@ -284,7 +288,7 @@ def add_run(request: Request, run_id: str, body: AddToDatasetIn) -> Any:
     """Add a finished run's inputs (and its outputs as expected values) as a row of a
     dataset: its next version, or its first when the name is new."""
     return dataset_out(
-        service.add_run_to_dataset(
+        stored_datasets.add_run_to_dataset(
             session_factory_of(request), run_id=run_id, dataset_name=body.dataset
         )
     )

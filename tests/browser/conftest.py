@@ -13,15 +13,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import unavailable
 from tests.e2e.serviceset import process_environment, settings_environment
+from tests.fakes.openai_server import FakeLLMServer, RecordedRequest, Reply
 from tests.fakes.workflows import fake_llm_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -112,24 +114,32 @@ def start_dashboard(env: dict[str, str], log: Path) -> Process:
     return process
 
 
-def prepared(data_dir: Path) -> tuple[str, dict[str, str]]:
-    """The dashboard URL and environment for a fresh, migrated and seeded data folder."""
-    settings_env = settings_environment(data_dir)
+def prepared(data_dir: Path, **settings: str) -> tuple[str, dict[str, str]]:
+    """The dashboard URL and environment for a fresh, migrated and seeded data folder
+    (``settings``: settings other than the defaults)."""
+    settings_env = settings_environment(data_dir, **settings)
     env = process_environment(settings_env)
     release(env)
     return f"http://127.0.0.1:{settings_env['DASHBOARD_PORT']}", env
 
 
-@pytest.fixture(scope="module")
-def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
-    """Migrated and seeded by the release step, then `python -m dashboard` on a free port."""
-    data_dir = tmp_path_factory.mktemp("browser") / "var"
-    url, env = prepared(data_dir)
+@contextlib.contextmanager
+def running_dashboard(data_dir: Path, **settings: str) -> Iterator[Dashboard]:
+    """Migrated and seeded by the release step, then `python -m dashboard` on a free port,
+    stopped on the way out."""
+    url, env = prepared(data_dir, **settings)
     process = start_dashboard(env, data_dir.parent / "dashboard.log")
     try:
         yield Dashboard(url, data_dir, env, process)
     finally:
         process.stop()
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
+    """A dashboard on a fresh data folder (the embedded local model answers)."""
+    with running_dashboard(tmp_path_factory.mktemp("browser") / "var") as found:
+        yield found
 
 
 def start_worker(dashboard: Dashboard) -> Process:
@@ -153,18 +163,25 @@ def start_worker(dashboard: Dashboard) -> Process:
     raise AssertionError(f"the worker never registered:\n{process.output()}")
 
 
-@contextlib.contextmanager
-def scripted_dashboard(data_dir: Path, llm_base_url: str) -> Iterator[Dashboard]:
-    """A dashboard whose workers send every llm node to the scripted server."""
-    settings_env = settings_environment(data_dir, **fake_llm_settings(llm_base_url))
-    env = process_environment(settings_env)
-    release(env)
-    process = start_dashboard(env, data_dir.parent / "dashboard.log")
-    url = f"http://127.0.0.1:{settings_env['DASHBOARD_PORT']}"
-    try:
-        yield Dashboard(url, data_dir, env, process)
-    finally:
-        process.stop()
+def scripted_fixtures(respond: Callable[[RecordedRequest], Reply], folder: str) -> tuple[Any, Any]:
+    """Module fixtures ``llm`` (the scripted server answering every request with
+    ``respond``) and ``dashboard`` (one whose workers send every llm node to it, in place of
+    the conftest's); assign them as ``llm, dashboard = scripted_fixtures(...)``."""
+
+    @pytest.fixture(scope="module", name="llm")
+    def llm() -> Iterator[FakeLLMServer]:
+        with FakeLLMServer(default=respond) as server:
+            yield server
+
+    @pytest.fixture(scope="module", name="dashboard")
+    def dashboard(
+        tmp_path_factory: pytest.TempPathFactory, llm: FakeLLMServer
+    ) -> Iterator[Dashboard]:
+        data_dir = tmp_path_factory.mktemp(folder) / "var"
+        with running_dashboard(data_dir, **fake_llm_settings(llm.base_url)) as found:
+            yield found
+
+    return llm, dashboard
 
 
 @pytest.fixture(scope="module")

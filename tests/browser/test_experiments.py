@@ -7,14 +7,13 @@ the winner and find it as the workflow's new version."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.browser.conftest import Dashboard, Process, screenshot, scripted_dashboard
-from tests.fakes.openai_server import FakeLLMServer, RecordedRequest, Reply
+from tests.browser.conftest import Dashboard, Process, screenshot, scripted_fixtures
+from tests.fakes.openai_server import RecordedRequest, Reply
 
 pytestmark = pytest.mark.browser
 
@@ -48,17 +47,7 @@ def respond(request: RecordedRequest) -> Reply:
     return Reply(text=f"It is about {text.split(': ')[-1]}, among other things.", delay=0.3)
 
 
-@pytest.fixture(scope="module")
-def llm() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer(default=respond) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def dashboard(tmp_path_factory: pytest.TempPathFactory, llm: FakeLLMServer) -> Iterator[Dashboard]:
-    """A dashboard whose worker asks the scripted server (overrides the conftest's)."""
-    with scripted_dashboard(tmp_path_factory.mktemp("experiments") / "var", llm.base_url) as found:
-        yield found
+llm, dashboard = scripted_fixtures(respond, "experiments")
 
 
 def test_an_experiment_from_the_form_to_a_promoted_version(

@@ -3,14 +3,12 @@ dashboard and worker, the scripted LLM server writing one word every WORD_DELAY 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.browser.conftest import Dashboard, Process, screenshot, scripted_dashboard
-from tests.fakes.openai_server import FakeLLMServer, RecordedRequest, Reply
+from tests.browser.conftest import Dashboard, Process, screenshot, scripted_fixtures
+from tests.fakes.openai_server import RecordedRequest, Reply
 from tests.fakes.workflows import echo_workflow
 
 WORD_DELAY = 0.3
@@ -18,20 +16,12 @@ WORDS = " ".join(f"word{n}" for n in range(12))
 ECHO = echo_workflow("slow-echo")
 
 
-@pytest.fixture(scope="module")
-def llm() -> Iterator[FakeLLMServer]:
-    def respond(request: RecordedRequest) -> Reply:
-        return Reply(text=request.last_user_text, chunk_delay=WORD_DELAY)
-
-    with FakeLLMServer(default=respond) as server:
-        yield server
+def respond(request: RecordedRequest) -> Reply:
+    """Every prompt answered back, one word every WORD_DELAY seconds."""
+    return Reply(text=request.last_user_text, chunk_delay=WORD_DELAY)
 
 
-@pytest.fixture(scope="module")
-def dashboard(tmp_path_factory: pytest.TempPathFactory, llm: FakeLLMServer) -> Iterator[Dashboard]:
-    """A dashboard whose worker asks the scripted server (overrides the conftest's)."""
-    with scripted_dashboard(tmp_path_factory.mktemp("tokens") / "var", llm.base_url) as found:
-        yield found
+llm, dashboard = scripted_fixtures(respond, "tokens")
 
 
 def test_tokens_appear_on_the_run_page_before_the_step_ends(

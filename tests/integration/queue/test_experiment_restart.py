@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from configurable_agents.experiments.creation import create_experiment
 from configurable_agents.experiments.definition import parse_definition
-from configurable_agents.experiments.service import create_experiment, progress, start_experiment
+from configurable_agents.experiments.launch import start_experiment
+from configurable_agents.experiments.progress import progress
 from configurable_agents.storage.models import Experiment, Run
 from configurable_agents.storage.repositories import experiments
 from tests.fakes.openai_server import FakeLLMServer

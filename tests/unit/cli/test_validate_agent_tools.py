@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.fakes import FakeLLMServer, fake_llm_server  # noqa: F401
 from tests.fakes.mcp_fixtures import stdio_declaration
-from tests.unit.engine.test_crash_and_cli import cli, cli_env
+from tests.unit.engine.cli_runs import cli, cli_env
 
 WORKFLOW = """schema_version: 1
 name: uses-tools

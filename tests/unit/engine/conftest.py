@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,23 +27,53 @@ ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples"
 
 
-@pytest.fixture
-def engine_settings(data_dir: Path, fake_llm_server: FakeLLMServer) -> Settings:  # noqa: F811
+def scripted_settings(data_dir: Path, server: FakeLLMServer, **overrides: Any) -> Settings:
+    """Settings whose llm nodes ask the scripted server, tracking off."""
     return load_settings(
         data_dir=data_dir,
         llm_provider="openai",
         llm_model="fake-model",
-        llm_base_url=fake_llm_server.base_url,
+        llm_base_url=server.base_url,
         tracking_enabled=False,
+        **overrides,
     )
+
+
+@contextlib.contextmanager
+def migrated_database(settings: Settings) -> Iterator[Database]:
+    """The settings' database migrated to head, disposed of on the way out."""
+    engine = create_db_engine(settings.effective_database_url)
+    try:
+        upgrade_to_head(engine, settings.data_path)
+        yield Database(engine=engine, session_factory=make_session_factory(engine))
+    finally:
+        engine.dispose()
+
+
+def store_queued_run(database: Database, text: str, inputs: dict[str, Any]) -> str:
+    """Store a workflow's config and a queued run of it; the run id."""
+    name = yaml.safe_load(text)["name"]
+    with session_scope(database.session_factory) as session:
+        workflow, version = workflows.save(session, name=name, config_yaml=text)
+        run = run_lifecycle.create(
+            session,
+            workflow_name=name,
+            workflow_id=workflow.id,
+            workflow_version_id=version.id,
+            inputs=inputs,
+        )
+        return run.id
+
+
+@pytest.fixture
+def engine_settings(data_dir: Path, fake_llm_server: FakeLLMServer) -> Settings:  # noqa: F811
+    return scripted_settings(data_dir, fake_llm_server)
 
 
 @pytest.fixture
 def database(engine_settings: Settings) -> Iterator[Database]:
-    engine = create_db_engine(engine_settings.effective_database_url)
-    upgrade_to_head(engine, engine_settings.data_path)
-    yield Database(engine=engine, session_factory=make_session_factory(engine))
-    engine.dispose()
+    with migrated_database(engine_settings) as migrated:
+        yield migrated
 
 
 @pytest.fixture
@@ -60,16 +91,6 @@ def store_run(database: Database) -> StoreRun:
 
     def store(source: str, inputs: dict[str, Any] | None = None) -> str:
         text = (EXAMPLES / source).read_text() if source.endswith(".yaml") else source
-        name = yaml.safe_load(text)["name"]
-        with session_scope(database.session_factory) as session:
-            workflow, version = workflows.save(session, name=name, config_yaml=text)
-            run = run_lifecycle.create(
-                session,
-                workflow_name=name,
-                workflow_id=workflow.id,
-                workflow_version_id=version.id,
-                inputs=inputs or {},
-            )
-            return run.id
+        return store_queued_run(database, text, inputs or {})
 
     return store

@@ -5,22 +5,22 @@ again for the turn that asked for it."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from tests.fakes import FakeLLMServer, Reply
-from tests.unit.engine.test_crash_and_cli import cli, cli_env
+from tests.fakes.local_http import QuietHandler, serving
+from tests.unit.engine.cli_runs import (
+    cli_env,
+    kill_at_request,
+    resume_latest,
+    start_run,
+    stored_steps,
+)
 
 
 class CountingServer(ThreadingHTTPServer):
@@ -37,31 +37,19 @@ class CountingServer(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     server: CountingServer
 
     def do_GET(self) -> None:
         self.server.hits[self.path] += 1
-        body = f"content of {self.path}".encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+        self.send_body(f"content of {self.path}".encode(), "text/plain")
 
 
 @pytest.fixture
 def counting_server() -> Iterator[CountingServer]:
     server = CountingServer()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serving(server):
+        yield server
 
 
 FETCHER = """
@@ -82,18 +70,6 @@ edges:
 """
 
 
-def tool_steps(data_dir: Path) -> list[tuple[str, str, int]]:
-    engine = create_engine(f"sqlite:///{data_dir / 'configurable_agents.db'}")
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                text("SELECT step_key, state, attempt FROM run_steps ORDER BY seq")
-            )
-            return [tuple(row) for row in rows]  # type: ignore[misc]
-    finally:
-        engine.dispose()
-
-
 def fetch(url: str) -> Reply:
     return Reply(tool_calls=[{"name": "http_request", "arguments": {"url": url}}])
 
@@ -106,36 +82,14 @@ def test_killed_between_two_tool_calls_resumes_without_repeating_the_first(
     (tmp_path / "wf.yaml").write_text(FETCHER)
     # The second turn hangs: the process is killed after the first call was stored.
     fake_llm_server.push(fetch(counting_server.url + "/a"), Reply(text="never", delay=60))
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "configurable_agents",
-            "run",
-            "wf.yaml",
-            "-i",
-            "topic=owls",
-            "--json",
-        ],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while len(fake_llm_server.requests) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(fake_llm_server.requests) == 2, "the run never reached its second turn"
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
-    assert tool_steps(data_dir) == [("fetch#1/tool#1", "completed", 1)]
+    process = start_run("wf.yaml", "-i", "topic=owls", "--json", env=env, cwd=tmp_path)
+    kill_at_request(process, fake_llm_server, 2, "its second turn")
+    assert stored_steps(data_dir, "step_key") == [("fetch#1/tool#1", "completed", 1)]
     assert counting_server.hits == {"/a": 1}
 
     fake_llm_server.clear()
     fake_llm_server.push(fetch(counting_server.url + "/b"), Reply(text="Two pages read."))
-    run_id = json.loads(cli("runs", "--json", env=env, cwd=tmp_path).stdout)[0]["run_id"]
-    resumed = cli("resume", run_id, "--json", env=env, cwd=tmp_path)
+    resumed = resume_latest(env, tmp_path)
 
     assert resumed.returncode == 0, resumed.stderr
     data = json.loads(resumed.stdout)
@@ -146,7 +100,7 @@ def test_killed_between_two_tool_calls_resumes_without_repeating_the_first(
         "fetch#1/tool#2",
         "fetch#1",
     ]
-    assert tool_steps(data_dir) == [
+    assert stored_steps(data_dir, "step_key") == [
         ("fetch#1/tool#1", "completed", 1),
         ("fetch#1/tool#2", "completed", 2),
         ("fetch#1", "completed", 2),

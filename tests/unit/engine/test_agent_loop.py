@@ -5,16 +5,16 @@ the call limit, workflows as tools; steps, nested records, costs and answers che
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+from string import Template
 from typing import Any
 
 import pytest
 
 from configurable_agents.bootstrap import Database
 from configurable_agents.engine.agent_loop import MAX_RESULT_BYTES
-from configurable_agents.engine.runner import Engine
+from configurable_agents.engine.runner import Engine, open_engine
 from configurable_agents.queue.dispatch import Decision, decide_approval
 from configurable_agents.settings import Settings
 from configurable_agents.storage import run_lifecycle
@@ -22,7 +22,9 @@ from configurable_agents.storage.database import session_scope
 from configurable_agents.storage.models import Run, RunStep
 from configurable_agents.storage.repositories import agents, steps, workflows
 from tests.fakes import FakeLLMServer, Reply
+from tests.fakes.local_http import QuietHandler, serving
 from tests.fakes.workflows import calculator_agent
+from tests.unit.engine.conftest import migrated_database, scripted_settings, store_queued_run
 
 # Prices per million tokens: every turn's tokens show up as cost.
 AGENT = """
@@ -322,9 +324,10 @@ edges:
   - {from: double, to: END}
 """
 
-PARENT = """
+# One llm node answering a question with one tool: a workflow (PARENT) or an agent.
+ASKING = Template("""
 schema_version: 1
-name: parent
+name: $name
 state:
   question: {type: str, required: true}
   answer: {type: str}
@@ -333,11 +336,13 @@ nodes:
     kind: llm
     prompt: "{question}"
     output: answer
-    tools: [{workflow: doubler}]
+    tools: [$tool]
 edges:
   - {from: START, to: ask}
   - {from: ask, to: END}
-"""
+""")
+
+PARENT = ASKING.substitute(name="parent", tool="{workflow: doubler}")
 
 
 def test_a_stored_workflow_is_a_tool_run_as_a_child_run(
@@ -380,7 +385,7 @@ def test_an_unknown_workflow_tool_fails_the_node_clearly(
     assert fake_llm_server.requests == []
 
 
-class _AgentHandler(BaseHTTPRequestHandler):
+class _AgentHandler(QuietHandler):
     """A remote agent answering its inputs back, or 50 MB when asked for "huge"."""
 
     def do_POST(self) -> None:
@@ -388,54 +393,27 @@ class _AgentHandler(BaseHTTPRequestHandler):
         inputs = body["inputs"]
         size = 50 * 1024 * 1024 if inputs.get("text") == "huge" else 0
         data = json.dumps({"outputs": "x" * size if size else {"echo": inputs}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+        self.send_body(data, "application/json")
 
 
 @pytest.fixture
 def remote_agent(database: Database) -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _AgentHandler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    with session_scope(database.session_factory) as session:
-        agent = agents.register(
-            session, name="echo.agent", kind=agents.REMOTE, url=url, ttl_seconds=600
-        )
-        agent.input_schema = {
-            "type": "object",
-            "properties": {"text": {"type": "string"}},
-            "required": ["text"],
-        }
-    yield url
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serving(server) as url:
+        with session_scope(database.session_factory) as session:
+            agent = agents.register(
+                session, name="echo.agent", kind=agents.REMOTE, url=url, ttl_seconds=600
+            )
+            agent.input_schema = {
+                "type": "object",
+                "properties": {"text": {"type": "string"}},
+                "required": ["text"],
+            }
+        yield url
 
 
-WITH_AGENT = """
-schema_version: 1
-name: with-agent
-state:
-  question: {type: str, required: true}
-  answer: {type: str}
-nodes:
-  - id: ask
-    kind: llm
-    prompt: "{question}"
-    output: answer
-    tools: [{agent: echo.agent}]
-edges:
-  - {from: START, to: ask}
-  - {from: ask, to: END}
-"""
+WITH_AGENT = ASKING.substitute(name="with-agent", tool="{agent: echo.agent}")
 
 
 def test_a_remote_agent_is_a_tool_and_a_50_mb_result_is_dropped_whole(
@@ -473,38 +451,16 @@ def test_calls_approval_and_resume_on_postgresql(
 ) -> None:
     """The same loop on PostgreSQL (its checkpointer too): a call, a call waiting for a
     person, the decision, the replay and the answer."""
-    from configurable_agents.engine.runner import open_engine
-    from configurable_agents.settings import load_settings
-    from configurable_agents.storage.database import create_db_engine, make_session_factory
-    from configurable_agents.storage.migrations import upgrade_to_head
-
-    settings = load_settings(
-        data_dir=data_dir,
-        database_url=postgres_url,
-        llm_provider="openai",
-        llm_model="fake-model",
-        llm_base_url=fake_llm_server.base_url,
-        tracking_enabled=False,
-    )
-    db = create_db_engine(settings.effective_database_url)
-    upgrade_to_head(db, settings.data_path)
-    database = Database(engine=db, session_factory=make_session_factory(db))
-    text = agent_yaml(fake_llm_server, "openai")
-    with session_scope(database.session_factory) as session:
-        workflow, version = workflows.save(session, name="solver", config_yaml=text)
-        run_id = run_lifecycle.create(
-            session,
-            workflow_name="solver",
-            workflow_id=workflow.id,
-            workflow_version_id=version.id,
-            inputs={"question": "q"},
-        ).id
-    fake_llm_server.push(
-        Reply(tool_calls=[call("calculator", {"expression": "2 + 2"})]),
-        Reply(tool_calls=[call("file_write", {"path": "pg.txt", "content": "four"})]),
-        Reply(text="Wrote 4."),
-    )
-    try:
+    settings = scripted_settings(data_dir, fake_llm_server, database_url=postgres_url)
+    with migrated_database(settings) as database:
+        run_id = store_queued_run(
+            database, agent_yaml(fake_llm_server, "openai"), {"question": "q"}
+        )
+        fake_llm_server.push(
+            Reply(tool_calls=[call("calculator", {"expression": "2 + 2"})]),
+            Reply(tool_calls=[call("file_write", {"path": "pg.txt", "content": "four"})]),
+            Reply(text="Wrote 4."),
+        )
         with open_engine(settings, database.session_factory) as engine:
             assert engine.execute(run_id).state == "awaiting_approval"  # type: ignore[union-attr]
             decide_approval(
@@ -520,8 +476,6 @@ def test_calls_approval_and_resume_on_postgresql(
         ]
         # Three model turns in all: the replay after the decision asked nothing again.
         assert len(fake_llm_server.requests) == 3
-    finally:
-        db.dispose()
 
 
 def test_a_child_run_started_by_a_dead_attempt_is_resumed_not_started_again(

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-
 from tests.fakes import FakeLLMServer, Reply
+from tests.unit.engine.cli_runs import (
+    cli,
+    cli_env,
+    kill_at_request,
+    latest_run_id,
+    resume_latest,
+    start_run,
+    stored_steps,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -37,44 +39,6 @@ edges:
   - {from: three, to: four}
   - {from: four, to: END}
 """
-
-
-def cli_env(data_dir: Path, server: FakeLLMServer) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DATA_DIR=str(data_dir),
-        LLM_PROVIDER="openai",
-        LLM_MODEL="fake-model",
-        LLM_BASE_URL=server.base_url,
-        TRACKING_ENABLED="false",
-    )
-    env.pop("DATABASE_URL", None)
-    return env
-
-
-def cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "configurable_agents", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def steps_of(data_dir: Path) -> list[tuple[str, str, int]]:
-    engine = create_engine(f"sqlite:///{data_dir / 'configurable_agents.db'}")
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                text("SELECT node, state, attempt FROM run_steps ORDER BY seq")
-            )
-            return [tuple(row) for row in rows]  # type: ignore[misc]
-    except Exception:
-        return []
-    finally:
-        engine.dispose()
 
 
 def test_validate_reports_every_problem_with_exit_2(
@@ -124,43 +88,20 @@ def test_killed_run_resumes_without_repeating_steps(
     (tmp_path / "wf.yaml").write_text(FOUR_STEPS)
     # The third call hangs: the process is killed while node three is in flight.
     fake_llm_server.push("A.", "B.", Reply(text="never", delay=60))
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "configurable_agents",
-            "run",
-            "wf.yaml",
-            "--input",
-            "topic=owls",
-            "--json",
-        ],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while len(fake_llm_server.requests) < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(fake_llm_server.requests) == 3, "the run never reached node three"
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
-    assert [node for node, _, _ in steps_of(data_dir)] == ["one", "two"]
+    process = start_run("wf.yaml", "--input", "topic=owls", "--json", env=env, cwd=tmp_path)
+    kill_at_request(process, fake_llm_server, 3, "node three")
+    assert [node for node, _, _ in stored_steps(data_dir, "node")] == ["one", "two"]
 
     fake_llm_server.clear()
     fake_llm_server.push("C.", "D.")
-    run_id = cli("runs", "--json", env=env, cwd=tmp_path)
-    run_id = json.loads(run_id.stdout)[0]["run_id"]
-    resumed = cli("resume", run_id, "--json", env=env, cwd=tmp_path)
+    resumed = resume_latest(env, tmp_path)
 
     assert resumed.returncode == 0, resumed.stderr
     data = json.loads(resumed.stdout)
     assert data["state"] == "completed"
     assert data["outputs"] == {"topic": "owls", "a": "A.", "b": "B.", "c": "C.", "d": "D."}
     # Steps one and two ran once, in the first attempt; the resume ran only three and four.
-    assert steps_of(data_dir) == [
+    assert stored_steps(data_dir, "node") == [
         ("one", "completed", 1),
         ("two", "completed", 1),
         ("three", "completed", 2),
@@ -184,9 +125,8 @@ def test_approval_waits_across_processes(tmp_path: Path, fake_llm_server: FakeLL
     )
     assert first.returncode == 3, first.stderr
     assert "waits for approval" in first.stdout and "We ship owls on Monday." in first.stdout
-    run_id = json.loads(cli("runs", "--json", env=env, cwd=tmp_path).stdout)[0]["run_id"]
 
-    approved = cli("approve", run_id, env=env, cwd=tmp_path)
+    approved = cli("approve", latest_run_id(env, tmp_path), env=env, cwd=tmp_path)
 
     assert approved.returncode == 0, approved.stderr
     assert (

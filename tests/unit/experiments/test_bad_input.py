@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 
 from configurable_agents.bootstrap import Database
 from configurable_agents.cli import main
+from configurable_agents.experiments.creation import create_experiment
 from configurable_agents.experiments.datasets import MAX_BYTES
 from configurable_agents.experiments.definition import parse_definition
 from configurable_agents.experiments.errors import DatasetError, DefinitionError
-from configurable_agents.experiments.service import create_experiment
 from configurable_agents.settings import Settings
 from configurable_agents.storage.models import Dataset, Experiment, Run, Workflow
 

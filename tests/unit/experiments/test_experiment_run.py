@@ -19,15 +19,13 @@ from statistics import fmean
 import pytest
 
 from configurable_agents.bootstrap import Database
+from configurable_agents.experiments.creation import create_experiment
 from configurable_agents.experiments.definition import parse_definition
 from configurable_agents.experiments.local import run_local
-from configurable_agents.experiments.service import (
-    create_experiment,
-    progress,
-    promote_variant,
-    report,
-    row_outputs,
-)
+from configurable_agents.experiments.progress import progress
+from configurable_agents.experiments.promotion import promote_variant
+from configurable_agents.experiments.report import report
+from configurable_agents.experiments.row_comparison import row_outputs
 from configurable_agents.experiments.statistics import BETTER, NO_DIFFERENCE, p95
 from configurable_agents.settings import Settings
 from configurable_agents.storage.models import Run

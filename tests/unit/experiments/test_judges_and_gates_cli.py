@@ -12,10 +12,11 @@ import pytest
 
 from configurable_agents.bootstrap import Database
 from configurable_agents.cli import main
+from configurable_agents.experiments.creation import create_experiment
 from configurable_agents.experiments.definition import parse_definition
 from configurable_agents.experiments.judges import first_is_variant
 from configurable_agents.experiments.local import run_local
-from configurable_agents.experiments.service import create_experiment, report
+from configurable_agents.experiments.report import report
 from configurable_agents.settings import Settings
 from configurable_agents.storage.models import Experiment
 from configurable_agents.storage.repositories import experiments

@@ -8,22 +8,21 @@ from pathlib import Path
 import pytest
 
 from configurable_agents.bootstrap import Database
+from configurable_agents.experiments.creation import create_experiment
 from configurable_agents.experiments.definition import parse_definition
 from configurable_agents.experiments.errors import (
     DatasetError,
     DefinitionError,
     ExperimentStateError,
 )
+from configurable_agents.experiments.launch import cancel_experiment, start_experiment
 from configurable_agents.experiments.local import run_local
-from configurable_agents.experiments.service import (
+from configurable_agents.experiments.progress import progress
+from configurable_agents.experiments.report import report
+from configurable_agents.experiments.stored_datasets import (
     add_run_to_dataset,
-    cancel_experiment,
-    create_experiment,
     import_dataset,
     list_datasets,
-    progress,
-    report,
-    start_experiment,
 )
 from configurable_agents.settings import Settings
 from configurable_agents.storage.database import session_scope

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from configurable_agents.bootstrap import Database
+from configurable_agents.experiments.creation import create_experiment
 from configurable_agents.experiments.definition import parse_definition
 from configurable_agents.experiments.local import run_local
-from configurable_agents.experiments.service import create_experiment
 from configurable_agents.experiments.tracking import send_in_background, wait_for_sending
 from configurable_agents.settings import Settings
 from configurable_agents.storage.models import Experiment
