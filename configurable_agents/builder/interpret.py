@@ -1370,7 +1370,9 @@ class Interpreter:
             # "classifies priority (high/medium/low) ... routes": a branch per label.
             self._route_labels(classified)
             return
-        language = [b for b in self.plan.blocks if isinstance(b, Step) and b.kind == "llm"]
+        language = [
+            b for b in self.plan.blocks if isinstance(b, Step) and b.kind in ("llm", "classify")
+        ]
         if not language:
             return
         first = language[0]

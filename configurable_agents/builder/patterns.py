@@ -66,7 +66,8 @@ REPEAT_CUE = re.compile(
     r"re-?running|regenerat\w*|another chance|try again|rewinds?|self-correcting|again|"
     # Going back, and doing a step once per item of a list, are loops too.
     r"goes back|go back|sent back|back for (?:revision|rework)|for (?:each|every) (?:row|item|"
-    r"document|file|page|record|entry|line|one)|on each (?:individual )?(?:document|file|row|item))\b",
+    r"document|file|page|record|entry|line|one)|on each (?:individual )?(?:document|file|row|item)|"
+    r"(?:from|to|on) each (?:one|\w+ \w+ individually|\w+ individually)|one (?:item )?at a time)\b",
     _I,
 )
 REPEATEDLY = re.compile(

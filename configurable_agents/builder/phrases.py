@@ -599,6 +599,13 @@ _LABEL_LED = re.compile(
     r"items?|reviews?|cases?|queries|invoices?) (?:go|goes|hit|hits|follow|follows|get|gets|are|is"
     r"|land|lands|move|moves)\b"
 )
+# "condition -> sales alert or nurture sequence", "routes to either apply changes or save the
+# file": the two alternatives a branching word leads to.
+_EITHER = re.compile(
+    r"(?:\u2192|->|\brout\w* to|\beither)\s+(?:either\s+)?([a-z][\w -]{1,30}?) or "
+    r"([a-z][\w -]{1,30}?)\s*(?:[.,;]|$)",
+    re.IGNORECASE,
+)
 # "logs everything else", "all other requests": the branch for the rest.
 _REST = re.compile(
     r"\b(?:everything|anything|all) else\b|\bthe rest\b|\ball other\b", re.IGNORECASE
@@ -610,6 +617,8 @@ def branch_labels(text: str) -> list[str]:
     path"), a quoted list after a colon, and "everything else" (other)."""
     found = [field_name(m.group(1), "value") for m in _PATH_LABEL.finditer(text)]
     found += [field_name(m.group(1), "value") for m in _LABEL_LED.finditer(text)]
+    for match in _EITHER.finditer(text):
+        found += [field_name(match.group(1), "value"), field_name(match.group(2), "value")]
     found = [name for name in found if name not in lexicon.NOT_A_NAME]
     quoted = _QUOTED_LIST.search(text)
     if quoted:
