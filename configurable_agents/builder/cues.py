@@ -37,7 +37,7 @@ from typing import Any, Protocol
 
 from configurable_agents.builder import lexicon, patterns
 from configurable_agents.builder.phrases import TOKEN, Phrase, branch_labels, table_verb
-from configurable_agents.builder.plan import Plan, Route, Router, Step
+from configurable_agents.builder.plan import Field, Plan, Route, Router, Step
 from configurable_agents.builder.text import label, sentence
 
 
@@ -416,6 +416,8 @@ def complete(interpreter: Interpreter, text: str) -> None:
         plan.understood.append("I added a step that keeps the result where the words say")
     reader.previous = _main_output(interpreter)
     _named_branches(interpreter, text)
+    if BRANCH_WORK.search(text):
+        _work_per_branch(interpreter)
 
 
 # A classification offers at most this many labels (more is a list, not a choice).
@@ -438,6 +440,46 @@ def _named_branches(interpreter: Interpreter, text: str) -> None:
             interpreter.set_labels(block.field, [*spec.values, *added])
             block.routes += [Route(value, []) for value in added]
             plan.understood.append(f"'{block.id}' also has branches {' / '.join(added)}")
+        return
+
+
+# "routes to specialized agents", "each category connects to a different reply node": each
+# branch does its own model work.
+BRANCH_WORK = re.compile(
+    r"\b(?:speciali[sz]ed|specialist|specific|different|dedicated|separate|own)\s+"
+    r"(?:[\w-]+\s+){0,2}?(?:agents?|crews?|handlers?|nodes?|prompts?|chains?|flows?|"
+    r"subgraphs?|replies|responses|handling)\b",
+    _I,
+)
+
+
+def _work_per_branch(interpreter: Interpreter) -> None:
+    """Each branch of a router whose branches do nothing yet gets a model step that handles
+    the case as its label says."""
+    plan = interpreter.plan
+    reader = interpreter.reader
+    for block in plan.blocks:
+        if not isinstance(block, Router) or len(block.routes) < 2:
+            continue
+        if any(route.steps or route.stop for route in block.routes):
+            continue
+        chooser = next((s for s in plan.steps() if block.field in s.writes), None)
+        subject = chooser.reads[0] if chooser and chooser.reads else block.field
+        for route in block.routes:
+            name = f"{route.value}_reply"
+            step = Step(
+                reader.step_id(f"handle_{route.value}"),
+                "llm",
+                "handle",
+                sentence(
+                    f"Handle the {label(subject).lower()} as a "
+                    f"{route.value.replace('_', ' ')} case and write the answer"
+                ),
+                reads=[subject],
+            )
+            step.writes = [reader.output(name, Field(name, "str", f"The {route.value} answer"))]
+            route.steps.append(step)
+        plan.understood.append(f"each branch of '{block.id}' has its own model step")
         return
 
 

@@ -110,3 +110,15 @@ def test_a_guessed_input_is_named_after_what_the_run_is_given() -> None:
 
 def test_a_request_about_the_text_keeps_its_name() -> None:
     assert [f.name for f in interpret("Summarize the text.").inputs] == ["text"]
+
+
+def test_branches_to_specialized_agents_each_get_a_model_step() -> None:
+    built = graph(
+        "Classify each question as billing, shipping or refund and route it to a specialized agent."
+    )
+
+    routes, _ = built["routes"]["route"]
+    assert [value for value, _ in routes] == ["billing", "shipping", "refund"]
+    targets = [target for _, target in routes]
+    assert targets == ["handle_billing", "handle_shipping", "handle_refund"]
+    assert all(built["config"].get_node(t).kind == "llm" for t in targets)
