@@ -521,13 +521,16 @@ def listed_labels(text: str) -> list[str]:
         return list(dict.fromkeys(field_name(item, "value") for item in items))
     parts = patterns.LIST_SEPARATOR.split(match.group("list"))
     values = []
-    for part in parts:
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
         part = re.sub(r"\b(?:etc|and so on)\b", "", part, flags=re.I).strip(" .'\"")
         # "Spam categories without writing code": the label ends at the word for labels.
         part = patterns.LABEL_NOUNS.split(part)[0]
         part = re.sub(r"^(?:an?|the|either)\s+", "", part.strip(), flags=re.I)
         words = part.split()
-        if len(words) > 3 and part is parts[-1]:
+        if last and len(values) >= 2 and len(words) > 1 and lexicon.verb(words[0].lower()):
+            continue  # "bug, feature or question and route it to ...": the next step
+        if len(words) > 3 and last:
             # "noise plus a severity 1-4": the last label ends where the list's words do.
             cut = next(
                 (i for i, w in enumerate(words) if w.lower() in lexicon.NOT_A_NAME | {"plus"}),

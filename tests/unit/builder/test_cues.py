@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from configurable_agents.builder import interpret
 from configurable_agents.builder.cues import cued
-from configurable_agents.builder.phrases import branch_labels
+from configurable_agents.builder.phrases import branch_labels, listed_labels
 from tests.unit.builder.test_interpret import graph
 
 
@@ -122,3 +122,9 @@ def test_branches_to_specialized_agents_each_get_a_model_step() -> None:
     targets = [target for _, target in routes]
     assert targets == ["handle_billing", "handle_shipping", "handle_refund"]
     assert all(built["config"].get_node(t).kind == "llm" for t in targets)
+
+
+def test_a_label_list_ends_where_the_next_step_starts() -> None:
+    assert listed_labels(
+        "Classify each question as billing, shipping or returns and route it to an agent."
+    ) == ["billing", "shipping", "returns"]
