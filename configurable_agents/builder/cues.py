@@ -99,7 +99,9 @@ CUES: tuple[Cue, ...] = (
             r"watch\w*|monitor\w*|quer(?:y|ies|ied)|calls?|called|look(?:s|ing)? up|lookups?|"
             r"search(?:es|ing)?|crawl\w*|screenshots?|collect\w*|gather\w*|takes? in)\b"
             rf"[^.;:]{{0,60}}?\b(?:{_SERVICE}|{_WEB})\b"
-            r"|\b(?:via|over) https?\b|\bweb search\b|\bsearch the web\b|\bsearch tool\b|\bapi calls?\b|\b(?:GET|POST) requests?\b"
+            r"|\b(?:via|over) https?\b|\bweb search\b|\bsearch the web\b|\bsearch tool\b|\bapi (?:calls?|requests?)\b|\b(?:GET|POST) requests?\b"
+            # "weather updates daily for a preferred location": data that lives on the web
+            r"|\b(?:weather|forecasts?|exchange rates?|stock prices?|headlines|news feeds?)\b"
             # "summarizing weekly activity from a specified Slack channel"
             rf"|\bfrom (?:a |an |the |your |their )?(?:[\w-]+ ){{0,2}}?(?:{_SERVICE}|rss|feeds?)\b",
             _I,
@@ -132,13 +134,16 @@ CUES: tuple[Cue, ...] = (
             r"\b(?:post(?:s|ed|ing)?|send(?:s|ing)?|sent|notif(?:y|ies|ied|ication)|alert(?:s|ed)?|"
             r"append(?:s|ed)?|publish\w*|deliver\w*|shar(?:e|es|ed|ing)|forward\w*|push\w*|"
             r"creat(?:e|es|ed)|assign\w*|email(?:s|ed)?|messag(?:e|es|ed)|"
-            r"page(?:s|d)?|sync\w*|returns?|escalat\w*|goes|go out|insert\w*)\b"
+            r"page(?:s|d)?|sync\w*|returns?|escalat\w*|goes|go out|insert\w*|rout(?:e|es|ed|ing)|"
+            r"dispatch\w*|moves?)\b"
             # Where it goes is said after a preposition: "posted back into the thread".
             r"[^.;:]{0,40}?\b(?:to|into|onto|on|in|via|through|by)\s+(?:the\s+|a\s+|an\s+|their\s+|"
             rf"your\s+|its\s+)?(?:[\w-]+\s+){{0,2}}?(?:{_SERVICE}|customer|user|owner|manager)\b"
             rf"|\bbecomes? (?:a |an )?(?:[\w-]+ ){{0,2}}?(?:{_SERVICE})\b"
             # "before the actual tool execution", "the `schedule_meeting` tool"
             r"|\btools? (?:calls?|execution)\b|`?\b[a-z]+_[a-z_]+`? tool\b"
+            # "an alert", "a nominated human gets pinged": someone is told
+            r"|\balerts?\b|\bping(?:s|ed)?\b"
             # "a Telegram alert", "one tidy Slack digest", "a WordPress draft"
             rf"|\b(?:{_SERVICE}) (?:alerts?|messages?|notifications?|posts?|drafts?|digests?|"
             r"pages?|updates?|replies|tickets?|issues?|tasks?)\b"
