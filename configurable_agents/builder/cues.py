@@ -372,6 +372,36 @@ def _sends(interpreter: Interpreter, text: str) -> None:
         )
 
 
+_FILE_WORDS = re.compile(rf"\b(?:{_FILES}|{_STORE})\b", _I)
+
+
+def _read_files(interpreter: Interpreter) -> bool:
+    """The first HTTP GET whose own words read a file, sheet or database ("pulls the raw
+    numbers from your database or spreadsheets") becomes a file read; whether one did."""
+    plan = interpreter.plan
+    step = next(
+        (
+            s
+            for s in plan.steps()
+            if s.kind == "http_request"
+            and s.args.get("method", "GET") == "GET"
+            and _FILE_WORDS.search(s.instruction)
+        ),
+        None,
+    )
+    if step is None:
+        return False
+    before = list(step.reads)
+    path = interpreter.reader.input("path", "A file inside the workspace folder")
+    step.kind, step.args, step.reads, step.node = "file_read", {"path": f"{{{path}}}"}, [path], None
+    for name in before:
+        if name != path and not any(name in s.reads for s in plan.steps()):
+            del plan.fields[name]
+            plan.guessed = [g for g in plan.guessed if g != f"I guessed the input '{name}'"]
+    plan.understood.append(f"'{step.id}' reads a file: the words read from a file or a sheet")
+    return True
+
+
 def complete(interpreter: Interpreter, text: str) -> None:
     """Add each feature the words cue and the plan lacks (see the module's table)."""
     plan = interpreter.plan
@@ -380,6 +410,7 @@ def complete(interpreter: Interpreter, text: str) -> None:
         return
     found = {cue.name: cue.pattern.search(text) for cue in CUES}
     start_reads = _has(interpreter, "http_request", "GET") or _has(interpreter, "file_read")
+    converted = found["file_in"] and not _has(interpreter, "file_read") and _read_files(interpreter)
     if found["file_in"] and not _has(interpreter, "file_read") and not start_reads:
         reader.previous = None
         before = len(plan.blocks)
@@ -387,7 +418,7 @@ def complete(interpreter: Interpreter, text: str) -> None:
         new = _added(interpreter, before)
         _first_at(interpreter, new)
         plan.understood.append(f"'{new[0].id}' reads the file the words name")
-    elif found["fetch_in"] and not start_reads:
+    elif found["fetch_in"] and not start_reads and not converted:
         reader.previous = None
         before = len(plan.blocks)
         clause = _clause(text, found["fetch_in"])
