@@ -38,7 +38,7 @@ from typing import Any, Protocol
 from configurable_agents.builder import lexicon, patterns
 from configurable_agents.builder.phrases import TOKEN, Phrase, branch_labels, table_verb
 from configurable_agents.builder.plan import Field, Plan, Route, Router, Step
-from configurable_agents.builder.text import label, sentence
+from configurable_agents.builder.text import field_name, label, sentence
 
 
 class Interpreter(Protocol):
@@ -375,6 +375,62 @@ def _sends(interpreter: Interpreter, text: str) -> None:
 _FILE_WORDS = re.compile(rf"\b(?:{_FILES}|{_STORE})\b", _I)
 
 
+# At most this many reads are added for the words.
+MAX_ADDED_FETCHES = 2
+_SERVICE_WORD = re.compile(rf"\b({_SERVICE}|rss|feeds?)\b", _I)
+
+
+def _more_fetches(interpreter: Interpreter, text: str) -> None:
+    """One read per service the words read from in different clauses ("gathers every merge
+    request ..., reads each thread"), less the reads the plan has: each an HTTP GET of its
+    own address input, before the first model step, which reads what they fetched."""
+    plan = interpreter.plan
+    cue = next(c for c in CUES if c.name == "fetch_in")
+    services: list[str] = []
+    for match in cue.pattern.finditer(text):
+        named = _SERVICE_WORD.search(match.group(0))
+        if named:
+            services.append(field_name(named.group(1).lower()))
+    services = list(dict.fromkeys(services))
+    reads = [
+        s
+        for s in plan.steps()
+        if s.kind in ("file_read",)
+        or (s.kind == "http_request" and s.args.get("method", "GET") == "GET")
+    ]
+    if not reads:
+        return
+    taken = {name for s in reads for name in s.reads}
+    # The reads the plan has cover the first services named.
+    missing = [svc for svc in services[len(reads) :] if f"{svc}_url" not in taken]
+    first_model = next(
+        (b for b in plan.blocks if isinstance(b, Step) and b.kind in ("llm", "classify")), None
+    )
+    for service in missing[:MAX_ADDED_FETCHES]:
+        name = f"{service}_url"
+        if name in plan.fields:
+            continue
+        interpreter.reader.input(name, f"The {service} address to read from")
+        step = Step(
+            interpreter.reader.step_id(f"fetch_{service}"),
+            "http_request",
+            "fetch",
+            sentence(f"Fetch from {service}"),
+            reads=[name],
+            args={"url": f"{{{name}}}", "method": "GET"},
+        )
+        data = f"{service}_data"
+        step.writes = [
+            interpreter.reader.output(data, Field(data, "str", f"What {service} returned"))
+        ]
+        at = plan.blocks.index(first_model) if first_model in plan.blocks else 0
+        plan.blocks.insert(at, step)
+        if first_model is not None:
+            first_model.reads.append(step.writes[0])
+            first_model.node = None
+        plan.understood.append(f"'{step.id}' reads from {service}, as the words say")
+
+
 def _read_files(interpreter: Interpreter) -> bool:
     """The first HTTP GET whose own words read a file, sheet or database ("pulls the raw
     numbers from your database or spreadsheets") becomes a file read; whether one did."""
@@ -429,6 +485,7 @@ def complete(interpreter: Interpreter, text: str) -> None:
         new = _added(interpreter, before)
         _first_at(interpreter, new)
         plan.understood.append(f"'{new[0].id}' fetches what the words read from")
+    _more_fetches(interpreter, text)
     if found["calculate"] and not _has(interpreter, "calculator"):
         reader.previous = _main_output(interpreter)
         before = len(plan.blocks)

@@ -128,3 +128,17 @@ def test_a_label_list_ends_where_the_next_step_starts() -> None:
     assert listed_labels(
         "Classify each question as billing, shipping or returns and route it to an agent."
     ) == ["billing", "shipping", "returns"]
+
+
+def test_each_service_read_from_gets_its_own_read_before_the_model_step() -> None:
+    built = graph(
+        "Collect the new tickets from Zendesk, look up each customer in HubSpot and draft a reply."
+    )
+
+    assert built["nodes"] == [
+        ("fetch", "http_request"),
+        ("fetch_hubspot", "http_request"),
+        ("draft", "llm"),
+    ]
+    assert "hubspot_url" in built["inputs"]
+    assert "{hubspot_data}" in built["config"].get_node("draft").prompt
