@@ -135,7 +135,7 @@ CUES: tuple[Cue, ...] = (
             r"append(?:s|ed)?|publish\w*|deliver\w*|shar(?:e|es|ed|ing)|forward\w*|push\w*|"
             r"creat(?:e|es|ed)|assign\w*|email(?:s|ed)?|messag(?:e|es|ed)|"
             r"page(?:s|d)?|sync\w*|returns?|escalat\w*|goes|go out|insert\w*|rout(?:e|es|ed|ing)|"
-            r"dispatch\w*|moves?)\b"
+            r"dispatch\w*|moves?|reach(?:es)?)\b"
             # Where it goes is said after a preposition: "posted back into the thread".
             r"[^.;:]{0,40}?\b(?:to|into|onto|on|in|via|through|by)\s+(?:the\s+|a\s+|an\s+|their\s+|"
             rf"your\s+|its\s+)?(?:[\w-]+\s+){{0,2}}?(?:{_SERVICE}|customer|user|owner|manager)\b"

@@ -1567,6 +1567,21 @@ class Interpreter:
             subject = review.reads[0] if review.reads else None
             producers = [s for s in steps[: steps.index(review)] if subject in s.writes]
             body = producers[-1] if producers else steps[0]
+            if body is review and subject is not None:
+                # "another provides evaluation and feedback in a loop": what is reviewed is
+                # written first, and written again with the feedback.
+                body = Step(
+                    reader.step_id("generate"),
+                    "llm",
+                    "generate",
+                    sentence(f"Write a response to the {label(subject).lower()}"),
+                    reads=[subject],
+                )
+                body.writes = [reader.output("draft", Field("draft", "str", "The response"))]
+                plan.blocks.insert(plan.blocks.index(review), body)
+                review.reads = [body.writes[0], *review.reads[1:]]
+                review.node = None
+                plan.guessed.append(f"I added '{body.id}' that writes what '{review.id}' reviews")
             if body is review:
                 return
             if body.kind == "llm" and "feedback" not in body.reads:

@@ -67,7 +67,8 @@ REPEAT_CUE = re.compile(
     # Going back, and doing a step once per item of a list, are loops too.
     r"goes back|go back|sent back|back for (?:revision|rework)|for (?:each|every) (?:row|item|"
     r"document|file|page|record|entry|line|one)|on each (?:individual )?(?:document|file|row|item)|"
-    r"(?:from|to|on) each (?:one|\w+ \w+ individually|\w+ individually)|one (?:item )?at a time)\b",
+    r"(?:from|to|on) each (?:one|\w+ \w+ individually|\w+ individually)|one (?:item )?at a time|"
+    r"for (?:each|every) \w+|of each one|each \w+ (?:separately|individually|in turn))\b",
     _I,
 )
 REPEATEDLY = re.compile(
@@ -99,6 +100,7 @@ APPROVAL = re.compile(
     r"wait(?:s|ing)? for (?:a |an |my |your |our |human |manual )?(?:human|person|confirmation|approval|ok)|"
     r"manual confirmation|human review|approval gate|"
     r"(?:human|person|manager|team) (?:reviews?|checks?|approves?|confirms?)|"
+    r"someone (?:has to|must|needs to|should) (?:say yes|approve|sign off|confirm)|"
     # "pauses to notify a human agent", "flags it for a human": a person takes over.
     r"pauses? (?:to|for|and) (?:notify|ask|wait)\w*|pauses? before|(?:flag|escalat|hand|pass|notif|send)\w*"
     r"(?: it| them| off| over)? (?:to|for) (?:a |an |the )?human)\b",
@@ -130,7 +132,9 @@ OTHERWISE = re.compile(r"[,;]?\s*\b(?:otherwise|else|if not)\b,?\s*", _I)
 
 # Lists of labels: "as bug, feature or question", "(urgent, normal)", "like A or B".
 LABELS = re.compile(
-    r"(?:\b(?:as|into|between|like|such as|either|one of|to)\s+(?:either\s+|one of\s+|the\s+)?|\()"
+    r"(?:\b(?:as|into|between|like|such as|either|one of|to)\s+(?:either\s+|one of\s+|the\s+)?|\(|"
+    # "determines the intent \u2014 support, sales, or general \u2014 and routes it"
+    r"\u2014\s*)"
     r"(?P<list>[\w' -]+(?:\s*(?:,|/|\bor\b|\band\b)\s*[\w' -]+)+)\)?",
     _I,
 )

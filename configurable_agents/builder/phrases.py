@@ -598,9 +598,9 @@ _QUOTED = re.compile(r"[\"\u201c]([^\"\u201d]{1,40}?)[,.]?[\"\u201d]")
 # "Angry emails hit your best support person. Happy emails go to the upsell team.": a
 # sentence that opens with a label of the things it routes.
 _LABEL_LED = re.compile(
-    r"(?:^|[.;]\s+)([A-Z][a-z-]{2,20}) (?:emails?|messages?|tickets?|ones|stuff|leads?|requests?|"
-    r"items?|reviews?|cases?|queries|invoices?) (?:go|goes|hit|hits|follow|follows|get|gets|are|is"
-    r"|land|lands|move|moves)\b"
+    r"(?:^|[.;]\s+)([A-Za-z][a-z-]{2,20}) (?:emails?|messages?|tickets?|ones|stuff|leads?|"
+    r"requests?|items?|reviews?|cases?|queries|invoices?|orders?) (?:go|goes|hit|hits|follow|"
+    r"follows|get|gets|are|is|land|lands|move|moves|post|posts|bounce|bounces)\b"
 )
 # "condition -> sales alert or nurture sequence", "routes to either apply changes or save the
 # file": the two alternatives a branching word leads to.

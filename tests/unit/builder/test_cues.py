@@ -142,3 +142,26 @@ def test_each_service_read_from_gets_its_own_read_before_the_model_step() -> Non
     ]
     assert "hubspot_url" in built["inputs"]
     assert "{hubspot_data}" in built["config"].get_node("draft").prompt
+
+
+def test_labels_between_dashes_are_a_label_list() -> None:
+    assert listed_labels(
+        "The model determines the intent \u2014 support, sales or general \u2014 and routes it."
+    ) == ["support", "sales", "general"]
+
+
+def test_a_review_in_a_loop_with_nothing_to_review_gets_the_step_that_writes_it() -> None:
+    plan = interpret("Another model provides evaluation and feedback in a loop.")
+
+    assert [(s.id, s.kind) for s in plan.steps()] == [("generate", "llm"), ("evaluate", "review")]
+    assert plan.loop is not None
+    assert (plan.loop.body, plan.loop.after) == ("generate", "evaluate")
+
+
+def test_someone_who_has_to_say_yes_is_an_approval() -> None:
+    plan = interpret(
+        "Draft the renewal email. Someone has to say yes first, then send it to Slack."
+    )
+
+    kinds = [s.kind for s in plan.steps()]
+    assert kinds.index("approval") < kinds.index("http_request")
