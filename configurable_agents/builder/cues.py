@@ -123,7 +123,7 @@ CUES: tuple[Cue, ...] = (
         "calculator",
         re.compile(
             r"\b(?:add(?:s)? up|totals?|sums?|summed|averages?|percentages?|calculat\w*|"
-            r"comput\w*|tax(?:es)?|arithmetic|aggregat\w*|subtotals?|differences?)\b",
+            r"comput\w*|tax(?:es)?|arithmetic|subtotals?)\b",
             _I,
         ),
     ),
