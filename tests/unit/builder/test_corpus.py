@@ -24,9 +24,9 @@ from tests.unit.builder.corpus_score import Score, load_corpus, score, split, su
 
 GOAL = 0.90
 # The rate over the whole corpus (tuned and held out) when this floor was last set: a change
-# to the tables may not lose it. Set when the sixth collection (45 held-out requests, h5-*)
-# was added: 239 of 353 (67.7%); tuned 215 of 308, held out 24 of 45.
-FLOOR = 0.677
+# to the tables may not lose it. Set when the seventh collection (45 held-out requests, h6-*)
+# was added: 265 of 398 (66.6%); tuned 241 of 353, held out 24 of 45.
+FLOOR = 0.666
 
 
 @pytest.fixture(scope="module")
