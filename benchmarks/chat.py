@@ -56,25 +56,50 @@ RESULT = REPO / "benchmarks" / "results" / "chat.json"
 PREVIOUS = "381e3b2"
 # What the subprocess runs on the previous tree: each request through that Builder,
 # offline, without the model; one JSON line out with the config data and seconds.
+# A request the old builder does not answer within this many seconds counts as no workflow
+# (one request of the corpus sends its regular expressions into a loop that never ends).
+PREVIOUS_TIMEOUT_SECONDS = 10
 _PREVIOUS_RUNNER = """
-import json, sys, time
+import json, signal, sys, time
 from configurable_agents.builder import Builder, Gallery
 from configurable_agents.config import config_to_data
 from configurable_agents.settings import load_settings
+
+
+class TimedOut(Exception):
+    pass
+
+
+def stop(signum, frame):
+    raise TimedOut
+
+
+signal.signal(signal.SIGALRM, stop)
 settings = load_settings(data_dir=sys.argv[1], llm_provider="local", llm_model="")
 builder = Builder(settings, Gallery.load(), fill_budget_seconds=0)
+limit = int(sys.argv[2])
 out = []
 for item in json.load(sys.stdin):
     started = time.perf_counter()
-    turn = builder.turn(item["request"], None, mode="offline")
-    while True:
-        try:
-            next(turn)
-        except StopIteration as stop:
-            result = stop.value
-            break
-    data = config_to_data(result.config) if result.config is not None else None
-    out.append({"id": item["id"], "data": data, "seconds": time.perf_counter() - started})
+    signal.alarm(limit)
+    try:
+        turn = builder.turn(item["request"], None, mode="offline")
+        while True:
+            try:
+                next(turn)
+            except StopIteration as stop_:
+                result = stop_.value
+                break
+        data = config_to_data(result.config) if result.config is not None else None
+        timed_out = False
+    except TimedOut:
+        data, timed_out = None, True
+    finally:
+        signal.alarm(0)
+    out.append(
+        {"id": item["id"], "data": data, "seconds": time.perf_counter() - started,
+         "timed_out": timed_out}
+    )
 print(json.dumps(out))
 """
 
@@ -134,9 +159,12 @@ def run_builder(
     return built
 
 
-def run_previous(revision: str, data_dir: Path) -> dict[str, tuple[dict[str, Any] | None, float]]:
+def run_previous(
+    revision: str, data_dir: Path
+) -> tuple[dict[str, tuple[dict[str, Any] | None, float]], list[str]]:
     """Every corpus request through the Builder of an earlier revision, in a subprocess
-    on an exported copy of that revision's package and examples."""
+    on an exported copy of that revision's package and examples; also the ids of the
+    requests it did not answer within PREVIOUS_TIMEOUT_SECONDS."""
     archive = subprocess.run(
         ["git", "-C", str(REPO), "archive", revision, "configurable_agents", "examples"],
         capture_output=True,
@@ -148,7 +176,7 @@ def run_previous(revision: str, data_dir: Path) -> dict[str, tuple[dict[str, Any
         requests = [{"id": e["id"], "request": e["request"]} for e in load_corpus()]
         env = {**os.environ, "PYTHONPATH": folder}
         done = subprocess.run(
-            [sys.executable, "-c", _PREVIOUS_RUNNER, str(data_dir)],
+            [sys.executable, "-c", _PREVIOUS_RUNNER, str(data_dir), str(PREVIOUS_TIMEOUT_SECONDS)],
             input=json.dumps(requests),
             capture_output=True,
             text=True,
@@ -157,7 +185,8 @@ def run_previous(revision: str, data_dir: Path) -> dict[str, tuple[dict[str, Any
             check=True,
         )
     rows = json.loads(done.stdout.strip().splitlines()[-1])
-    return {row["id"]: (row["data"], row["seconds"]) for row in rows}
+    built = {row["id"]: (row["data"], row["seconds"]) for row in rows}
+    return built, [row["id"] for row in rows if row["timed_out"]]
 
 
 def spread(corpus: list[dict[str, Any]], size: int) -> list[dict[str, Any]]:
@@ -231,8 +260,9 @@ def main(argv: list[str] | None = None) -> int:
             built = timed("rules and model", lambda: run_builder(with_model, sample))
             sides.append(side("rules_on_the_model_sample", rules_built, sample))
             sides.append(side("rules_and_model", built, sample))
-        built = timed("previous", lambda: run_previous(args.previous, data_dir))
+        built, timed_out = timed("previous", lambda: run_previous(args.previous, data_dir))
         sides.append(side("previous", built))
+        result["previous_timed_out"] = timed_out
     result["sides"] = sides
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(json.dumps(result, indent=2) + "\n")
@@ -243,6 +273,10 @@ def main(argv: list[str] | None = None) -> int:
             f"held out {one['held_out']['pass_rate']:.1%} of {one['held_out']['entries']}), "
             f"valid {one['share_with_a_valid_workflow']:.0%}, "
             f"p50 {one['p50_seconds'] * 1000:.1f} ms, p95 {one['p95_seconds'] * 1000:.1f} ms"
+        )
+    if result.get("previous_timed_out"):
+        print(
+            f"previous: no answer within {PREVIOUS_TIMEOUT_SECONDS} s for {result['previous_timed_out']}"
         )
     print(f"wrote {RESULT.relative_to(REPO)}")
     return 0
