@@ -237,16 +237,8 @@ def _first_at(interpreter: Interpreter, new: list[Step]) -> None:
             break
         step.reads = [fetched if name == replaced else name for name in step.reads]
         step.instruction = step.instruction.replace(f"{{{replaced}}}", f"{{{fetched}}}")
-        if not any(replaced in s.reads for s in plan.steps()):
-            del plan.fields[replaced]
-            plan.guessed = [g for g in plan.guessed if g != f"I guessed the input '{replaced}'"]
+        plan.forget_if_unread(replaced)
         break
-
-
-# Model steps whose result a calculation works on ("extract the amounts, then total them").
-_GATHERS = frozenset(
-    {"extract", "parse", "match", "categorize", "classify", "validate", "analyze", "identify"}
-)
 
 
 def _where_numbers_are(interpreter: Interpreter, new: list[Step]) -> None:
@@ -260,7 +252,7 @@ def _where_numbers_are(interpreter: Interpreter, new: list[Step]) -> None:
         for index, block in enumerate(plan.blocks)
         if isinstance(block, Step) and block.kind in ("llm", "classify")
     ]
-    gathers = [i for i in models if plan.blocks[i].does in _GATHERS]  # type: ignore[union-attr]
+    gathers = [i for i in models if plan.blocks[i].does in lexicon.GATHERS]  # type: ignore[union-attr]
     at = gathers[0] + 1 if gathers else (models[0] if models else len(plan.blocks))
     plan.blocks[at:at] = new
 
@@ -338,16 +330,14 @@ def _model_step_for_results(interpreter: Interpreter) -> None:
     plan.understood.append(f"I added '{step.id}', the model step that works on the result")
 
 
-# Verbs of a step that reworks what a person sent back.
-_REWORKS = frozenset({"revise", "refine", "rewrite", "improve", "edit", "rework", "fix", "update"})
-
-
 def revises_after_approval(interpreter: Interpreter) -> bool:
     """Whether a step after an approval reworks the result ("pauses for human approval,
     collects feedback, and revises"): the approval is asked again, a loop."""
     kinds = [(s.kind, s.does) for s in interpreter.plan.blocks if isinstance(s, Step)]
     approved = next((i for i, (kind, _) in enumerate(kinds) if kind == "approval"), None)
-    return approved is not None and any(does in _REWORKS for _, does in kinds[approved + 1 :])
+    return approved is not None and any(
+        does in lexicon.REWORKS for _, does in kinds[approved + 1 :]
+    )
 
 
 # At most this many sends are added for the words (more is a list to ask about).
@@ -451,9 +441,7 @@ def _read_files(interpreter: Interpreter) -> bool:
     path = interpreter.reader.input("path", "A file inside the workspace folder")
     step.kind, step.args, step.reads, step.node = "file_read", {"path": f"{{{path}}}"}, [path], None
     for name in before:
-        if name != path and not any(name in s.reads for s in plan.steps()):
-            del plan.fields[name]
-            plan.guessed = [g for g in plan.guessed if g != f"I guessed the input '{name}'"]
+        plan.forget_if_unread(name)
     plan.understood.append(f"'{step.id}' reads a file: the words read from a file or a sheet")
     return True
 
@@ -559,18 +547,17 @@ def _work_per_branch(interpreter: Interpreter) -> None:
         chooser = next((s for s in plan.steps() if block.field in s.writes), None)
         subject = chooser.reads[0] if chooser and chooser.reads else block.field
         for route in block.routes:
-            name = f"{route.value}_reply"
-            step = Step(
-                reader.step_id(f"handle_{route.value}"),
-                "llm",
+            step = reader.model_step(
+                f"handle_{route.value}",
                 "handle",
                 sentence(
                     f"Handle the {label(subject).lower()} as a "
                     f"{route.value.replace('_', ' ')} case and write the answer"
                 ),
-                reads=[subject],
+                [subject],
+                f"{route.value}_reply",
+                f"The {route.value} answer",
             )
-            step.writes = [reader.output(name, Field(name, "str", f"The {route.value} answer"))]
             route.steps.append(step)
         plan.understood.append(f"each branch of '{block.id}' has its own model step")
         return

@@ -108,6 +108,14 @@ class _Reader:
         self.plan.blocks.append(step)
         return step
 
+    def model_step(
+        self, wanted_id: str, does: str, instruction: str, reads: list[str], output: str, about: str
+    ) -> Step:
+        """A model step, not yet placed, that reads ``reads`` and writes one text field."""
+        step = Step(self.step_id(wanted_id), "llm", does, instruction, reads=list(reads))
+        step.writes = [self.output(output, Field(output, "str", about))]
+        return step
+
     def place(
         self, step: Step, output: str, description: str, *, kind: str = "str", then: str = ""
     ) -> Step:
@@ -1224,17 +1232,16 @@ class Interpreter:
         elif not inner:
             name = head_noun([w.lower() for w in target.split()]) or "handler"
             subject = before or router.field
-            step = Step(
-                reader.step_id(f"to_{name}"),
-                "llm",
+            step = reader.model_step(
+                f"to_{name}",
                 "hand over",
                 sentence(
                     f"Write a short note handing the {label(subject).lower()} over to {target}"
                 ),
-                reads=[subject],
+                [subject],
+                f"{name}_note",
+                f"The note for {target}",
             )
-            note = f"{name}_note"
-            step.writes = [reader.output(note, Field(note, "str", f"The note for {target}"))]
             reader.add(step)
         branch = [b for b in self.plan.blocks[start:] if isinstance(b, Step)]
         del self.plan.blocks[start:]
@@ -1330,16 +1337,16 @@ class Interpreter:
         branches = []
         for part in ("a", "b"):
             name = f"{(model.writes[0] if model and model.writes else 'part')}_{part}"
-            step = Step(
-                reader.step_id(f"{does}_{part}"),
-                "llm",
+            step = reader.model_step(
+                f"{does}_{part}",
                 does,
                 sentence(
                     f"{(model.instruction if model else 'Work on the task').rstrip('.')}: part {part.upper()}"
                 ),
-                reads=list(source),
+                source,
+                name,
+                f"Part {part.upper()}",
             )
-            step.writes = [reader.output(name, Field(name, "str", f"Part {part.upper()}"))]
             branches.append(step)
         if model is not None and model in self.plan.blocks:
             self.plan.blocks[self.plan.blocks.index(model)] = branches[0]
@@ -1385,15 +1392,14 @@ class Interpreter:
         if router is not None:
             subject = self.reader.previous or router.field
             for route in router.routes:
-                step = Step(
-                    self.reader.step_id(f"path_{route.value}"),
-                    "llm",
+                step = self.reader.model_step(
+                    f"path_{route.value}",
                     "handle",
                     sentence(f"Handle the {label(subject).lower()} on path {route.value}"),
-                    reads=[subject],
+                    [subject],
+                    f"path_{route.value}_result",
+                    "The path's answer",
                 )
-                name = f"path_{route.value}_result"
-                step.writes = [self.reader.output(name, Field(name, "str", "The path's answer"))]
                 route.steps.append(step)
             paths = " / ".join(r.value for r in router.routes)
             self.plan.guessed.append(f"I guessed the paths {paths}")
@@ -1435,16 +1441,14 @@ class Interpreter:
         self._independent_analyses()
         if plan.blocks and isinstance(plan.blocks[-1], Parallel):
             branches = plan.blocks[-1].branches
-            join = Step(
-                reader.step_id("combine"),
-                "llm",
+            join = reader.model_step(
+                "combine",
                 "combine",
                 "Combine the results below into one answer.",
-                reads=[s.writes[0] for s in branches if s.writes],
+                [s.writes[0] for s in branches if s.writes],
+                "combined",
+                "The combined result",
             )
-            join.writes = [
-                reader.output("combined", Field("combined", "str", "The combined result"))
-            ]
             plan.blocks.append(join)
             plan.guessed.append(f"I added '{join.id}' to join the parallel steps")
         for index, block in enumerate(plan.blocks[:-1]):
@@ -1570,14 +1574,14 @@ class Interpreter:
             if body is review and subject is not None:
                 # "another provides evaluation and feedback in a loop": what is reviewed is
                 # written first, and written again with the feedback.
-                body = Step(
-                    reader.step_id("generate"),
-                    "llm",
+                body = reader.model_step(
+                    "generate",
                     "generate",
                     sentence(f"Write a response to the {label(subject).lower()}"),
-                    reads=[subject],
+                    [subject],
+                    "draft",
+                    "The response",
                 )
-                body.writes = [reader.output("draft", Field("draft", "str", "The response"))]
                 plan.blocks.insert(plan.blocks.index(review), body)
                 review.reads = [body.writes[0], *review.reads[1:]]
                 review.node = None

@@ -747,3 +747,33 @@ PAYLOADS = {
     }.items()
     for word in forms.split()
 }
+
+# Nouns that end like an adverb.
+NOUNS_IN_LY = frozenset(
+    [
+        "family",
+        "supply",
+        "reply",
+        "assembly",
+        "anomaly",
+        "rally",
+        "ally",
+        "fly",
+        "italy",
+        "july",
+        "monopoly",
+        "butterfly",
+        "belly",
+        "jelly",
+        "bully",
+        "lily",
+        "holly",
+        "folly",
+    ]
+)
+# Verbs of a step that reworks what a person sent back (a loop back to the approval).
+REWORKS = frozenset({"revise", "refine", "rewrite", "improve", "edit", "rework", "fix", "update"})
+# Model steps whose result a calculation works on ("extract the amounts, then total them").
+GATHERS = frozenset(
+    {"extract", "parse", "match", "categorize", "classify", "validate", "analyze", "identify"}
+)

@@ -198,3 +198,31 @@ BASED_ON = re.compile(
 )
 # "Approved content is published ...": a verdict said before, not a person's approval.
 APPROVED_BY_MODEL = re.compile(r"^\W*(?:the\s+|all\s+|any\s+)?approved\s+(?=\w+\s)", _I)
+
+# Branch labels named outside a label list (phrases.branch_labels).
+# "routes clean invoices to approved path": a branch named by the path it takes.
+PATH_LABEL = re.compile(
+    r"\b(?:to|down|into|onto|on|the)\s+(?:the\s+|an?\s+)?([a-z][\w-]{2,30})\s+(?:path|branch|lane)\b",
+    _I,
+)
+# 'into five main categories: "Quote Requests," "Product Information," and "Others."'
+QUOTED_LIST = re.compile(
+    r":\s*((?:[\"\u201c][^\"\u201d]{1,40}[\"\u201d]\s*(?:,|and|or)?\s*){2,})", _I
+)
+QUOTED = re.compile(r"[\"\u201c]([^\"\u201d]{1,40}?)[,.]?[\"\u201d]")
+# "Angry emails hit your best support person. Happy emails go to the upsell team.": a
+# sentence that opens with a label of the things it routes.
+LABEL_LED = re.compile(
+    r"(?:^|[.;]\s+)([A-Za-z][a-z-]{2,20}) (?:emails?|messages?|tickets?|ones|stuff|leads?|"
+    r"requests?|items?|reviews?|cases?|queries|invoices?|orders?) (?:go|goes|hit|hits|follow|"
+    r"follows|get|gets|are|is|land|lands|move|moves|post|posts|bounce|bounces)\b"
+)
+# "condition -> sales alert or nurture sequence", "routes to either apply changes or save the
+# file": the two alternatives a branching word leads to.
+EITHER = re.compile(
+    r"(?:\u2192|->|\brout\w* to|\beither)\s+(?:either\s+)?([a-z][\w -]{1,30}?) or "
+    r"([a-z][\w -]{1,30}?)\s*(?:[.,;]|$)",
+    _I,
+)
+# "logs everything else", "all other requests": the branch for the rest.
+REST = re.compile(r"\b(?:everything|anything|all) else\b|\bthe rest\b|\ball other\b", _I)

@@ -204,31 +204,6 @@ def singular(word: str) -> str:
     return word
 
 
-# Nouns that end like an adverb.
-_NOUNS_IN_LY = frozenset(
-    [
-        "family",
-        "supply",
-        "reply",
-        "assembly",
-        "anomaly",
-        "rally",
-        "ally",
-        "fly",
-        "italy",
-        "july",
-        "monopoly",
-        "butterfly",
-        "belly",
-        "jelly",
-        "bully",
-        "lily",
-        "holly",
-        "folly",
-    ]
-)
-
-
 def head_noun(words: list[str]) -> str | None:
     """The field-like name of a noun phrase ("incoming Gmail messages" -> message), or
     None when it names nothing (a pronoun, a vendor, only adjectives)."""
@@ -242,7 +217,7 @@ def head_noun(words: list[str]) -> str | None:
         and word not in lexicon.LANGUAGES
         and not word.isdigit()
         # "respond politely to emails": an adverb never names what a step works on.
-        and not (word.endswith("ly") and word not in _NOUNS_IN_LY)
+        and not (word.endswith("ly") and word not in lexicon.NOUNS_IN_LY)
         # "feedback collected through forms": a participle says how, not what.
         and not (word.endswith("ed") and lexicon.verb(word) is not None)
         and re.fullmatch(r"[a-z][a-z0-9-]*(?:'s)?", word)
@@ -512,13 +487,19 @@ def spell_ranges(text: str) -> str:
     return re.sub(r"\b([A-Za-z]{1,3})(\d)\s*[-\u2013]\s*\1?(\d)\b", spell, text)
 
 
+def quoted_labels(text: str) -> list[str]:
+    """The labels of a quoted list after a colon (': "Quote Requests," "FAQs," and "Others."')."""
+    quoted = patterns.QUOTED_LIST.search(text)
+    items = patterns.QUOTED.findall(quoted.group(1)) if quoted else []
+    return list(dict.fromkeys(field_name(item, "value") for item in items))
+
+
 def listed_labels(text: str) -> list[str]:
+    """The labels a list in the words names ("as bug, feature or question", "(A, B)")."""
     text = spell_ranges(text)
     match = patterns.LABELS.search(text)
     if not match:
-        quoted = _QUOTED_LIST.search(text)
-        items = _QUOTED.findall(quoted.group(1)) if quoted else []
-        return list(dict.fromkeys(field_name(item, "value") for item in items))
+        return quoted_labels(text)
     parts = patterns.LIST_SEPARATOR.split(match.group("list"))
     values = []
     for index, part in enumerate(parts):
@@ -585,47 +566,15 @@ def languages_of(phrase: Phrase) -> list[str]:
     return [word.capitalize() for word in phrase.lowered if word in lexicon.LANGUAGES]
 
 
-# "routes clean invoices to approved path": a branch named by the path it takes.
-_PATH_LABEL = re.compile(
-    r"\b(?:to|down|into|onto|on|the)\s+(?:the\s+|an?\s+)?([a-z][\w-]{2,30})\s+(?:path|branch|lane)\b",
-    re.IGNORECASE,
-)
-# 'into five main categories: "Quote Requests," "Product Information," and "Others."'
-_QUOTED_LIST = re.compile(
-    r":\s*((?:[\"\u201c][^\"\u201d]{1,40}[\"\u201d]\s*(?:,|and|or)?\s*){2,})", re.IGNORECASE
-)
-_QUOTED = re.compile(r"[\"\u201c]([^\"\u201d]{1,40}?)[,.]?[\"\u201d]")
-# "Angry emails hit your best support person. Happy emails go to the upsell team.": a
-# sentence that opens with a label of the things it routes.
-_LABEL_LED = re.compile(
-    r"(?:^|[.;]\s+)([A-Za-z][a-z-]{2,20}) (?:emails?|messages?|tickets?|ones|stuff|leads?|"
-    r"requests?|items?|reviews?|cases?|queries|invoices?|orders?) (?:go|goes|hit|hits|follow|"
-    r"follows|get|gets|are|is|land|lands|move|moves|post|posts|bounce|bounces)\b"
-)
-# "condition -> sales alert or nurture sequence", "routes to either apply changes or save the
-# file": the two alternatives a branching word leads to.
-_EITHER = re.compile(
-    r"(?:\u2192|->|\brout\w* to|\beither)\s+(?:either\s+)?([a-z][\w -]{1,30}?) or "
-    r"([a-z][\w -]{1,30}?)\s*(?:[.,;]|$)",
-    re.IGNORECASE,
-)
-# "logs everything else", "all other requests": the branch for the rest.
-_REST = re.compile(
-    r"\b(?:everything|anything|all) else\b|\bthe rest\b|\ball other\b", re.IGNORECASE
-)
-
-
 def branch_labels(text: str) -> list[str]:
     """Labels of branches the words name outside a label list: paths ("to the approved
     path"), a quoted list after a colon, and "everything else" (other)."""
-    found = [field_name(m.group(1), "value") for m in _PATH_LABEL.finditer(text)]
-    found += [field_name(m.group(1), "value") for m in _LABEL_LED.finditer(text)]
-    for match in _EITHER.finditer(text):
+    found = [field_name(m.group(1), "value") for m in patterns.PATH_LABEL.finditer(text)]
+    found += [field_name(m.group(1), "value") for m in patterns.LABEL_LED.finditer(text)]
+    for match in patterns.EITHER.finditer(text):
         found += [field_name(match.group(1), "value"), field_name(match.group(2), "value")]
     found = [name for name in found if name not in lexicon.NOT_A_NAME]
-    quoted = _QUOTED_LIST.search(text)
-    if quoted:
-        found += [field_name(item, "value") for item in _QUOTED.findall(quoted.group(1))]
-    if _REST.search(text):
+    found += quoted_labels(text)
+    if patterns.REST.search(text):
         found.append("other")
     return list(dict.fromkeys(found))

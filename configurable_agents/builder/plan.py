@@ -191,6 +191,12 @@ class Plan:
         """The step with this id, wherever it is."""
         return next((step for step in self.steps() if step.id == step_id), None)
 
+    def forget_if_unread(self, name: str) -> None:
+        """Drop the input ``name`` (and the guess that made it) when no step reads it."""
+        if name in self.fields and not any(name in step.reads for step in self.steps()):
+            del self.fields[name]
+            self.guessed = [g for g in self.guessed if g != f"I guessed the input '{name}'"]
+
     def rename_field(self, old: str, new: str) -> None:
         """Call the field ``old`` ``new`` wherever the plan uses it (steps' reads and writes,
         placeholders in instructions and arguments, routers and the loop)."""
