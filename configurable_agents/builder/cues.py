@@ -529,7 +529,8 @@ def _named_branches(interpreter: Interpreter, text: str) -> None:
 BRANCH_WORK = re.compile(
     r"\b(?:speciali[sz]ed|specialist|specific|different|dedicated|separate|own)\s+"
     r"(?:[\w-]+\s+){0,2}?(?:agents?|crews?|handlers?|nodes?|prompts?|chains?|flows?|"
-    r"subgraphs?|replies|responses|handling)\b",
+    r"subgraphs?|replies|responses|handling)\b"
+    r"|\b(?:appropriate|right|relevant|corresponding|matching)\s+(?:handlers?|agents?|specialists?)\b",
     _I,
 )
 

@@ -130,12 +130,16 @@ class _Reader:
         """The field a phrase works on: an earlier output, a field it names, or a new input."""
         words = phrase.object_tokens()
         head = head_noun(words)
-        if head in lexicon.ASPECTS:
-            # "the sentiment of a review": the step reads the review.
+        named = [w for w in words if w not in lexicon.DETERMINERS]
+        if head in lexicon.ASPECTS or (named and named[0] in lexicon.SORTED_BY):
+            # "the sentiment of a review": the step reads the review; "determines the
+            # intent - support, sales or general": it reads what came before.
             about = [w for p, ws in phrase.preposition_phrases() if p in ("of", "in") for w in ws]
             if about:
                 words = about
                 head = head_noun(words)
+            elif named and named[0] in lexicon.SORTED_BY:
+                words, head = [], None
         supplied = any(word in lexicon.SUPPLIED for word in words)
         pronoun = not words or words[0] in lexicon.PRONOUNS
         if head and head in self.plan.fields:
@@ -241,6 +245,12 @@ class Interpreter:
         if decide:
             before = self.read_phrases(text[: decide.start()])
             return before + self._decide(decide) + self.read_phrases(text[decide.end() :])
+        whether = patterns.WHETHER.search(text)
+        if whether and " or " not in f" {whether.group('condition')} ":
+            before = self.read_phrases(text[: whether.start()])
+            condition, rest = _condition_and_rest(whether.group("condition"))
+            rest += text[whether.end() :]
+            return before + self._gate(condition) + self.read_phrases(rest)
         approval = patterns.APPROVAL.search(text)
         if approval and not patterns.APPROVAL.match(text.strip()):
             # "drafts replies for review before sending": a person approves in between.
@@ -293,7 +303,9 @@ class Interpreter:
         added = self.read_phrases(text)
         tokens = TOKEN.findall(text.strip(" ."))
         last = lexicon.verb(tokens[-1]) if tokens else None
-        if not added and len(tokens) <= 4 and last is not None and last.role in ("save", "send"):
+        triggered = any(p.verb.role == "trigger" for p in phrases_of(text))
+        short = len(tokens) <= 4 and not triggered  # "Receive emails." starts a run
+        if not added and short and last is not None and last.role in ("save", "send"):
             # "... → complete audit log": a step of a chain said as a noun phrase.
             added = self.read_phrase(Phrase(last, tokens[-1], tokens[:-1], text))
         return added
@@ -332,6 +344,31 @@ class Interpreter:
             f"I made '{router.id}' a router with branches {' / '.join(values)}"
         )
         return [decide]
+
+    def _gate(self, condition: str) -> list[Step]:
+        """ "determines whether an email needs a reply": a model step answers yes or no, and
+        a router goes on for yes and stops for no."""
+        reader = self.reader
+        subject = reader.previous or reader.input("text", "What to decide about")
+        values = ["yes", "no"]
+        gate = Step(
+            reader.step_id("decide"),
+            "classify",
+            "decide",
+            sentence(f"Decide whether {condition}") + " Answer with one of: yes, no.",
+            reads=[subject],
+        )
+        gate.writes = [
+            reader.output("decision", Field("decision", "enum", "yes or no", values=values))
+        ]
+        reader.add(gate)
+        reader.previous = subject
+        router = self._router_for(gate.writes[0])
+        router.routes += [Route("yes", []), Route("no", [], stop=True)]
+        self.plan.understood.append(
+            f"I made '{router.id}' a router: the run goes on when {condition}, else it stops"
+        )
+        return [gate]
 
     def _label_led(self, text: str) -> list[Step] | None:
         """ "Bugs become Linear issues. Questions get a Slack reply.": a sentence that
@@ -693,6 +730,14 @@ class Interpreter:
                 phrase.tokens,
                 phrase.sentence,
             )
+        if _sorts(phrase):
+            # "determines the intent", "identify the priority": answering with a label.
+            phrase = Phrase(
+                lexicon.Verb(phrase.verb.base, "classify", phrase.verb.output),
+                phrase.word,
+                phrase.tokens,
+                phrase.sentence,
+            )
         verb = phrase.verb
         reader = self.reader
         create = verb.role == "create"
@@ -770,7 +815,9 @@ class Interpreter:
             output = reader.output(name, spec)
             step.writes = [output]
             if values:
-                cut = patterns.LABELS.search(step.instruction)
+                cut = patterns.LABELS.search(step.instruction) or re.search(
+                    rf"\s+{re.escape(values[0])}\b", step.instruction, re.I
+                )
                 base = step.instruction[: cut.start()] if cut else step.instruction
                 step.instruction = sentence(base) + f" Answer with one of: {', '.join(values)}."
                 self.plan.understood.append(f"'{step.id}' sorts into {' / '.join(values)}")
@@ -1604,6 +1651,24 @@ class Interpreter:
             last = steps[-1]
             plan.loop = Loop(last.id, last.id, bound, id=reader.step_id("repeat"))
             plan.understood.append(f"'{last.id}' repeats at most {bound} times")
+
+
+def _condition_and_rest(words: str) -> tuple[str, str]:
+    """ "an email needs a reply and drafts it": the condition, and the steps said after it
+    (from an "and"/"then" that a verb follows)."""
+    tokens = words.split()
+    for at, token in enumerate(tokens[1:-1], start=1):
+        if token.lower() in ("and", "then") and lexicon.verb(tokens[at + 1]) is not None:
+            return " ".join(tokens[:at]), " " + " ".join(tokens[at + 1 :])
+    return words.strip(), ""
+
+
+def _sorts(phrase: Phrase) -> bool:
+    """Whether a phrase sorts its subject: a sorting verb over what things are sorted by."""
+    if phrase.verb.base not in lexicon.SORTING_VERBS:
+        return False
+    words = [w for w in phrase.object_tokens() if w not in lexicon.DETERMINERS]
+    return bool(words) and words[0] in lexicon.SORTED_BY
 
 
 def _match_label(word: str, values: list[str]) -> str:

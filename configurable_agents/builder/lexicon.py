@@ -560,6 +560,12 @@ ASPECTS = frozenset(
         "summary",
     }
 )
+# Verbs that sort when their object is what a thing is sorted by ("determines the intent").
+SORTING_VERBS = frozenset({"determine", "identify", "detect", "assess", "decide", "tag", "label"})
+SORTED_BY = word_set(
+    """intent intents sentiment priority priorities urgency category categories type types
+    topic topics language tone emotion emotions severity"""
+)
 # Nouns of things a model writes (a create step at a destination writes one, then sends it).
 CONTENT_NOUNS = word_set(
     """report reports summary summaries article articles post posts message messages email

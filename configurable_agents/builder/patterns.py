@@ -81,7 +81,7 @@ REPEATEDLY = re.compile(
 ITEM = re.compile(r"^\s*(?:\d+\s*[.):]|[-*\u2022])\s+(.*\S)\s*$")
 # Sentences, and the bullets and arrows people draw between steps ("A \u2192 B \u2192 C").
 SENTENCE = re.compile(
-    r"(?<=[a-z0-9)\"'*`])[.!?]\s+(?=[A-Z0-9*\[])|\n+|;\s*|\s*[\u2022\u2192\u2193\u21d2]\s*|\s+->\s+|\s+=>\s+"
+    r"(?:(?<=[a-z0-9)\"'*`])|(?<=[A-Z]{2}))[.!?]\s+(?=[A-Z0-9*\[])|\n+|;\s*|\s*[\u2022\u2192\u2193\u21d2]\s*|\s+->\s+|\s+=>\s+"
     # "Reads the info - Crawls the website - Fetches news": a dash between spaces before a
     # capital is a bullet written on one line.
     r"|\s+[-\u2013\u2014]\s+(?=[A-Z])"
@@ -119,6 +119,12 @@ CONDITION = re.compile(
 DECIDE = re.compile(
     r"\b(?:decid\w*|determin\w*|choos\w*|chooses|checks?|checking)\s+(?:whether|if)\s+(?:to\s+)?"
     r"(?P<first>[^,;.]+?)\s+or\s+(?:to\s+)?(?P<second>[^,;.]+)",
+    _I,
+)
+# "determine whether an email needs a reply": a yes/no gate; what follows runs on yes.
+WHETHER = re.compile(
+    r"\b(?:decid|determin|check|assess|evaluat|detect|verif|judg)\w*\s+(?:whether|if)\s+"
+    r"(?P<condition>[^,;.:]+)",
     _I,
 )
 # Words that say the workflow branches without saying on what: a router is guessed.

@@ -367,8 +367,8 @@ def passive_subject(tokens: list[str], at: int) -> list[str]:
 
 def subject_before(tokens: list[str], end: int) -> bool:
     """Whether tokens[..end] end with a noun phrase that opens the sentence or a determiner."""
-    at = end
-    while at >= 0 and end - at < 5:
+    at, seen = end, 0
+    while at >= 0 and seen < 5:
         word = tokens[at].lower()
         if word in ("the", "a", "an", "each", "every", "this", "our", "your", "its"):
             return True
@@ -388,7 +388,7 @@ def subject_before(tokens: list[str], end: int) -> bool:
             continue
         if not noun_head and (word in BOUNDARY or word in PUNCT or lexicon.verb(word) is not None):
             return False
-        at -= 1
+        at, seen = at - 1, seen + 1
     return at < 0
 
 

@@ -236,3 +236,37 @@ def test_a_generic_verb_over_a_list_makes_each_thing_where_it_is_named() -> None
 
     assert [kind for _, kind in built["nodes"]] == ["llm", "llm", "http_request", "http_request"]
     assert "clickup_url" in built["inputs"]
+
+
+def test_deciding_whether_something_holds_is_a_gate_that_stops_on_no() -> None:
+    built = graph("Use AI to determine whether an email needs a reply. Draft a response.")
+
+    assert built["inputs"] == ["email"]
+    assert built["nodes"] == [("decide", "llm"), ("route", "router"), ("draft", "llm")]
+    assert built["routes"]["route"][0] == [("yes", "draft"), ("no", "END")]
+    decide = built["config"].get_node("decide")
+    assert "Decide whether an email needs a reply" in decide.prompt
+    assert built["config"].state["decision"].values == ["yes", "no"]
+
+
+def test_determining_the_intent_between_dashes_sorts_and_routes_to_handlers() -> None:
+    built = graph(
+        "A classifier (gpt-4o-mini via OpenRouter) determines the intent \u2014 support, "
+        "sales or general \u2014 and routes it to the appropriate handler."
+    )
+
+    assert built["nodes"][:2] == [("determine", "llm"), ("route", "router")]
+    assert built["config"].state["intent"].values == ["support", "sales", "general"]
+    targets = dict(built["routes"]["route"][0])
+    assert targets == {
+        "support": "handle_support",
+        "sales": "handle_sales",
+        "general": "handle_general",
+    }
+
+
+def test_a_received_thing_is_an_input_not_a_send() -> None:
+    built = graph("Receive emails. Summarize them.")
+
+    assert built["inputs"] == ["email"]
+    assert built["nodes"] == [("summarize", "llm")]
