@@ -56,6 +56,7 @@ class Interpreter(Protocol):
     def file_write(self, phrase: Phrase) -> Step: ...
     def approval(self, phrase: Phrase | None) -> Step: ...
     def language(self, phrase: Phrase) -> Step: ...
+    def gate(self, condition: str) -> list[Step]: ...
     def branching(self, text: str, *, cued: bool = False) -> None: ...
     def set_labels(self, field_: str, labels: list[str]) -> None: ...
 
@@ -99,7 +100,8 @@ CUES: tuple[Cue, ...] = (
             r"watch\w*|monitor\w*|quer(?:y|ies|ied)|calls?|called|look(?:s|ing)? up|lookups?|"
             r"search(?:es|ing)?|crawl\w*|screenshots?|collect\w*|gather\w*|takes? in)\b"
             rf"[^.;:]{{0,60}}?\b(?:{_SERVICE}|{_WEB})\b"
-            r"|\b(?:via|over) https?\b|\bweb search\b|\bsearch the web\b|\bsearch tool\b|\bapi (?:calls?|requests?)\b|\b(?:GET|POST) requests?\b"
+            r"|\b(?:via|over) https?\b|\bweb search\b|\bsearch the web\b|\bsearch tool\b|"
+            r"\b(?:api|https?) (?:calls?|requests?)\b|\b(?:GET|POST) requests?\b"
             # "weather updates daily for a preferred location": data that lives on the web
             r"|\b(?:weather|forecasts?|exchange rates?|stock prices?|headlines|news feeds?)\b"
             # "summarizing weekly activity from a specified Slack channel"
@@ -114,7 +116,9 @@ CUES: tuple[Cue, ...] = (
             r"\b(?:read\w*|load\w*|upload\w*|import\w*|open\w*|pars\w*|ingest\w*|source|sources|"
             r"submits?|drops?|extract\w* (?:\w+ )?from)\b"
             rf"[^.;:]{{0,50}}?\b(?:{_FILES})\b"
-            r"|\bmulti-file\b|\bfile reading\b",
+            r"|\bmulti-file\b|\bfile reading\b"
+            # "a document loaded from local memory"
+            rf"|\b(?:{_FILES}) (?:loaded|read|uploaded|imported|taken) from\b|\b(?:{_FILES}) rows\b",
             _I,
         ),
     ),
@@ -160,7 +164,7 @@ CUES: tuple[Cue, ...] = (
             r"\b(?:log(?:s|ged|ging)?|sav(?:e|es|ed|ing)|stor(?:e|es|ed|ing)|record(?:s|ed)?|"
             r"append(?:s|ed)?|writ(?:e|es|ing)|written|sync\w*|export\w*|outputs?|archiv\w*|"
             r"keeps?|kept|add(?:s|ed)? (?:a )?rows?|synchroniz\w*|persist\w*|insert\w*|push\w*|"
-            r"assembl\w*)\b"
+            r"assembl\w*|puts?|placed|populat\w*|fill(?:s|ed)?|go(?:es)? (?:to|into)|lands? in)\b"
             rf"[^.;:]{{0,60}}?\b(?:{_STORE})\b"
             r"|\bstructured format like (?:excel|csv|json)\b",
             _I,
@@ -484,6 +488,9 @@ def complete(interpreter: Interpreter, text: str) -> None:
         new = _added(interpreter, before)
         _where_numbers_are(interpreter, new)
         plan.understood.append(f"'{new[0].id}' does the arithmetic the words name")
+    filtered = FILTER.search(text)
+    if filtered and not _has_labels(interpreter):
+        _filter_gate(interpreter, text, filtered)
     if ROUTER_CUE.search(text):
         interpreter.branching(text, cued=True)
     _model_step_for_results(interpreter)
@@ -499,6 +506,48 @@ def complete(interpreter: Interpreter, text: str) -> None:
     _named_branches(interpreter, text)
     if BRANCH_WORK.search(text):
         _work_per_branch(interpreter)
+
+
+# "filters out the noise", "select the top 10 articles", "posts non-approved cases": only
+# some items go on, a yes/no gate.
+FILTER = re.compile(
+    r"\bfilter(?:s|ed|ing)?\b(?!\s+(?:by|on)\b)|\bselect(?:s|ed|ing)? (?:only |the )?(?:top|best)\b|"
+    r"\bkeeps? only\b|\bnon-approved\b|\bonly (?:the )?(?:new|relevant|important|qualified)\b",
+    _I,
+)
+
+
+def _has_labels(interpreter: Interpreter) -> bool:
+    """Whether the plan routes already or sorts into labels (a router is made on those)."""
+    plan = interpreter.plan
+    return any(isinstance(b, Router) for b in plan.blocks) or any(
+        s.kind == "classify" and s.writes and plan.fields[s.writes[0]].values for s in plan.steps()
+    )
+
+
+def _filter_gate(interpreter: Interpreter, text: str, match: re.Match[str]) -> None:
+    """A yes/no gate where the words filter: before the first step whose verb is said after
+    the filter (in the words' order), else at the end."""
+    plan = interpreter.plan
+    # From the start of the filter's clause: "posts non-approved cases" gates the post.
+    opening = max(text.rfind(mark, 0, match.start()) for mark in (",", ".", ";", " and "))
+    said = text[opening + 1 :]
+    later = [
+        index
+        for index, block in enumerate(plan.blocks)
+        if isinstance(block, Step)
+        and block.does not in ("filter", "select", "keep")
+        and re.search(rf"\b{re.escape(block.does[:5])}", said, _I)
+    ]
+    at = later[0] if later else len(plan.blocks)
+    previous = [b for b in plan.blocks[:at] if isinstance(b, Step) and b.writes]
+    interpreter.reader.previous = previous[-1].writes[0] if previous else None
+    before = len(plan.blocks)
+    words = re.split(r",|\band\b", _clause(text, match))[0].strip()
+    interpreter.gate(f"it passes the filter the words name ({words})")
+    new = plan.blocks[before:]
+    del plan.blocks[before:]
+    plan.blocks[at:at] = new
 
 
 # A classification offers at most this many labels (more is a list, not a choice).

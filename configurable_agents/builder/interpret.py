@@ -250,7 +250,7 @@ class Interpreter:
             before = self.read_phrases(text[: whether.start()])
             condition, rest = _condition_and_rest(whether.group("condition"))
             rest += text[whether.end() :]
-            return before + self._gate(condition) + self.read_phrases(rest)
+            return before + self.gate(condition) + self.read_phrases(rest)
         approval = patterns.APPROVAL.search(text)
         if approval and not patterns.APPROVAL.match(text.strip()):
             # "drafts replies for review before sending": a person approves in between.
@@ -345,7 +345,7 @@ class Interpreter:
         )
         return [decide]
 
-    def _gate(self, condition: str) -> list[Step]:
+    def gate(self, condition: str) -> list[Step]:
         """ "determines whether an email needs a reply": a model step answers yes or no, and
         a router goes on for yes and stops for no."""
         reader = self.reader

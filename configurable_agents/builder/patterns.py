@@ -11,7 +11,9 @@ from configurable_agents.builder.lexicon import NUMBER_PATTERN
 
 _I = re.IGNORECASE
 _N = NUMBER_PATTERN
-_UNITS = r"(?:rounds?|times|iterations?|passes|tries|attempts|loops?|cycles?|revisions?|retries)"
+_UNITS = (
+    r"(?:rounds?|times|iterations?|passes|tries|attempts|loops?|cycles?|revisions?|retries|turns)"
+)
 
 # Openings that only say "this is a workflow": removed before reading.
 PREAMBLES = [
@@ -49,6 +51,12 @@ LOOP_BOUNDS = [
         _I,
     ),
     re.compile(rf"[,;]?\s*\b(?:for|in|over)\s+{_N}\s+{_UNITS}", _I),
+    # "(configurable, default is 5 turns)", "(configured here as 6 tries)"
+    re.compile(
+        rf"[,;]?\s*\b(?:default(?:s to| is| of)?|configured (?:here )?(?:as|to)|set to)\s+"
+        rf"{_N}\s+{_UNITS}",
+        _I,
+    ),
     re.compile(rf"[,;]?\s*\b{_N}\s+{_UNITS}\s+(?:at most|at max|at the most|max(?:imum)?)\b", _I),
 ]
 # "until it is good", "until the score is 8 or more": a repeat with a condition.
@@ -98,7 +106,7 @@ APPROVAL = re.compile(
     r"(?:human|person|manager|someone|me|us|team|editor|reviewer|user|admin)|"
     r"for (?:human |manual |your |a |final )?(?:review|approval)|ask (?:me|us|a person|a human)|"
     r"wait(?:s|ing)? for (?:a |an |my |your |our |human |manual )?(?:human|person|confirmation|approval|ok)|"
-    r"manual confirmation|human review|approval gate|"
+    r"manual confirmation|human review|approval gate|human (?:gate|checkpoint)|"
     r"(?:human|person|manager|team) (?:reviews?|checks?|approves?|confirms?)|"
     r"someone (?:has to|must|needs to|should) (?:say yes|approve|sign off|confirm)|"
     # "pauses to notify a human agent", "flags it for a human": a person takes over.

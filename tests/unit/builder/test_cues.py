@@ -165,3 +165,56 @@ def test_someone_who_has_to_say_yes_is_an_approval() -> None:
 
     kinds = [s.kind for s in plan.steps()]
     assert kinds.index("approval") < kinds.index("http_request")
+
+
+def test_a_filter_said_on_a_send_is_a_gate_before_that_send() -> None:
+    built = graph(
+        "Extract the totals from the receipt, log the result to Google Sheets, and post "
+        "non-approved cases to Slack."
+    )
+
+    nodes = [name for name, _ in built["nodes"]]
+    assert nodes.index("log") < nodes.index("decide") < nodes.index("route") < nodes.index("post")
+    assert built["routes"]["route"][0] == [("yes", "post"), ("no", "END")]
+
+
+def test_selecting_the_top_items_gates_what_is_summarized() -> None:
+    built = graph(
+        "Download the RSS feeds, rank the headlines, select the top 10 articles and summarize them."
+    )
+
+    assert [name for name, _ in built["nodes"]] == [
+        "fetch",
+        "rank",
+        "select",
+        "decide",
+        "route",
+        "summarize",
+    ]
+    assert built["routes"]["route"][0] == [("yes", "summarize"), ("no", "END")]
+
+
+def test_a_default_number_of_turns_bounds_the_loop() -> None:
+    built = graph("Write a slogan, critique it and refine it in a loop (default is 5 turns).")
+
+    loops = [n for n in built["config"].nodes if n.kind == "loop"]
+    assert [loop.max_iterations for loop in loops] == [5]
+
+
+def test_putting_results_in_a_spreadsheet_writes_a_file() -> None:
+    built = graph("Extract the key details of each invoice and put them in a spreadsheet.")
+
+    assert built["nodes"][-1] == ("save", "file_write")
+
+
+def test_a_document_loaded_from_local_storage_is_read_first() -> None:
+    built = graph("Answer questions about a document loaded from local memory.")
+
+    assert built["nodes"] == [("read", "file_read"), ("answer", "llm")]
+    assert built["inputs"] == ["path"]
+
+
+def test_a_human_gate_before_the_final_action_is_an_approval() -> None:
+    built = graph("Draft a response and require a human gate before final action.")
+
+    assert built["nodes"] == [("draft", "llm"), ("approve", "approval")]
