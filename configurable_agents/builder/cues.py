@@ -62,13 +62,18 @@ class Interpreter(Protocol):
 
 
 _I = re.IGNORECASE
+_TOOL_APIS = (
+    r"tavily\w*|serp\w*|jina(?: reader)?|firecrawl|apify|textract|exa(?:\.ai)?|perplexity|"
+    r"brave search|deepl|whisper|assemblyai|deepgram|wolfram\w*|google search|bing"
+)
 # Services a step talks to over HTTP (the annotation guide's "named service").
 _SERVICE = (
-    r"slack|discord|telegram|whatsapp|notion|linear|jira|confluence|trello|asana|clickup|"
+    r"(?:slack|discord|telegram|whatsapp|notion|linear|jira|confluence|trello|asana|clickup|"
     r"hubspot|salesforce|pipedrive|zendesk|intercom|freshdesk|crm|cms|wordpress|ghost|shopify|"
     r"gmail|outlook|e-?mail|inbox|calendar|github|gitlab|twitter|x\.com|linkedin|"
     r"reddit|youtube|supabase|airtable|baserow|nocodb|webhook|apis?|endpoints?|rest|graphql|"
-    r"channel|thread|server|backend|provider|service"
+    r"channel|thread|server|backend|provider|service|" + _TOOL_APIS + r")"
+    # Services that search, read pages, read scans or transcribe: each is an API called.
 )
 _WEB = r"web|website|websites|webpages?|pages?|internet|urls?|rss|feeds?|sites?|sources"
 _FILES = (
@@ -105,7 +110,9 @@ CUES: tuple[Cue, ...] = (
             # "weather updates daily for a preferred location": data that lives on the web
             r"|\b(?:weather|forecasts?|exchange rates?|stock prices?|headlines|news feeds?)\b"
             # "summarizing weekly activity from a specified Slack channel"
-            rf"|\bfrom (?:a |an |the |your |their )?(?:[\w-]+ ){{0,2}}?(?:{_SERVICE}|rss|feeds?)\b",
+            rf"|\bfrom (?:a |an |the |your |their )?(?:[\w-]+ ){{0,2}}?(?:{_SERVICE}|rss|feeds?)\b"
+            # "using Amazon Textract", "based on TavilySearch and Jina"
+            rf"|\b(?:using|with|via|based on|through|and) (?:the )?(?:amazon |aws )?(?:{_TOOL_APIS})\b",
             _I,
         ),
     ),
@@ -148,6 +155,9 @@ CUES: tuple[Cue, ...] = (
             r"|\btools? (?:calls?|execution)\b|`?\b[a-z]+_[a-z_]+`? tool\b"
             # "an alert", "a nominated human gets pinged": someone is told
             r"|\balerts?\b|\bping(?:s|ed)?\b"
+            # "only the approved version reaches the customer", "get an email back"
+            r"|\breach(?:es)? (?:the |your |their )?(?:customers?|users?|clients?|recipients?)\b"
+            r"|\b(?:an? )?e-?mail back\b|\bauto-?send\w*"
             # "a Telegram alert", "one tidy Slack digest", "a WordPress draft"
             rf"|\b(?:{_SERVICE}) (?:alerts?|messages?|notifications?|posts?|drafts?|digests?|"
             r"pages?|updates?|replies|tickets?|issues?|tasks?)\b"
@@ -500,7 +510,8 @@ def complete(interpreter: Interpreter, text: str) -> None:
     _sends(interpreter, text)
     if found["file_out"] and not _has(interpreter, "file_write"):
         clause = _clause(text, found["file_out"])
-        interpreter.file_write(_phrase("save", clause))
+        step = interpreter.file_write(_phrase("save", clause))
+        _before_later_sends(interpreter, text, found["file_out"], step)
         plan.understood.append("I added a step that keeps the result where the words say")
     reader.previous = _main_output(interpreter)
     _named_branches(interpreter, text)
@@ -548,6 +559,25 @@ def _filter_gate(interpreter: Interpreter, text: str, match: re.Match[str]) -> N
     new = plan.blocks[before:]
     del plan.blocks[before:]
     plan.blocks[at:at] = new
+
+
+def _before_later_sends(
+    interpreter: Interpreter, text: str, match: re.Match[str], step: Step
+) -> None:
+    """A file write goes before the first send to a service the words name after the file
+    ("push to Google Sheets and Slack": the sheet, then Slack)."""
+    blocks = interpreter.plan.blocks
+    for index, block in enumerate(blocks):
+        if block is step:
+            return
+        if not isinstance(block, Step) or block.args.get("method") != "POST":
+            continue
+        service = next((r[:-4] for r in block.reads if r.endswith("_url")), "webhook")
+        said = re.search(rf"\b{re.escape(service.replace('_', ' '))}", text[match.end() :], _I)
+        if service != "webhook" and said:
+            blocks.remove(step)
+            blocks.insert(index, step)
+            return
 
 
 # A classification offers at most this many labels (more is a list, not a choice).

@@ -1510,6 +1510,7 @@ class Interpreter:
                         following.reads.append(step.writes[0])
                 following.node = None
         self._keep_last()
+        self._one_approval_at_a_time()
         if modifiers.bound is not None or modifiers.repeat:
             self.add_loop(modifiers)
         if plan.question is None:
@@ -1527,6 +1528,21 @@ class Interpreter:
                         Choice("No, send it directly", "keep it as it is"),
                     ],
                 )
+
+    def _one_approval_at_a_time(self) -> None:
+        """ "a human reviews it, and only the approved version is sent": one approval, not
+        two in a row (the second would ask the same person the same thing again)."""
+        blocks = self.plan.blocks
+        for index in range(len(blocks) - 1, 0, -1):
+            this, before = blocks[index], blocks[index - 1]
+            if (
+                isinstance(this, Step)
+                and isinstance(before, Step)
+                and this.kind == before.kind == "approval"
+            ):
+                del blocks[index]
+                for name in this.writes:
+                    self.plan.forget_if_unread(name)
 
     def _keep_last(self) -> None:
         """A request that opens with where the result is kept ("Logs calls to a sheet.

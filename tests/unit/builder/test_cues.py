@@ -218,3 +218,33 @@ def test_a_human_gate_before_the_final_action_is_an_approval() -> None:
     built = graph("Draft a response and require a human gate before final action.")
 
     assert built["nodes"] == [("draft", "llm"), ("approve", "approval")]
+
+
+def test_search_and_reader_services_named_as_tools_are_fetched_before_the_answer() -> None:
+    built = graph("A Q&A workflow based on TavilySearch and Jina")
+
+    assert built["nodes"] == [
+        ("fetch", "http_request"),
+        ("fetch_jina", "http_request"),
+        ("respond", "llm"),
+    ]
+
+
+def test_a_version_that_reaches_the_customer_is_sent_after_one_approval() -> None:
+    built = graph(
+        "n8n drafts the email, a human reviews it, and only the approved version reaches "
+        "the customer."
+    )
+
+    assert built["nodes"] == [("draft", "llm"), ("approve", "approval"), ("send", "http_request")]
+
+
+def test_a_sheet_named_before_a_service_is_written_before_the_post() -> None:
+    built = graph(
+        "Pull Salesforce pipeline data, calculate weighted forecast, and push to Google "
+        "Sheets and Slack"
+    )
+
+    names = [name for name, _ in built["nodes"]]
+    assert names.index("save") == names.index("push") - 1
+    assert built["config"].get_node("push").args.method == "POST"
