@@ -125,7 +125,11 @@ CUES: tuple[Cue, ...] = (
             rf"[^.;:]{{0,50}}?\b(?:{_FILES})\b"
             r"|\bmulti-file\b|\bfile reading\b"
             # "a document loaded from local memory"
-            rf"|\b(?:{_FILES}) (?:loaded|read|uploaded|imported|taken) from\b|\b(?:{_FILES}) rows\b",
+            rf"|\b(?:{_FILES}) (?:loaded|read|uploaded|imported|taken) from\b|\b(?:{_FILES}) rows\b"
+            # "pulls the raw numbers from your database", "a folder of scientific articles"
+            r"|\b(?:pull|fetch|get|retriev|load|look)\w*(?: up)? [^.;:]{0,40}?\bfrom (?:the |a |an |"
+            rf"your |their |our )?(?:(?!(?:{_SERVICE})\b)[\w-]+ ){{0,2}}?(?:{_STORE})\b"
+            r"|\b(?:a|the|my|your|their) folders? (?:of|with|full of)\b",
             _I,
         ),
     ),
@@ -174,8 +178,16 @@ CUES: tuple[Cue, ...] = (
             r"\b(?:log(?:s|ged|ging)?|sav(?:e|es|ed|ing)|stor(?:e|es|ed|ing)|record(?:s|ed)?|"
             r"append(?:s|ed)?|writ(?:e|es|ing)|written|sync\w*|export\w*|outputs?|archiv\w*|"
             r"keeps?|kept|add(?:s|ed)? (?:a )?rows?|synchroniz\w*|persist\w*|insert\w*|push\w*|"
-            r"assembl\w*|puts?|placed|populat\w*|fill(?:s|ed)?|go(?:es)? (?:to|into)|lands? in)\b"
-            rf"[^.;:]{{0,60}}?\b(?:{_STORE})\b"
+            r"assembl\w*|puts?|placed|populat\w*|fill(?:s|ed)?|go(?:es)? (?:to|into)|lands? in|"
+            r"updat\w*|materializ\w*)\b"
+            rf"[^.;:]{{0,60}}?\b(?:{_STORE}|rows?)\b"
+            # "outputs a clean XLSX ledger", "produce a multi-sheet Excel workbook", "a PDF
+            # document is rendered": a file is made.
+            r"|\b(?:outputs?|produc\w*|creat\w*|render\w*|generat\w*|build\w*|export\w*)\b "
+            r"(?:(?:a|an|the|new|clean|single|polished|multi-sheet|[\w-]+)\s+){0,3}?"
+            r"(?:xlsx|excel|workbook|pdf|notebook|csv|docx|google docs?|google sheets?|"
+            r"spreadsheet|markdown file|json file|ledger)\b"
+            r"|\b(?:pdf|xlsx|excel|docx|csv)(?: \w+)? (?:is |are )?(?:rendered|generated|created|produced)\b"
             r"|\bstructured format like (?:excel|csv|json)\b",
             _I,
         ),

@@ -248,3 +248,25 @@ def test_a_sheet_named_before_a_service_is_written_before_the_post() -> None:
     names = [name for name, _ in built["nodes"]]
     assert names.index("save") == names.index("push") - 1
     assert built["config"].get_node("push").args.method == "POST"
+
+
+def test_a_file_the_workflow_outputs_is_written_at_the_end() -> None:
+    built = graph("Extract the structured data from the invoice and output a clean XLSX ledger.")
+
+    assert built["nodes"] == [("extract", "llm"), ("save", "file_write")]
+
+
+def test_numbers_pulled_from_a_database_are_read_from_a_file_not_fetched() -> None:
+    built = graph(
+        "Pull the raw numbers from your database, compute every metric and write the narrative."
+    )
+
+    assert built["nodes"][0] == ("fetch", "file_read")
+    assert "path" in built["inputs"]
+
+
+def test_a_database_of_a_named_service_is_fetched_over_http() -> None:
+    built = graph("Fetch the daily posts from a Notion database and format them for LinkedIn.")
+
+    assert built["nodes"] == [("fetch", "http_request"), ("format", "llm")]
+    assert built["config"].get_node("fetch").args.method == "GET"
