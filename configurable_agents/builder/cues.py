@@ -380,7 +380,16 @@ def _sends(interpreter: Interpreter, text: str) -> None:
         for s in _steps(interpreter)
         if s.kind == "http_request" and s.args.get("method") == "POST"
     )
+    posted = {
+        name
+        for s in _steps(interpreter)
+        if s.kind == "http_request" and s.args.get("method") == "POST"
+        for name in s.reads
+    }
     for clause in clauses[posts:][:MAX_ADDED_SENDS]:
+        named = {f"{field_name(m.group(1).lower())}_url" for m in _SERVICE_WORD.finditer(clause)}
+        if named and named <= posted:
+            continue  # "... are posted to Slack": a step posts there already
         interpreter.reader.previous = _main_output(interpreter)
         step = interpreter.send(_phrase("send", clause))[0]
         interpreter.plan.understood.append(

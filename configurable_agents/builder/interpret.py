@@ -233,6 +233,12 @@ class Interpreter:
         led = self._label_led(text)
         if led is not None:
             return led
+        otherwise = patterns.OTHERWISE.match(text)
+        last = self.plan.blocks[-1] if self.plan.blocks else None
+        if otherwise and isinstance(last, Router) and last.routes and not last.otherwise:
+            # "if qualified, write an invitation; otherwise, write a rejection": the
+            # sentence after the condition's is what the router does otherwise.
+            return self._otherwise(last, text[otherwise.end() :])
         gate = patterns.APPROVED_BY_MODEL.match(text)
         judged = any(s.kind in ("review", "classify") for s in self.plan.steps())
         if gate and judged and not any(s.kind == "approval" for s in self.plan.steps()):
@@ -281,6 +287,7 @@ class Interpreter:
                 # person or the time, not a condition on what the workflow holds.
                 if found.group("value").lower() not in lexicon.NOT_CONDITIONS
                 and not found.group("value").lower().endswith("ing")
+                and not _arrival(text, found)
             ),
             None,
         )
@@ -370,26 +377,46 @@ class Interpreter:
         )
         return [gate]
 
+    def _otherwise(self, router: Router, text: str) -> list[Step]:
+        """The steps of ``text`` as what ``router`` does when no route is taken."""
+        first = next((r.steps[0] for r in router.routes if r.steps), None)
+        self.reader.previous = first.reads[0] if first and first.reads else self.reader.previous
+        start = len(self.plan.blocks)
+        for phrase in phrases_of(text):
+            self.read_phrase(phrase)
+        router.otherwise = [b for b in self.plan.blocks[start:] if isinstance(b, Step)]
+        del self.plan.blocks[start:]
+        if router.otherwise:
+            self.plan.understood.append(
+                f"'{router.id}' otherwise → {', '.join(s.id for s in router.otherwise)}"
+            )
+        return []
+
     def _label_led(self, text: str) -> list[Step] | None:
         """ "Bugs become Linear issues. Questions get a Slack reply.": a sentence that
         starts with a label of the last classification is that label's branch."""
         field_ = self.reader.labels_field
         values = self.plan.fields[field_].values if field_ else None
-        tokens = TOKEN.findall(text)
-        if not values or not tokens:
+        if not values or not field_:
             return None
-        for size in (2, 1):
-            said = field_name(" ".join(singular(t.lower()) for t in tokens[:size]))
-            if said in values:
-                break
-        else:
+        # "Invoices go to a Google Sheet, support emails are posted to Slack, others are
+        # ignored": one branch per part when every part starts with a label.
+        parts = [p for p in re.split(r",\s*(?:and\s+|while\s+)?|;\s*", text) if p.strip()]
+        led = [_led_by(part, values) for part in parts]
+        if len(parts) < 2 or None in led:
+            parts, led = [text], [_led_by(text, values)]
+        if led[0] is None:
             return None
-        assert field_ is not None
         router = self._router_for(field_)
         for value in values:
             if not any(route.value == value for route in router.routes):
                 router.routes.append(Route(value, []))
-        self._branch(router, said, " ".join(tokens[size:]))
+        for part, (said, size) in zip(parts, led, strict=True):  # type: ignore[misc]
+            rest = " ".join(TOKEN.findall(part)[size:])
+            if patterns.DROPPED.fullmatch(rest.strip(" .")):
+                next(r for r in router.routes if r.value == said).stop = True
+                continue
+            self._branch(router, said, rest)
         return []
 
     def _parallel_sentence(self, text: str, at: int, cue: str = "") -> list[Step]:
@@ -468,6 +495,17 @@ class Interpreter:
         approval = patterns.APPROVAL.search(phrase.text)
         if approval and approval.start() == 0:
             return [self.approval(phrase)]
+        # "... and gets added to a sheet": what is done to the person is the workflow's.
+        passive = phrase.word.lower().endswith("ed") or bool(
+            re.search(rf"\b{re.escape(phrase.word)}\s+\w+ed\b", phrase.sentence)
+        )
+        person = _person_subject(phrase.sentence) and not passive
+        if person and phrase.verb.role == "send":
+            # "a user submits a resume", "a prospect fills out a form": what starts a run.
+            return self.trigger(phrase)
+        if person and phrase.verb.base in ("receive", "get"):
+            # "Client submits a form, receives a welcome email": sent to the person.
+            return self.send(Phrase(table_verb("send"), "send", phrase.tokens, phrase.sentence))
         role = phrase.verb.role if phrase.verb.role in lexicon.ROLE_STEPS else "language"
         if phrase.verb.role == "review" and set(phrase.lowered) & lexicon.QUANTITIES:
             role = "calculate"  # "validate and cross-check totals": arithmetic
@@ -1273,7 +1311,10 @@ class Interpreter:
         for one in inner:
             self.read_phrase(one)
         words = TOKEN.findall(target)
-        if not inner and any(is_product(w) for w in words[1:]):
+        if not inner and any(w.lower() in lexicon.FILE_PLACES for w in words):
+            # "Invoices go to a Google Sheet": kept there.
+            self.read_phrase(Phrase(table_verb("save"), "save", words, target))
+        elif not inner and any(is_product(w) for w in words[1:]):
             # "Bugs become Linear issues": a record made in the product the words name.
             self.read_phrase(Phrase(table_verb("create"), "create", ["to", *words[1:]], target))
         elif not inner:
@@ -1677,6 +1718,38 @@ def _condition_and_rest(words: str) -> tuple[str, str]:
         if token.lower() in ("and", "then") and lexicon.verb(tokens[at + 1]) is not None:
             return " ".join(tokens[:at]), " " + " ".join(tokens[at + 1 :])
     return words.strip(), ""
+
+
+def _person_subject(sentence: str) -> bool:
+    """Whether a sentence opens with a person outside the workflow doing its first verb ("A
+    user submits a resume", "Client submits a form, receives a welcome email")."""
+    tokens = [t.lower() for t in TOKEN.findall(sentence)[:3]]
+    if tokens[:1] and tokens[0] in lexicon.DETERMINERS:
+        tokens = tokens[1:]
+    people = lexicon.RECIPIENTS | lexicon.SENDERS
+    return len(tokens) >= 2 and tokens[0] in people and lexicon.verb(tokens[1]) is not None
+
+
+def _led_by(text: str, values: list[str]) -> tuple[str, int] | None:
+    """The label a text starts with ("Support emails are posted", "others are ignored") and
+    how many words say it, or None."""
+    tokens = TOKEN.findall(text)
+    for size in (2, 1):
+        said = field_name(" ".join(singular(t.lower()) for t in tokens[:size]))
+        if tokens[size - 1 : size] and said in values:
+            # "support emails are posted": the label's items are not a step.
+            items = tokens[size : size + 1]
+            return said, size + (bool(items) and items[0].lower() in lexicon.ITEM_NOUNS)
+    return None
+
+
+def _arrival(text: str, found: re.Match[str]) -> bool:
+    """Whether a "when" clause says what starts a run ("When a new email arrives in Gmail,
+    classify it"): then it is a trigger, not a condition."""
+    if found.group("word").lower() not in ("when", "whenever", "once", "as soon as"):
+        return False
+    clause = re.split(r"[,;:]", text[found.start() :], maxsplit=1)[0]
+    return bool(patterns.ARRIVAL.search(clause))
 
 
 def _sorts(phrase: Phrase) -> bool:

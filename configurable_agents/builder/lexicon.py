@@ -560,6 +560,15 @@ ASPECTS = frozenset(
         "summary",
     }
 )
+# People outside the workflow whose sending starts a run ("a prospect fills out a form").
+SENDERS = word_set(
+    "prospect prospects visitor visitors buyer buyers patient patients student students someone lead"
+)
+# Nouns for the items a label sorts ("support emails", "other ones").
+ITEM_NOUNS = word_set(
+    """email emails message messages ticket tickets one ones stuff lead leads request requests
+    item items review reviews case cases query queries invoice invoices order orders"""
+)
 # Verbs that sort when their object is what a thing is sorted by ("determines the intent").
 SORTING_VERBS = frozenset({"determine", "identify", "detect", "assess", "decide", "tag", "label"})
 SORTED_BY = word_set(

@@ -122,6 +122,12 @@ CONDITION = re.compile(
     r"(?:a\s+|an\s+|too\s+|very\s+|marked\s+as\s+|classified\s+as\s+)?(?P<value>[\w-]+)",
     _I,
 )
+# "when a new email arrives", "when a form is submitted": what starts a run, not a condition.
+ARRIVAL = re.compile(
+    r"\b(?:arriv\w*|comes? in|(?:is|are|gets?) (?:received|submitted|created|added|uploaded|"
+    r"opened|posted|filed|sent)|lands?|signs? up|fills? (?:out|in)|submits?)\b",
+    _I,
+)
 # "decides whether to send it automatically or flag it for human review": a router with a
 # branch for each alternative.
 DECIDE = re.compile(
@@ -230,6 +236,11 @@ LABEL_LED = re.compile(
     r"(?:^|[.;]\s+)([A-Za-z][a-z-]{2,20}) (?:emails?|messages?|tickets?|ones|stuff|leads?|"
     r"requests?|items?|reviews?|cases?|queries|invoices?|orders?) (?:go|goes|hit|hits|follow|"
     r"follows|get|gets|are|is|land|lands|move|moves|post|posts|bounce|bounces)\b"
+)
+# "others are ignored", "spam is dropped": what a branch does when it does nothing.
+DROPPED = re.compile(
+    r"(?:(?:are|is|get|gets|will be)\s+)?(?:ignored|dropped|discarded|skipped|archived|left alone)",
+    _I,
 )
 # "condition -> sales alert or nurture sequence", "routes to either apply changes or save the
 # file": the two alternatives a branching word leads to.

@@ -258,6 +258,9 @@ def is_start(tokens: list[str], index: int) -> bool:
         return True
     previous = tokens[before].lower()
     word = tokens[index].lower()
+    following = tokens[index + 1].lower() if index + 1 < len(tokens) else ""
+    if word in ("get", "gets", "got") and following.endswith("ed"):
+        return False  # "gets added to a sheet": the participle is the verb
     opened = max((i for i in range(index) if tokens[i] == "("), default=-1)
     if opened > tokens[:index].count(")") - 1 and opened >= 0 and tokens[index][:1].isupper():
         inside = [t.lower() for t in tokens[opened + 1 :]]

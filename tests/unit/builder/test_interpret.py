@@ -270,3 +270,42 @@ def test_a_received_thing_is_an_input_not_a_send() -> None:
 
     assert built["inputs"] == ["email"]
     assert built["nodes"] == [("summarize", "llm")]
+
+
+def test_labels_leading_each_part_of_a_sentence_are_the_branches() -> None:
+    built = graph(
+        "When a new email arrives in Gmail, classify it into 'invoice', 'support' or "
+        "'other'. Invoices go to a Google Sheet, support emails are posted to Slack, others "
+        "are ignored."
+    )
+
+    # "When a new email arrives" starts a run: no condition on it.
+    assert built["nodes"] == [
+        ("classify", "llm"),
+        ("route", "router"),
+        ("save", "file_write"),
+        ("post", "http_request"),
+    ]
+    routes, _ = built["routes"]["route"]
+    assert routes == [("invoice", "save"), ("support", "post"), ("other", "END")]
+    assert built["config"].get_node("post").args.url == "{slack_url}"
+
+
+def test_otherwise_after_a_condition_is_the_routers_other_branch() -> None:
+    built = graph(
+        "Score the resume against the job requirements. If qualified, write an interview "
+        "invitation; otherwise, write a polite rejection."
+    )
+
+    routes, default = built["routes"]["route"]
+    assert routes == [("yes", "write")]
+    assert default == "write_polite_rejection"
+
+
+def test_what_a_person_submits_starts_the_run_and_what_they_receive_is_sent() -> None:
+    built = graph("Client submits a form, receives a welcome email, and gets added to a sheet.")
+
+    kinds = [kind for _, kind in built["nodes"]]
+    assert "form" in built["inputs"]
+    assert kinds[-2:] == ["http_request", "file_write"]
+    assert built["config"].get_node("send").args.method == "POST"
