@@ -294,9 +294,16 @@ class Interpreter:
         parallel = patterns.PARALLEL.search(text)
         text = patterns.PARALLEL.sub("", text)
         if condition and condition.start() > 0 and not patterns.ROUTE.search(text):
-            # "summarize the text unless it is short": the condition guards what comes before.
-            before = self.read_phrases(text[: condition.start()], guard=condition)
-            return before + self.read_phrases(text[condition.end() :])
+            # "summarize the text unless it is short": the condition guards what comes
+            # before, in its own clause ("check the status, calculate usage, send alerts
+            # when thresholds are breached": only the alerts).
+            head = text[: condition.start()]
+            cut = max(head.rfind(","), head.rfind(";"))
+            unguarded: list[Step] = []
+            if cut > 0 and phrases_of(head[cut + 1 :]) and phrases_of(head[:cut]):
+                unguarded, head = self.read_phrases(head[:cut]), head[cut + 1 :]
+            before = self.read_phrases(head, guard=condition)
+            return unguarded + before + self.read_phrases(text[condition.end() :])
         if condition and condition.start() == 0:
             rest = text[condition.end() :]
             cut = re.search(r",\s*|\bthen\b\s*", rest)
@@ -452,7 +459,14 @@ class Interpreter:
         phrases = phrases_of(text)
         if guard is not None:
             negative = guard.group("word").lower() == "unless" or " not " in guard.group(0).lower()
-            return self._guarded(phrases, guard.group("value"), negative=negative, orelse=orelse)
+            subject = guard.group("subject") or ""
+            # "when thresholds are breached": the check asks it in the words' own terms.
+            said = guard.group(0)[len(guard.group("word")) :].strip() if subject else None
+            if subject.lower() in ("it", "they"):
+                said = None
+            return self._guarded(
+                phrases, guard.group("value"), negative=negative, orelse=orelse, said=said
+            )
         added: list[Step] = []
         for phrase in phrases:
             optional = re.search(rf"\boptionally\s+{re.escape(phrase.word)}\b", text, re.I)
@@ -601,13 +615,19 @@ class Interpreter:
         return []
 
     def _guarded(
-        self, phrases: list[Phrase], value: str, *, negative: bool = False, orelse: str = ""
+        self,
+        phrases: list[Phrase],
+        value: str,
+        *,
+        negative: bool = False,
+        orelse: str = "",
+        said: str | None = None,
     ) -> list[Step]:
         """Steps that run only when a condition holds: a check (or an earlier label) and a
         router whose branch holds them."""
         value = field_name(value)
         previous = self.reader.previous
-        router_field, wanted = self._condition_field(value, negative)
+        router_field, wanted = self._condition_field(value, negative, said)
         router = Router(self.reader.step_id("route"), router_field)
         self.plan.blocks.append(router)
         start = len(self.plan.blocks)
@@ -725,8 +745,11 @@ class Interpreter:
         )
         return [choose]
 
-    def _condition_field(self, value: str, negative: bool) -> tuple[str, str]:
-        """The field a condition is about and the value that takes the branch."""
+    def _condition_field(
+        self, value: str, negative: bool, said: str | None = None
+    ) -> tuple[str, str]:
+        """The field a condition is about and the value that takes the branch (``said``:
+        the condition in the words' own terms, for the check's question)."""
         for spec in self.plan.fields.values():
             if spec.values and value in spec.values:
                 if negative:
@@ -739,7 +762,9 @@ class Interpreter:
             "classify",
             "check",
             sentence(
-                f"Is the {label(subject).lower()} {value.replace('_', ' ')}? Answer yes or no"
+                f"Check whether {said} in the {label(subject).lower()}. Answer yes or no"
+                if said
+                else f"Is the {label(subject).lower()} {value.replace('_', ' ')}? Answer yes or no"
             ),
             reads=[subject],
         )

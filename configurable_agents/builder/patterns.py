@@ -118,7 +118,8 @@ APPROVAL = re.compile(
 # "if it is short", "unless it is spam", "only when urgent": a condition on a step.
 CONDITION = re.compile(
     r"\b(?P<word>if|unless|only if|only when|when|whenever|in case)\s+"
-    r"(?:(?:it|they|the\s+[\w ]{1,30}?)\s+(?:is|are|has|have|gets?|looks?)\s+)?(?:not\s+)?"
+    r"(?:(?P<subject>it|they|the\s+[\w ]{1,30}?|(?:any\s+)?[a-z][\w-]*(?:\s+[a-z][\w-]*)?)\s+"
+    r"(?:is|are|has|have|gets?|looks?)\s+)?(?:not\s+)?"
     r"(?:a\s+|an\s+|too\s+|very\s+|marked\s+as\s+|classified\s+as\s+)?(?P<value>[\w-]+)",
     _I,
 )

@@ -309,3 +309,17 @@ def test_what_a_person_submits_starts_the_run_and_what_they_receive_is_sent() ->
     assert "form" in built["inputs"]
     assert kinds[-2:] == ["http_request", "file_write"]
     assert built["config"].get_node("send").args.method == "POST"
+
+
+def test_a_condition_guards_only_the_clause_it_is_said_in() -> None:
+    built = graph(
+        "Calculate usage and severity, send Slack alerts when thresholds are breached, and "
+        "log each check to a file."
+    )
+
+    names = [name for name, _ in built["nodes"]]
+    assert names.index("calculate") < names.index("check_breached") < names.index("route")
+    routes, _ = built["routes"]["route"]
+    assert routes == [("yes", "send")]
+    check = built["config"].get_node("check_breached")
+    assert "Check whether thresholds are breached" in check.prompt
