@@ -519,6 +519,10 @@ def complete(interpreter: Interpreter, text: str) -> None:
         new = _added(interpreter, before)
         _where_numbers_are(interpreter, new)
         plan.understood.append(f"'{new[0].id}' does the arithmetic the words name")
+    listed = (_destination_names(m.group("list")) for m in DESTINATIONS.finditer(text))
+    places = next((p for p in listed if 2 <= len(p) <= MAX_DESTINATIONS), None)
+    if places:
+        _route_to_destinations(interpreter, places)
     filtered = FILTER.search(text)
     if filtered and not _has_labels(interpreter):
         _filter_gate(interpreter, text, filtered)
@@ -547,6 +551,92 @@ FILTER = re.compile(
     r"\bkeeps? only\b|\bnon-approved\b|\bonly (?:the )?(?:new|relevant|important|qualified)\b",
     _I,
 )
+
+
+# "routes the contact to one of four destinations: self-serve nurture, SDR queue or an ops
+# alert", "Moves the data where it belongs (Task Manager, Slack, or Archive)": the places
+# are the branches, and each branch sends there.
+DESTINATIONS = re.compile(
+    r"\b(?:rout(?:e|es|ed|ing)|mov(?:e|es|ed|ing)|dispatch\w*|direct(?:s|ed|ing)?|"
+    r"forward\w*|deliver\w*|sends? (?:it|them|each \w+))\b(?!\s*:)[^.;:()]{0,60}?"
+    r"(?::\s*|\(\s*|\bone of (?:\w+ )?(?:destinations|places|queues|teams|channels|paths)\s*:?\s*)"
+    r"(?P<list>[^.;()]+)",
+    _I,
+)
+MAX_DESTINATIONS = 6
+
+
+def _destination_names(listed: str) -> list[str]:
+    """ "self-serve nurture, SDR queue by territory, or an ops alert if anything looks
+    wrong" -> self_serve_nurture, sdr_queue, ops_alert."""
+    names = []
+    for item in re.split(r",\s*(?:or\s+|and\s+)?|\s+or\s+|\s+and\s+", listed):
+        item = re.split(r"\s+(?:if|when|by|for|with|that|which|so)\b", item.strip(), maxsplit=1)[0]
+        words = [w for w in TOKEN.findall(item) if w.lower() not in lexicon.DETERMINERS]
+        if not words or len(words) > 4:
+            return []
+        names.append(field_name(" ".join(words), "place"))
+    return list(dict.fromkeys(names))
+
+
+def _route_to_destinations(interpreter: Interpreter, places: list[str]) -> None:
+    """A branch per place the words route to, each an HTTP POST to that place: on the
+    router whose branches do nothing yet (relabelled when its labels were guessed or are as
+    many), else on a new step that chooses the place."""
+    plan = interpreter.plan
+    router = next(
+        (b for b in plan.blocks if isinstance(b, Router) and not any(r.steps for r in b.routes)),
+        None,
+    )
+    spec = plan.fields[router.field] if router is not None else None
+    guessed = spec is not None and any(
+        g.startswith("I guessed the labels") and all(v in g for v in spec.values or [])
+        for g in plan.guessed
+    )
+    if router is None or not (guessed or len(router.routes) == len(places)):
+        if any(isinstance(b, Router) for b in plan.blocks) and router is None:
+            return  # the branches do their own work already
+        subject = _main_output(interpreter) or interpreter.reader.input("text", "What to route")
+        chooser = interpreter.reader.model_step(
+            "choose_destination",
+            "choose",
+            "Choose where this goes.",
+            [subject],
+            "destination",
+            "Where it goes",
+        )
+        chooser.kind = "classify"
+        plan.blocks.append(chooser)
+        router = Router(interpreter.reader.step_id("route"), chooser.writes[0])
+        plan.blocks.append(router)
+    interpreter.set_labels(router.field, places)
+    plan.guessed = [g for g in plan.guessed if not g.startswith("I guessed the labels")]
+    plan.understood = [u for u in plan.understood if not u.startswith(f"I made '{router.id}'")]
+    body = next(
+        (s.reads[0] for s in plan.steps() if router.field in s.writes and s.reads),
+        router.field,
+    )
+    router.routes = [Route(place, [_post_to(interpreter, place, body)]) for place in places]
+    plan.understood.append(
+        f"I made '{router.id}' a router with a branch per place the words name: "
+        + " / ".join(places)
+    )
+
+
+def _post_to(interpreter: Interpreter, place: str, body: str) -> Step:
+    """An HTTP POST of ``body`` to the address input of ``place`` (not yet in the plan)."""
+    reader = interpreter.reader
+    address = reader.input(f"{place}_url", f"The address of {place.replace('_', ' ')}")
+    step = Step(
+        reader.step_id(f"send_{place}"),
+        "http_request",
+        "send",
+        sentence(f"Send it to {place.replace('_', ' ')}"),
+        reads=[body, address],
+        args={"url": f"{{{address}}}", "method": "POST", "body": f"{{{body}}}"},
+    )
+    step.writes = [reader.output("sent", Field("sent", "str", "The service's answer"))]
+    return step
 
 
 def _has_labels(interpreter: Interpreter) -> bool:

@@ -514,6 +514,9 @@ class Interpreter:
             re.search(rf"\b{re.escape(phrase.word)}\s+\w+ed\b", phrase.sentence)
         )
         person = _person_subject(phrase.sentence) and not passive
+        made = {singular(w) for w in phrase.object_tokens()[:4]}
+        if phrase.verb.role == "create" and made & lexicon.THE_WORKFLOW:
+            return []  # "We will build an automation agent that ...": the thing itself
         if person and phrase.verb.role == "send":
             # "a user submits a resume", "a prospect fills out a form": what starts a run.
             return self.trigger(phrase)
@@ -938,7 +941,9 @@ class Interpreter:
         """A first step about something on the web, in a product or in a file ("summarizes
         Umami analytics data", "extracts news from FT.com") gets it first; the product it
         came from, if one is named."""
-        words = phrase.source_words()
+        # "Classifies incoming mail (Urgent, Newsletter, FYI)": labels are no product.
+        labels = set(listed_labels(phrase.text))
+        words = [w for w in phrase.source_words() if field_name(w, "value") not in labels]
         lowered = {word.lower().strip(".") for word in words}
         where = "the web"
         product = next((word for word in words if is_product(word)), None)
@@ -1745,6 +1750,16 @@ def _condition_and_rest(words: str) -> tuple[str, str]:
     return words.strip(), ""
 
 
+def _without_heading(text: str) -> str:
+    """ "Summarize: Extracts the core intent", "Route: Moves the data where it belongs": a
+    heading before a colon names the step the words after it say; only they are read."""
+    heading = patterns.HEADING.match(text)
+    if heading is None:
+        return text
+    rest = TOKEN.findall(text[heading.end() :])[:1]
+    return text[heading.end() :] if rest and lexicon.verb(rest[0]) is not None else text
+
+
 def _person_subject(sentence: str) -> bool:
     """Whether a sentence opens with a person outside the workflow doing its first verb ("A
     user submits a resume", "Client submits a form, receives a welcome email")."""
@@ -1818,7 +1833,7 @@ def interpret(request: str) -> Plan:
         interpreter.reader.triggered.append(name)
         text = text[given.end() :]
     for part in split_sentences(text):
-        interpreter.read_sentence(part)
+        interpreter.read_sentence(_without_heading(part))
     interpreter.knowledge(text)
     interpreter.branching(text)
     if not plan.blocks:

@@ -564,6 +564,11 @@ ASPECTS = frozenset(
 SENDERS = word_set(
     "prospect prospects visitor visitors buyer buyers patient patients student students someone lead"
 )
+# What the request builds as a whole: making one is no step of it.
+THE_WORKFLOW = word_set(
+    """agent workflow automation system pipeline bot chatbot flow app application assistant
+    solution"""
+)
 # Nouns for the items a label sorts ("support emails", "other ones").
 ITEM_NOUNS = word_set(
     """email emails message messages ticket tickets one ones stuff lead leads request requests

@@ -96,6 +96,8 @@ SENTENCE = re.compile(
     # "... based on the verdict: PASS: sends it. BLOCK: alerts": a label in capitals
     # with a colon heads what its branch does.
     r"|(?<=:)\s+(?=[A-Z][A-Z_]{1,20}:\s)"
+    # "... three functions: Triage: Classifies mail": a heading after a colon starts a part.
+    r"|(?<=:)\s+(?=[A-Z][a-z]+(?: [A-Z][a-z]+){0,2}:\s)"
 )
 
 # A step done by a person: an approval.
@@ -238,6 +240,8 @@ LABEL_LED = re.compile(
     r"requests?|items?|reviews?|cases?|queries|invoices?|orders?) (?:go|goes|hit|hits|follow|"
     r"follows|get|gets|are|is|land|lands|move|moves|post|posts|bounce|bounces)\b"
 )
+# "Triage: ", "Data Structuring: ": a heading of up to four capitalised words and a colon.
+HEADING = re.compile(r"^\s*(?:\d+\.\s*)?(?:[A-Z][\w&/-]*\s+){0,3}[A-Z][\w&/-]*\s*:\s+")
 # "others are ignored", "spam is dropped": what a branch does when it does nothing.
 DROPPED = re.compile(
     r"(?:(?:are|is|get|gets|will be)\s+)?(?:ignored|dropped|discarded|skipped|archived|left alone)",

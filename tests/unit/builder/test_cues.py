@@ -270,3 +270,37 @@ def test_a_database_of_a_named_service_is_fetched_over_http() -> None:
 
     assert built["nodes"] == [("fetch", "http_request"), ("format", "llm")]
     assert built["config"].get_node("fetch").args.method == "GET"
+
+
+def test_places_the_words_route_to_are_branches_that_each_post_there() -> None:
+    built = graph(
+        "Classify the form and route it to the appropriate backend: support tickets, CRM "
+        "leads, or a general inbox."
+    )
+
+    routes, _ = built["routes"]["route"]
+    assert routes == [
+        ("support_tickets", "send_support_tickets"),
+        ("crm_leads", "send_crm_leads"),
+        ("general_inbox", "send_general_inbox"),
+    ]
+    assert built["config"].get_node("send_crm_leads").args.url == "{crm_leads_url}"
+    assert {"support_tickets_url", "crm_leads_url", "general_inbox_url"} <= set(built["inputs"])
+
+
+def test_places_listed_in_brackets_get_a_step_that_chooses_among_them() -> None:
+    built = graph(
+        "Triage: Classifies incoming mail (Urgent, Newsletter, FYI). Summarize: Extracts the "
+        "action items. Route: Moves the data where it belongs (Task Manager, Slack, or "
+        "Archive)."
+    )
+
+    # The headings name the steps the words after them say: no step of their own.
+    assert built["nodes"][:3] == [
+        ("classify", "llm"),
+        ("extract", "llm"),
+        ("choose_destination", "llm"),
+    ]
+    routes, _ = built["routes"]["route"]
+    assert [value for value, _ in routes] == ["task_manager", "slack", "archive"]
+    assert built["config"].state["destination"].values == ["task_manager", "slack", "archive"]
