@@ -374,7 +374,14 @@ def _sends(interpreter: Interpreter, text: str) -> None:
     """One send per place the words send to, in different clauses ("writes the score back
     to HubSpot, ... with a Telegram alert"), less the sends the phrases already made."""
     cue = next(c for c in CUES if c.name == "send_out")
-    clauses = list(dict.fromkeys(_clause(text, m) for m in cue.pattern.finditer(text)))
+    clauses = list(
+        dict.fromkeys(
+            _clause(text, m)
+            for m in cue.pattern.finditer(text)
+            # "a new message arrives in Slack": what starts the run
+            if not patterns.ARRIVAL.search(m.group(0))
+        )
+    )
     posts = sum(
         1
         for s in _steps(interpreter)
@@ -428,32 +435,106 @@ def _more_fetches(interpreter: Interpreter, text: str) -> None:
     taken = {name for s in reads for name in s.reads}
     # The reads the plan has cover the first services named.
     missing = [svc for svc in services[len(reads) :] if f"{svc}_url" not in taken]
+    for service in missing[:MAX_ADDED_FETCHES]:
+        _more_fetch(interpreter, service)
+
+
+def _more_fetch(interpreter: Interpreter, service: str) -> None:
+    """An HTTP GET of the ``service``'s own address input, before the first model step,
+    which reads what it fetched."""
+    plan = interpreter.plan
+    name = f"{service}_url"
+    if name in plan.fields:
+        return
     first_model = next(
         (b for b in plan.blocks if isinstance(b, Step) and b.kind in ("llm", "classify")), None
     )
-    for service in missing[:MAX_ADDED_FETCHES]:
-        name = f"{service}_url"
-        if name in plan.fields:
+    interpreter.reader.input(name, f"The {service} address to read from")
+    step = Step(
+        interpreter.reader.step_id(f"fetch_{service}"),
+        "http_request",
+        "fetch",
+        sentence(f"Fetch from {service}"),
+        reads=[name],
+        args={"url": f"{{{name}}}", "method": "GET"},
+    )
+    data = f"{service}_data"
+    step.writes = [interpreter.reader.output(data, Field(data, "str", f"What {service} returned"))]
+    at = plan.blocks.index(first_model) if first_model in plan.blocks else 0
+    plan.blocks.insert(at, step)
+    if first_model is not None:
+        first_model.reads.append(step.writes[0])
+        first_model.node = None
+    plan.understood.append(f"'{step.id}' reads from {service}, as the words say")
+
+
+# Products by name (not "email" or "an API"): a workflow that names one talks to it.
+_PRODUCT = re.compile(
+    r"\b(slack|discord|telegram|whatsapp|notion|linear|jira|confluence|trello|asana|clickup|"
+    r"hubspot|salesforce|pipedrive|zendesk|intercom|freshdesk|wordpress|shopify|github|gitlab|"
+    r"linkedin|supabase|airtable|baserow|nocodb|chatwoot|mattermost|twilio|stripe|"
+    + _TOOL_APIS
+    + r")\b",
+    _I,
+)
+# "When a new message arrives in Slack", "a Gmail trigger": the product starts the run.
+_STARTS_IN = re.compile(
+    r"\b(?:trigger\w*|arriv\w*|new|inbound|incoming|on each|watch\w*|monitor\w*)\W+(?:\w+\W+){0,3}$",
+    _I,
+)
+_READS_FROM = re.compile(
+    r"\b(?:from|pull\w*|fetch\w*|read\w*|quer\w*|search\w*|load\w*|using|via|with|based on)\W+(?:\w+\W+){0,2}$",
+    _I,
+)
+MAX_PRODUCT_STEPS = 2
+
+
+def _named_products(interpreter: Interpreter, text: str) -> None:
+    """Each product the words name that no step talks to yet: read first when the words
+    read from it or use it ("using Amazon Textract"), else the result is posted there at the
+    end ("translating messages in Slack channels"); a product that only starts the run
+    ("a new Intercom conversation") is the input. At most two are added."""
+    plan = interpreter.plan
+    talked = {name for s in plan.steps() if s.kind == "http_request" for name in s.reads}
+    said = " ".join(s.instruction.lower() for s in plan.steps() if s.kind == "http_request")
+    added = 0
+    for match in _PRODUCT.finditer(text):
+        product = field_name(match.group(1).lower())
+        before = text[max(0, match.start() - 40) : match.start()]
+        if f"{product}_url" in talked or match.group(1).lower() in said:
             continue
-        interpreter.reader.input(name, f"The {service} address to read from")
-        step = Step(
-            interpreter.reader.step_id(f"fetch_{service}"),
-            "http_request",
-            "fetch",
-            sentence(f"Fetch from {service}"),
-            reads=[name],
-            args={"url": f"{{{name}}}", "method": "GET"},
+        after = text[match.end() : match.end() + 20]
+        # "format them for LinkedIn", "write a LinkedIn post": made for it, not sent there.
+        made_for = re.search(r"\bfor\W+$", before) or re.match(r"\s+(?:posts?|articles?)\b", after)
+        if _STARTS_IN.search(before) or made_for or added >= MAX_PRODUCT_STEPS:
+            continue
+        talked.add(f"{product}_url")
+        added += 1
+        guessed = next(
+            (
+                b
+                for b in plan.blocks
+                if isinstance(b, Step)
+                and b.args.get("method") == "POST"
+                and "webhook_url" in b.reads
+            ),
+            None,
         )
-        data = f"{service}_data"
-        step.writes = [
-            interpreter.reader.output(data, Field(data, "str", f"What {service} returned"))
-        ]
-        at = plan.blocks.index(first_model) if first_model in plan.blocks else 0
-        plan.blocks.insert(at, step)
-        if first_model is not None:
-            first_model.reads.append(step.writes[0])
-            first_model.node = None
-        plan.understood.append(f"'{step.id}' reads from {service}, as the words say")
+        if _READS_FROM.search(before):
+            _more_fetch(interpreter, product)
+        elif guessed is not None:
+            # A send to a guessed webhook goes to the product the words name.
+            address = interpreter.reader.input(
+                f"{product}_url", f"The {product} address to post to"
+            )
+            guessed.reads = [address if r == "webhook_url" else r for r in guessed.reads]
+            guessed.args["url"] = f"{{{address}}}"
+            plan.forget_if_unread("webhook_url")
+            plan.understood.append(f"'{guessed.id}' posts to {product}, as the words say")
+        else:
+            interpreter.reader.previous = _main_output(interpreter)
+            step = interpreter.send(_phrase("send", f"send to {match.group(1)}"))[0]
+            plan.understood.append(f"I added '{step.id}' that posts the result to {product}")
 
 
 def _read_files(interpreter: Interpreter) -> bool:
@@ -533,6 +614,7 @@ def complete(interpreter: Interpreter, text: str) -> None:
     if patterns.APPROVAL.search(text) and not _has(interpreter, "approval"):
         _approval_before_send(interpreter)
     _sends(interpreter, text)
+    _named_products(interpreter, text)
     if found["file_out"] and not _has(interpreter, "file_write"):
         clause = _clause(text, found["file_out"])
         step = interpreter.file_write(_phrase("save", clause))

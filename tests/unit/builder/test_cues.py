@@ -304,3 +304,29 @@ def test_places_listed_in_brackets_get_a_step_that_chooses_among_them() -> None:
     routes, _ = built["routes"]["route"]
     assert [value for value, _ in routes] == ["task_manager", "slack", "archive"]
     assert built["config"].state["destination"].values == ["task_manager", "slack", "archive"]
+
+
+def test_a_product_the_words_work_in_gets_the_result_posted_there() -> None:
+    built = graph(
+        "Automates bilingual communication in Slack channels by translating messages "
+        "between Japanese and English."
+    )
+
+    assert built["nodes"][-1] == ("send", "http_request")
+    assert built["config"].get_node("send").args.url == "{slack_url}"
+
+
+def test_a_product_that_only_starts_the_run_or_is_written_for_gets_no_step() -> None:
+    started = graph("When a new message arrives in Slack, translate it into English.")
+    made_for = graph("Fetch the daily posts from a Notion database and format them for LinkedIn.")
+
+    assert "slack_url" not in started["inputs"]
+    assert made_for["nodes"] == [("fetch", "http_request"), ("format", "llm")]
+
+
+def test_a_product_used_as_a_tool_is_called_before_the_model_step() -> None:
+    built = graph("Analyze the document using Amazon Textract and translate it.")
+
+    names = [name for name, _ in built["nodes"]]
+    assert names.index("fetch_textract") < names.index("analyze")
+    assert "textract_url" in built["inputs"]
