@@ -120,7 +120,8 @@ CUES: tuple[Cue, ...] = (
         "file_in",
         "file_read",
         re.compile(
-            r"\b(?:read\w*|load\w*|upload\w*|import\w*|open\w*|pars\w*|ingest\w*|source|sources|"
+            r"\b(?:read\w*|load\w*|upload\w*|import\w*|open\w*|pars\w*|ingest\w*|process\w*|"
+            r"source|sources|"
             r"submits?|drops?|extract\w* (?:\w+ )?from)\b"
             rf"[^.;:]{{0,50}}?\b(?:{_FILES})\b"
             r"|\bmulti-file\b|\bfile reading\b"

@@ -1680,6 +1680,22 @@ class Interpreter:
         bound = min(max(bound, 1), MAX_ROUNDS)
         reviews = [s for s in steps if s.kind == "review"]
         language = [s for s in steps if s.kind in ("llm", "classify")]
+        joins = lexicon.JOIN_VERBS | {"summarize", "synthesize", "select", "compile", "write"}
+        if (
+            not reviews
+            and patterns.PER_ITEM.search(plan.request)
+            and len(language) >= 2
+            and language[-1].does in joins
+        ):
+            # "process each document separately, and finally aggregate the results": the
+            # step per item repeats; what joins them runs once, after.
+            item = language[-2]
+            plan.loop = Loop(item.id, item.id, bound, id=reader.step_id("repeat"))
+            plan.understood.append(
+                f"'{item.id}' repeats per item, at most {bound} times; "
+                f"'{language[-1].id}' then works on all of them"
+            )
+            return
         if not reviews and modifiers.repeat and language:
             target = language[-1]
             review = Step(

@@ -107,6 +107,7 @@ VERB_TABLE: dict[str, tuple[str, str | None]] = {
     "prioritise": ("transform", "priorities"),
     "score": ("transform", "score"),
     "decide": ("transform", "decision"),
+    "process": ("transform", "processed"),
     "determine": ("transform", "decision"),
     "moderate": ("classify", "verdict"),
     "parse": ("transform", "parsed"),
@@ -221,6 +222,8 @@ VERB_TABLE: dict[str, tuple[str, str | None]] = {
     "watch": ("trigger", None),
     "listen": ("trigger", None),
     "receive": ("trigger", None),
+    # "Enter multiple documents at once": what a person gives a run.
+    "enter": ("trigger", None),
     "trigger": ("trigger", None),
     "capture": ("trigger", None),
     "collect": ("trigger", None),
@@ -296,7 +299,8 @@ NOUN_TOO = word_set(
     """draft list plan design outline report post message email query search call record
     log total average sum answer reply score review tag label flag filter update alert
     forecast structure format schedule store keep look turn use help run need support
-    sort design research estimate check edit import export share trigger loop repeat"""
+    sort design research estimate check edit import export share trigger loop repeat
+    process"""
 )
 
 

@@ -79,6 +79,12 @@ REPEAT_CUE = re.compile(
     r"for (?:each|every) \w+|of each one|each \w+ (?:separately|individually|in turn))\b",
     _I,
 )
+# "process each document separately", "for each subject": one item at a time.
+PER_ITEM = re.compile(
+    r"\b(?:for (?:each|every)|each (?:\w+ )?(?:separately|individually|in turn)|"
+    r"one (?:item )?at a time|(?:on|from|to) each|of each one)\b",
+    _I,
+)
 REPEATEDLY = re.compile(
     r"[,;]?\s*\b(?:in a loop|repeatedly|iteratively|loop back|and repeat|and try again|"
     r"and (?:review|check) (?:it )?again)\b",

@@ -323,3 +323,14 @@ def test_a_condition_guards_only_the_clause_it_is_said_in() -> None:
     assert routes == [("yes", "send")]
     check = built["config"].get_node("check_breached")
     assert "Check whether thresholds are breached" in check.prompt
+
+
+def test_a_step_per_item_repeats_and_the_step_that_joins_them_runs_after() -> None:
+    built = graph(
+        "Enter multiple documents at once, process each document separately using LLM, and "
+        "finally aggregate the results."
+    )
+
+    assert [name for name, _ in built["nodes"]] == ["read", "process", "repeat", "aggregate"]
+    loop = built["config"].get_node("repeat")
+    assert (loop.body, loop.exit) == ("process", "aggregate")
