@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 from configurable_agents.builder import lexicon, patterns
 from configurable_agents.builder.text import field_name
@@ -240,7 +241,23 @@ def split_sentences(text: str) -> list[str]:
     items = [match.group(1) for line in lines if (match := patterns.ITEM.match(line))]
     if len(items) >= 2:
         return items
-    return [part.strip() for part in patterns.SENTENCE.split(text) if part and part.strip()]
+    parts = [part.strip() for part in patterns.SENTENCE.split(text) if part and part.strip()]
+    return [item for part in parts for item in _run_on_items(part)]
+
+
+def _run_on_items(text: str) -> list[str]:
+    """ "Generates book outlines Writes chapters in parallel Compiles final manuscript": a
+    list whose bullets were dropped; each capitalised verb said in the third person after a
+    lower-case word starts an item."""
+    cuts = [
+        match.start(1)
+        for match in re.finditer(r"(?<=[a-z0-9)])\s+([A-Z][a-z]+s)\b", text)
+        if lexicon.verb(match.group(1)) is not None
+    ]
+    if not cuts:
+        return [text]
+    bounds = [0, *cuts, len(text)]
+    return [text[a:b].strip() for a, b in pairwise(bounds) if text[a:b].strip()]
 
 
 def is_start(tokens: list[str], index: int) -> bool:

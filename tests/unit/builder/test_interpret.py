@@ -334,3 +334,14 @@ def test_a_step_per_item_repeats_and_the_step_that_joins_them_runs_after() -> No
     assert [name for name, _ in built["nodes"]] == ["read", "process", "repeat", "aggregate"]
     loop = built["config"].get_node("repeat")
     assert (loop.body, loop.exit) == ("process", "aggregate")
+
+
+def test_a_list_whose_bullets_were_dropped_is_read_item_by_item() -> None:
+    built = graph(
+        "Book creation automation that: Generates book outlines Writes chapters in parallel "
+        "Compiles final manuscript"
+    )
+
+    kinds = [kind for _, kind in built["nodes"]]
+    assert kinds == ["llm", "parallel", "llm", "llm", "llm"]
+    assert built["nodes"][-1] == ("compile", "llm")
