@@ -514,7 +514,7 @@ class Interpreter:
             re.search(rf"\b{re.escape(phrase.word)}\s+\w+ed\b", phrase.sentence)
         )
         person = _person_subject(phrase.sentence) and not passive
-        made = {singular(w) for w in phrase.object_tokens()[:4]}
+        made = {singular(w) for w in phrase.object_tokens()[:6]}
         if phrase.verb.role == "create" and made & lexicon.THE_WORKFLOW:
             return []  # "We will build an automation agent that ...": the thing itself
         if person and phrase.verb.role == "send":
@@ -810,6 +810,16 @@ class Interpreter:
         origin = self._implied_source(phrase) if reader.previous is None else None
         drawn = self._drawn_from(phrase) if reader.previous is not None else None
         source = reader.source(phrase, create=create)
+        if source is None and verb.base in lexicon.TAKES_FROM:
+            # "Extract the candidate's key information": taken from something given.
+            source = reader.input(
+                head_noun(phrase.object_tokens()) if not create else "text",
+                f"What to {verb.base} from",
+            )
+        vague = head_noun(phrase.object_tokens()) in (None, *lexicon.VAGUE_CONTENT)
+        if source is None and create and vague and not self.plan.steps():
+            # "Generates content", "Draft.": about what the person running it says.
+            source = reader.input("topic", "What to write about")
         reads = [source] if source else []
         if drawn and drawn not in reads:
             reads.append(drawn)

@@ -345,3 +345,12 @@ def test_a_list_whose_bullets_were_dropped_is_read_item_by_item() -> None:
     kinds = [kind for _, kind in built["nodes"]]
     assert kinds == ["llm", "parallel", "llm", "llm", "llm"]
     assert built["nodes"][-1] == ("compile", "llm")
+
+
+def test_a_first_step_that_takes_from_something_or_writes_vaguely_gets_an_input() -> None:
+    extracted = graph("Extract the candidate's key information, then score it.")
+    generated = graph("Generate content and post it to Slack.")
+
+    assert extracted["inputs"] == ["text"]
+    assert "{text}" in extracted["config"].get_node("extract").prompt
+    assert "topic" in generated["inputs"]
