@@ -468,7 +468,16 @@ class Interpreter:
                 phrases, guard.group("value"), negative=negative, orelse=orelse, said=said
             )
         added: list[Step] = []
+        last: Phrase | None = None
+        before = self.reader.previous
         for phrase in phrases:
+            same = last is not None and (phrase.word, phrase.sentence) == (last.word, last.sentence)
+            if same and phrase.verb.base in ("write", "draft", "compose"):
+                # "writes sales emails and call scripts": each piece from the same source.
+                self.reader.previous = before
+            else:
+                before = self.reader.previous
+            last = phrase
             optional = re.search(rf"\boptionally\s+{re.escape(phrase.word)}\b", text, re.I)
             if optional and not self._guarding:
                 # "optionally ingests an uploaded file": only when there is one.

@@ -593,7 +593,8 @@ CONTENT_NOUNS = word_set(
     """report reports summary summaries article articles post posts message messages email
     emails reply replies draft drafts content copy newsletter digest note notes letter
     description descriptions title titles caption captions answer answers proposal plan
-    outline story essay poem tweet tweets announcement response responses task tasks"""
+    outline story essay poem tweet tweets announcement response responses task tasks script
+    scripts"""
 )
 # Words that make the step conditional: its object must be of this kind.
 CONDITIONS = word_set(

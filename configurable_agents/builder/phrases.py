@@ -453,6 +453,11 @@ def phrases_of(text: str) -> list[Phrase]:
     listed: list[Phrase] = []
     for phrase in found:
         items = per_item(phrase) if phrase.verb.base in lexicon.GENERIC else [phrase]
+        if phrase.verb.base in ("write", "draft", "compose"):
+            # "writes sales emails and call scripts": each piece is written on its own.
+            pieces = per_item(phrase)
+            if all(set(p.lowered) & lexicon.CONTENT_NOUNS for p in pieces):
+                items = pieces
         if len(items) < 2:
             listed.append(phrase)
             continue

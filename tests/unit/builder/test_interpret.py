@@ -354,3 +354,11 @@ def test_a_first_step_that_takes_from_something_or_writes_vaguely_gets_an_input(
     assert extracted["inputs"] == ["text"]
     assert "{text}" in extracted["config"].get_node("extract").prompt
     assert "topic" in generated["inputs"]
+
+
+def test_each_piece_written_from_one_list_is_its_own_step_on_the_same_source() -> None:
+    built = graph("Research the company and write a sales email and an outreach call script.")
+
+    writes = [n for n in built["config"].nodes if n.id.startswith("write")]
+    assert len(writes) == 2
+    assert all("{research}" in node.prompt for node in writes)
