@@ -268,6 +268,8 @@ VERB_TABLE: dict[str, tuple[str, str | None]] = {
     "integrate": ("noise", None),
     "connect": ("noise", None),
     "combine": ("create", "combined"),
+    "synthesize": ("create", "synthesis"),
+    "style": ("revise", None),
     "merge": ("create", "combined"),
     "aggregate": ("create", "combined"),
     "consolidate": ("create", "combined"),
@@ -373,7 +375,9 @@ NOT_CONDITIONS = word_set(
 # Words that make a step a gate: what fails it goes no further.
 GUARDRAILS = word_set("guardrail guardrails safeguard safeguards")
 # Verbs that bring the results of several steps together: the join of a parallel group.
-JOIN_VERBS = frozenset({"combine", "merge", "aggregate", "compile", "consolidate", "join"})
+JOIN_VERBS = frozenset(
+    {"combine", "merge", "aggregate", "compile", "consolidate", "join", "synthesize"}
+)
 # Verbs that send or fetch only when a service or the web is named ("add it to Notion",
 # "get the page"); alone they say nothing about a tool.
 WEAK = frozenset({"add", "update", "share", "schedule", "sync", "get", "retrieve", "look"})
@@ -464,6 +468,14 @@ NOUN_VERBS = {
     "reading": "read",
     "interpretation": "interpret",
     "sentiment": "analyze",
+    "styling": "style",
+    "formatting": "format",
+    "editing": "edit",
+    "rewriting": "rewrite",
+    "synthesis": "synthesize",
+    "deduplication": "deduplicate",
+    "personalization": "personalize",
+    "ranking": "rank",
 }
 
 

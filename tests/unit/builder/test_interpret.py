@@ -362,3 +362,10 @@ def test_each_piece_written_from_one_list_is_its_own_step_on_the_same_source() -
     writes = [n for n in built["config"].nodes if n.id.startswith("write")]
     assert len(writes) == 2
     assert all("{research}" in node.prompt for node in writes)
+
+
+def test_a_step_said_as_a_noun_after_a_generic_verb_is_that_step() -> None:
+    built = graph("A writing workflow that outlines, writes content, and applies styling")
+
+    assert [kind for _, kind in built["nodes"]] == ["llm", "llm", "llm"]
+    assert built["nodes"][-1][0] == "style"
