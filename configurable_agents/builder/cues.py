@@ -641,7 +641,10 @@ FILTER = re.compile(
 # are the branches, and each branch sends there.
 DESTINATIONS = re.compile(
     r"\b(?:rout(?:e|es|ed|ing)|mov(?:e|es|ed|ing)|dispatch\w*|direct(?:s|ed|ing)?|"
-    r"forward\w*|deliver\w*|sends? (?:it|them|each \w+))\b(?!\s*:)[^.;:()]{0,60}?"
+    r"forward\w*|deliver\w*|sends? (?:it|them|each \w+))\b(?!\s*:)"
+    # "routes requests to specialized crews (Blog, Research)": agents, not places
+    r"(?![^.;:()]{0,60}?\b(?:agents?|crews?|handlers?|speciali[sz]\w*|subgraphs?|experts?)\b)"
+    r"[^.;:()]{0,60}?"
     r"(?::\s*|\(\s*|\bone of (?:\w+ )?(?:destinations|places|queues|teams|channels|paths)\s*:?\s*)"
     r"(?P<list>[^.;()]+)",
     _I,

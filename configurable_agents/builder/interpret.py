@@ -1233,7 +1233,10 @@ class Interpreter:
             self._relabel(field_, labels)
         router = self._router_for(field_)
         values = spec.values or []
-        if match:
+        # "Routes requests to specialized crews (Blog, LinkedIn, Research)": the labels
+        # listed where it goes are the branches, not what is routed.
+        listed_target = match is not None and bool(listed_labels(match.group("target")))
+        if match and not listed_target:
             value = _match_label(match.group("value"), values)
             if values and value not in values:
                 values.append(value)

@@ -278,12 +278,8 @@ def is_start(tokens: list[str], index: int) -> bool:
     following = tokens[index + 1].lower() if index + 1 < len(tokens) else ""
     if word in ("get", "gets", "got") and following.endswith("ed"):
         return False  # "gets added to a sheet": the participle is the verb
-    opened = max((i for i in range(index) if tokens[i] == "("), default=-1)
-    if opened > tokens[:index].count(")") - 1 and opened >= 0 and tokens[index][:1].isupper():
-        inside = [t.lower() for t in tokens[opened + 1 :]]
-        inside = inside[: inside.index(")")] if ")" in inside else inside
-        if "," in inside or "or" in inside:
-            return False  # "(Engineering, Product, Design)": a listed label, not a verb
+    if tokens[index][:1].isupper() and in_listed_brackets(tokens, index):
+        return False  # "(Engineering, Product, Design)": a listed label, not a verb
     if (
         word.endswith("ed")
         and previous in ("or", "and")
@@ -341,10 +337,21 @@ def is_start(tokens: list[str], index: int) -> bool:
     return False
 
 
+def in_listed_brackets(tokens: list[str], index: int) -> bool:
+    """Whether tokens[index] is inside an open bracket that lists labels ("(Blog, LinkedIn,
+    Research)")."""
+    opened = max((i for i in range(index) if tokens[i] == "("), default=-1)
+    if opened < 0 or ")" in tokens[opened:index]:
+        return False
+    inside = [t.lower() for t in tokens[opened + 1 :]]
+    inside = inside[: inside.index(")")] if ")" in inside else inside
+    return "," in inside or "or" in inside
+
+
 def nominal_start(tokens: list[str], index: int) -> int | None:
     """Where a phrase said as a noun starts ("AI-based receipt matching", "sentiment
     analysis"): the index of its first modifier, or None when the noun is only an object."""
-    if tokens[index].lower() not in lexicon.NOUN_VERBS:
+    if tokens[index].lower() not in lexicon.NOUN_VERBS or in_listed_brackets(tokens, index):
         return None
     start = index
     while start > 0 and index - start < 2:

@@ -369,3 +369,13 @@ def test_a_step_said_as_a_noun_after_a_generic_verb_is_that_step() -> None:
 
     assert [kind for _, kind in built["nodes"]] == ["llm", "llm", "llm"]
     assert built["nodes"][-1][0] == "style"
+
+
+def test_labels_listed_where_requests_are_routed_are_the_branches() -> None:
+    built = graph(
+        "Routes requests to specialized crews (Blog, LinkedIn, Research) and writes the content."
+    )
+
+    routes, _ = built["routes"]["route"]
+    assert [value for value, _ in routes] == ["blog", "linkedin", "research"]
+    assert [target for _, target in routes] == ["handle_blog", "handle_linkedin", "handle_research"]
