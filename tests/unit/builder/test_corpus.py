@@ -24,9 +24,9 @@ from tests.unit.builder.corpus_score import Score, load_corpus, score, split, su
 
 GOAL = 0.90
 # The rate over the whole corpus (tuned and held out) when this floor was last set: a change
-# to the tables may not lose it. Set when the eighth collection (45 held-out requests, h7-*)
-# was added: 279 of 443 (63.0%); tuned 267 of 398, held out 12 of 45.
-FLOOR = 0.629
+# to the tables may not lose it. Set when the ninth collection (45 more held-out requests,
+# h8-*) was added: 319 of 488 (65.4%); tuned 296 of 398, held out 23 of 90.
+FLOOR = 0.653
 
 
 @pytest.fixture(scope="module")
