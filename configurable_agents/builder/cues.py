@@ -139,7 +139,9 @@ CUES: tuple[Cue, ...] = (
         "calculator",
         re.compile(
             r"\b(?:add(?:s)? up|totals?|sums?|summed|averages?|percentages?|calculat\w*|"
-            r"comput\w*|tax(?:es)?|arithmetic|subtotals?)\b",
+            r"comput\w*|tax(?:es)?|arithmetic|subtotals?|how much (?:money|revenue|time)|"
+            r"counts? the number)\b|\b(?:dropped|increased|decreased|grew|fell|rose|changed?) by "
+            r"(?:more than |over |at least )?\d+\s*%",
             _I,
         ),
     ),
@@ -163,6 +165,8 @@ CUES: tuple[Cue, ...] = (
             # "only the approved version reaches the customer", "get an email back"
             r"|\breach(?:es)? (?:the |your |their )?(?:customers?|users?|clients?|recipients?)\b"
             r"|\b(?:an? )?e-?mail back\b|\bauto-?send\w*"
+            # "Update the ticket status": a record in the service it lives in
+            r"|\bupdat\w* (?:the |its |their )?(?:ticket|deal|contact|issue|card|crm)s?\b"
             # "a Telegram alert", "one tidy Slack digest", "a WordPress draft"
             rf"|\b(?:{_SERVICE}) (?:alerts?|messages?|notifications?|posts?|drafts?|digests?|"
             r"pages?|updates?|replies|tickets?|issues?|tasks?)\b"

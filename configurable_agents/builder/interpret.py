@@ -317,6 +317,10 @@ class Interpreter:
         added = self.read_phrases(text)
         tokens = TOKEN.findall(text.strip(" ."))
         last = lexicon.verb(tokens[-1]) if tokens else None
+        chained = re.search(r"\u2192|->", self.plan.request) is not None
+        if not added and chained and not phrases_of(text) and len(tokens) <= 6:
+            # "Webhook -> IF validation -> Google Sheets -> Slack": a chain of node names.
+            added = self._node(text)
         triggered = any(p.verb.role == "trigger" for p in phrases_of(text))
         short = len(tokens) <= 4 and not triggered  # "Receive emails." starts a run
         if not added and short and last is not None and last.role in ("save", "send"):
@@ -383,6 +387,43 @@ class Interpreter:
             f"I made '{router.id}' a router: the run goes on when {condition}, else it stops"
         )
         return [gate]
+
+    def _node(self, text: str) -> list[Step]:
+        """The step a node's name in a chain says: a trigger starts the run, a switch or an
+        IF branches, code that scores or counts calculates, an AI agent is a model step (its
+        bracketed job says which), a sheet or database keeps the result, a product is read
+        first or posted to."""
+        words = TOKEN.findall(text)
+        lowered = {w.lower() for w in words}
+        started = bool(self.plan.steps())
+        if patterns.NODE_TRIGGER.search(text) and not started:
+            return []
+        if patterns.NODE_BRANCH.search(text):
+            if self.reader.labels_field:
+                self.route(Phrase(table_verb("route"), "route", ["it"], text))
+                return []
+            rest = " ".join(w for w in words if not patterns.NODE_BRANCH.fullmatch(w))
+            return self.gate(f"it passes the {rest or 'check'}".strip())
+        if patterns.NODE_CODE.search(text) and re.search(
+            r"scor|calcul|comput|sum|total|count", text, re.I
+        ):
+            return [self.calculate(Phrase(table_verb("calculate"), "calculate", words, text))]
+        if patterns.NODE_MODEL.search(text):
+            job = re.search(r"\(([^)]*)\)", text)
+            said = job.group(1).strip().lower() if job else ""
+            found = lexicon.verb(said) or lexicon.verb_of_noun(said) if said else None
+            if found is None and said in lexicon.CONTENT_NOUNS:
+                return [self.language(Phrase(table_verb("draft"), "draft", [said], text))]
+            verb = found or table_verb("process")
+            return self.read_phrase(Phrase(verb, verb.base, ["it"], text))
+        if lowered & lexicon.FILE_PLACES or lowered & {"database", "postgres", "table"}:
+            base = "save" if started else "read"
+            return self.read_phrase(Phrase(table_verb(base), base, ["to", *words], text))
+        if any(is_product(w) for w in words) or lowered & lexicon.SERVICES:
+            if not started:
+                return [self.fetch(Phrase(table_verb("fetch"), "fetch", words, text))]
+            return self.send(Phrase(table_verb("send"), "send", ["to", *words], text))
+        return []
 
     def _otherwise(self, router: Router, text: str) -> list[Step]:
         """The steps of ``text`` as what ``router`` does when no route is taken."""

@@ -159,6 +159,7 @@ VERB_TABLE: dict[str, tuple[str, str | None]] = {
     "download": ("fetch", None),
     "retrieve": ("fetch", None),
     "pull": ("fetch", None),
+    "grab": ("fetch", None),
     "get": ("fetch", None),
     "call": ("fetch", None),
     "query": ("fetch", None),

@@ -76,7 +76,9 @@ REPEAT_CUE = re.compile(
     r"goes back|go back|sent back|back for (?:revision|rework)|for (?:each|every) (?:row|item|"
     r"document|file|page|record|entry|line|one)|on each (?:individual )?(?:document|file|row|item)|"
     r"(?:from|to|on) each (?:one|\w+ \w+ individually|\w+ individually)|one (?:item )?at a time|"
-    r"for (?:each|every) \w+|of each one|each \w+ (?:separately|individually|in turn))\b",
+    r"for (?:each|every) \w+|of each one|each \w+ (?:separately|individually|in turn)|"
+    # "Requests human approval before sending. Allows for revisions and improvements."
+    r"allows? for revisions?|over multiple revisions)\b",
     _I,
 )
 # "process each document separately", "for each subject": one item at a time.
@@ -248,6 +250,12 @@ LABEL_LED = re.compile(
 )
 # "Triage: ", "Data Structuring: ": a heading of up to four capitalised words and a colon.
 HEADING = re.compile(r"^\s*(?:\d+\.\s*)?(?:[A-Z][\w&/-]*\s+){0,3}[A-Z][\w&/-]*\s*:\s+")
+# Node names in a chain of arrows ("Webhook -> IF validation -> Google Sheets -> Slack"):
+# what each kind of node is.
+NODE_TRIGGER = re.compile(r"\b(?:webhook|trigger|schedule|cron|form|chat input)\b", _I)
+NODE_BRANCH = re.compile(r"\b(?:switch|if|condition|router|filter)\b", _I)
+NODE_MODEL = re.compile(r"\b(?:ai|agent|llm|gpt[\w.-]*|claude|openai|gemini|model|prompt)\b", _I)
+NODE_CODE = re.compile(r"\b(?:javascript|code|function|python)\b", _I)
 # "others are ignored", "spam is dropped": what a branch does when it does nothing.
 DROPPED = re.compile(
     r"(?:(?:are|is|get|gets|will be)\s+)?(?:ignored|dropped|discarded|skipped|archived|left alone)",

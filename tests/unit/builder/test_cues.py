@@ -330,3 +330,15 @@ def test_a_product_used_as_a_tool_is_called_before_the_model_step() -> None:
     names = [name for name, _ in built["nodes"]]
     assert names.index("fetch_textract") < names.index("analyze")
     assert "textract_url" in built["inputs"]
+
+
+def test_counting_money_or_a_change_in_percent_is_arithmetic() -> None:
+    assert "calculator" in cued("Show exactly how much money can be recovered.")
+    assert "calculator" in cued("Alert when revenue dropped by more than 20% versus last week.")
+    assert "calculator" not in cued("Write a summary of the meeting.")
+
+
+def test_a_ticket_status_updated_is_sent_to_the_helpdesk() -> None:
+    built = graph("Read a support ticket → Categorize it with AI → Update the ticket status")
+
+    assert [kind for _, kind in built["nodes"]][-1] == "http_request"

@@ -379,3 +379,22 @@ def test_labels_listed_where_requests_are_routed_are_the_branches() -> None:
     routes, _ = built["routes"]["route"]
     assert [value for value, _ in routes] == ["blog", "linkedin", "research"]
     assert [target for _, target in routes] == ["handle_blog", "handle_linkedin", "handle_research"]
+
+
+def test_a_chain_of_node_names_is_read_node_by_node() -> None:
+    fetched = graph("Gmail → OpenAI → Notion")
+    routed = graph("Form → AI Agent (classification) → Switch → Slack")
+    kept = graph("Webhook → AI Agent (summary) → Google Sheets → Slack")
+
+    assert fetched["nodes"] == [
+        ("fetch", "http_request"),
+        ("process", "llm"),
+        ("send", "http_request"),
+    ]
+    assert fetched["config"].get_node("send").args.url == "{notion_url}"
+    assert routed["nodes"] == [("classify", "llm"), ("route", "router"), ("send", "http_request")]
+    assert kept["nodes"] == [
+        ("summarize", "llm"),
+        ("save", "file_write"),
+        ("send", "http_request"),
+    ]
