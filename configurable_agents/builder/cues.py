@@ -64,7 +64,8 @@ class Interpreter(Protocol):
 _I = re.IGNORECASE
 _TOOL_APIS = (
     r"tavily\w*|serp\w*|jina(?: reader)?|firecrawl|apify|textract|exa(?:\.ai)?|perplexity|"
-    r"brave search|deepl|whisper|assemblyai|deepgram|wolfram\w*|google search|bing"
+    r"brave search|deepl|whisper|assemblyai|deepgram|wolfram\w*|google search|bing|apollo|"
+    r"clearbit|zoominfo|hunter\.io|yfinance|ebay|etsy"
 )
 # Services a step talks to over HTTP (the annotation guide's "named service").
 _SERVICE = (
@@ -128,7 +129,7 @@ CUES: tuple[Cue, ...] = (
             # "a document loaded from local memory"
             rf"|\b(?:{_FILES}) (?:loaded|read|uploaded|imported|taken) from\b|\b(?:{_FILES}) rows\b"
             # "pulls the raw numbers from your database", "a folder of scientific articles"
-            r"|\b(?:pull|fetch|get|retriev|load|look)\w*(?: up)? [^.;:]{0,40}?\bfrom (?:the |a |an |"
+            r"|\b(?:pull|fetch|get|retriev|load|look|grab)\w*(?: up)? [^.;:]{0,40}?\bfrom (?:the |a |an |"
             rf"your |their |our )?(?:(?!(?:{_SERVICE})\b)[\w-]+ ){{0,2}}?(?:{_STORE})\b"
             r"|\b(?:a|the|my|your|their) folders? (?:of|with|full of)\b",
             _I,
@@ -488,7 +489,8 @@ _STARTS_IN = re.compile(
     _I,
 )
 _READS_FROM = re.compile(
-    r"\b(?:from|pull\w*|fetch\w*|read\w*|quer\w*|search\w*|load\w*|using|via|with|based on)\W+(?:\w+\W+){0,2}$",
+    r"\b(?:from|pull\w*|fetch\w*|read\w*|quer\w*|search\w*|load\w*|using|via|with|based on|"
+    r"connect\w* to)\W+(?:\w+\W+){0,2}$",
     _I,
 )
 MAX_PRODUCT_STEPS = 2

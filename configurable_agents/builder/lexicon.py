@@ -144,6 +144,8 @@ VERB_TABLE: dict[str, tuple[str, str | None]] = {
     "optimize": ("revise", None),
     # classify: the answer is one of some labels
     "classify": ("classify", "category"),
+    "discern": ("classify", "category"),
+    "distinguish": ("classify", "category"),
     "categorize": ("classify", "category"),
     "categorise": ("classify", "category"),
     "label": ("classify", "label"),
@@ -206,6 +208,8 @@ VERB_TABLE: dict[str, tuple[str, str | None]] = {
     "approve": ("approve", None),
     "confirm": ("approve", None),
     "route": ("route", None),
+    # "Switches on the AI classification": a switch node branches.
+    "switch": ("route", None),
     "dispatch": ("route", None),
     "distribute": ("route", None),
     "assign": ("route", None),

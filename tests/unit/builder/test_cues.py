@@ -342,3 +342,22 @@ def test_a_ticket_status_updated_is_sent_to_the_helpdesk() -> None:
     built = graph("Read a support ticket → Categorize it with AI → Update the ticket status")
 
     assert [kind for _, kind in built["nodes"]][-1] == "http_request"
+
+
+def test_rows_grabbed_from_a_sheet_are_read_and_a_named_enricher_is_called() -> None:
+    built = graph(
+        "Grab emails from a Google Sheet → Enrich them with Apollo → Update the Google Sheet"
+    )
+
+    kinds = [kind for _, kind in built["nodes"]]
+    assert kinds[0] == "file_read"
+    assert "http_request" in kinds
+    assert kinds[-1] == "file_write"
+    assert "apollo_url" in built["inputs"]
+
+
+def test_a_service_connected_to_is_read_from() -> None:
+    built = graph("Connect to eBay Italy. Search for keyboards. Extract product information.")
+
+    assert built["nodes"][0] == ("fetch_ebay", "http_request")
+    assert built["config"].get_node("fetch_ebay").args.method == "GET"
