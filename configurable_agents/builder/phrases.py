@@ -221,6 +221,7 @@ def head_noun(words: list[str]) -> str | None:
         and not (word.endswith("ly") and word not in lexicon.NOUNS_IN_LY)
         # "feedback collected through forms": a participle says how, not what.
         and not (word.endswith("ed") and lexicon.verb(word) is not None)
+        and word not in lexicon.IRREGULAR  # "a concise written summary"
         and re.fullmatch(r"[a-z][a-z0-9-]*(?:'s)?", word)
     ]
     kept = [
@@ -572,6 +573,23 @@ def per_item(phrase: Phrase) -> list[Phrase]:
     """One phrase per item of a listed object: "analyze the tone, the topics and the
     entities of a text" -> three phrases, each with the words after the list."""
     words = phrase.tokens
+    if ":" in words:
+        # "produces two deliverables: a concise summary of the discussion and a list of
+        # action items": the things listed after the colon, each whole.
+        pieces: list[list[str]] = [[]]
+        listed = words[words.index(":") + 1 :]
+        for at, token in enumerate(listed):
+            following = listed[at + 1].lower() if at + 1 < len(listed) else ""
+            # "a summary and a list of items with owners and due dates": "and" starts a
+            # thing of its own only before "a", "an" or "the".
+            if token == "," or (token in ("and", "&") and following in ("a", "an", "the")):
+                if pieces[-1]:
+                    pieces.append([])
+            elif token not in ("and", "&") or pieces[-1]:
+                pieces[-1].append(token)
+        pieces = [piece for piece in pieces if piece]
+        if len(pieces) >= 2:
+            return [Phrase(phrase.verb, phrase.word, piece, phrase.sentence) for piece in pieces]
     end = next(
         (
             i

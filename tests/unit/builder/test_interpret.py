@@ -398,3 +398,13 @@ def test_a_chain_of_node_names_is_read_node_by_node() -> None:
         ("save", "file_write"),
         ("send", "http_request"),
     ]
+
+
+def test_the_deliverables_listed_after_a_colon_are_each_a_step() -> None:
+    built = graph(
+        "It takes a meeting transcript and produces two deliverables: a concise written "
+        "summary of the discussion and a list of action items with owners and due dates."
+    )
+
+    assert [kind for _, kind in built["nodes"]] == ["llm", "llm"]
+    assert "written" not in built["inputs"]
