@@ -1665,15 +1665,20 @@ class Interpreter:
 
     def _one_approval_at_a_time(self) -> None:
         """ "a human reviews it, and only the approved version is sent": one approval, not
-        two in a row (the second would ask the same person the same thing again)."""
+        two in a row (the second would ask the same person the same thing again); likewise
+        one post, not two in a row of the same thing to the same address."""
         blocks = self.plan.blocks
         for index in range(len(blocks) - 1, 0, -1):
             this, before = blocks[index], blocks[index - 1]
-            if (
-                isinstance(this, Step)
-                and isinstance(before, Step)
-                and this.kind == before.kind == "approval"
-            ):
+            if not isinstance(this, Step) or not isinstance(before, Step):
+                continue
+            same_post = (
+                this.kind == before.kind == "http_request"
+                and this.args.get("method") == before.args.get("method") == "POST"
+                and this.args.get("url") == before.args.get("url")
+                and this.args.get("body") == before.args.get("body")
+            )
+            if same_post or this.kind == before.kind == "approval":
                 del blocks[index]
                 for name in this.writes:
                     self.plan.forget_if_unread(name)

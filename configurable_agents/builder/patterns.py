@@ -111,7 +111,9 @@ SENTENCE = re.compile(
 # A step done by a person: an approval.
 APPROVAL = re.compile(
     # A critic, model or agent that "approves" is a review by the model, not by a person.
-    r"\b(?:(?<!critic )(?<!model )(?<!agent )(?<!llm )(?<!validator )(?<!evaluator )approv\w*|sign[- ]?off|signs? off|human[- ]in[- ]the[- ]loop|human review|"
+    r"\b(?:(?<!critic )(?<!model )(?<!agent )(?<!llm )(?<!validator )(?<!evaluator )"
+    # "Send the approved email": the approval was asked for before.
+    r"(?:(?<!\bthe )approved\b|approv(?!ed\b)\w*)|sign[- ]?off|signs? off|human[- ]in[- ]the[- ]loop|human review|"
     r"manual(?:ly)? (?:review|check|approv\w*)|(?:reviewed|checked|confirmed) by (?:a |an |the )?"
     r"(?:human|person|manager|someone|me|us|team|editor|reviewer|user|admin)|"
     r"for (?:human |manual |your |a |final )?(?:review|approval)|ask (?:me|us|a person|a human)|"

@@ -408,3 +408,11 @@ def test_the_deliverables_listed_after_a_colon_are_each_a_step() -> None:
 
     assert [kind for _, kind in built["nodes"]] == ["llm", "llm"]
     assert "written" not in built["inputs"]
+
+
+def test_the_approved_email_is_sent_once_after_one_approval() -> None:
+    built = graph(
+        "Draft an email, request human approval before sending, and send the approved email."
+    )
+
+    assert built["nodes"] == [("draft", "llm"), ("approve", "approval"), ("send", "http_request")]
