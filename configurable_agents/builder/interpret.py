@@ -355,6 +355,20 @@ class Interpreter:
         reader.previous = subject
         router = self._router_for(decide.writes[0])
         for value, text in zip(values, alternatives, strict=True):
+            if re.search(r"\b(?:is|are)\s", f"{alternatives[0]} "):
+                # "whether a task is simple or complex": each case is handled as it is.
+                handle = reader.model_step(
+                    f"handle_{value}",
+                    "handle",
+                    sentence(
+                        f"Handle the {label(subject).lower()} as a {value.replace('_', ' ')} case"
+                    ),
+                    [subject],
+                    f"{value}_result",
+                    f"The {value.replace('_', ' ')} case's result",
+                )
+                router.routes.append(Route(value, [handle]))
+                continue
             self._branch(
                 router, value, f"to {text}" if lexicon.verb(text.split()[0]) is None else text
             )

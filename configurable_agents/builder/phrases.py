@@ -563,6 +563,9 @@ def alternative_label(text: str) -> str:
     """A label for one alternative of a decision: its noun of an action when it ends with
     one ("flag for human review" -> review), else its verb ("send it" -> send)."""
     words = [w.lower() for w in TOKEN.findall(text)]
+    said = re.search(r"\b(?:is|are)\s+(?:an?\s+)?([\w-]+)\s*$", text, re.I)
+    if said:
+        return field_name(said.group(1))  # "whether a task is simple or complex" -> simple
     if words and words[-1] in lexicon.NOUN_VERBS:
         return field_name(words[-1])
     found = lexicon.verb(words[0]) if words else None

@@ -416,3 +416,11 @@ def test_the_approved_email_is_sent_once_after_one_approval() -> None:
     )
 
     assert built["nodes"] == [("draft", "llm"), ("approve", "approval"), ("send", "http_request")]
+
+
+def test_whether_a_thing_is_one_way_or_another_routes_each_case_to_its_handler() -> None:
+    built = graph("It determines whether a task is simple or complex and delegates it.")
+
+    routes, _ = built["routes"]["route"]
+    assert routes == [("simple", "handle_simple"), ("complex", "handle_complex")]
+    assert built["config"].state["decision"].values == ["simple", "complex"]
