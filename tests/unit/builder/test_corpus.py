@@ -24,10 +24,9 @@ from tests.unit.builder.corpus_score import Score, load_corpus, score, split, su
 
 GOAL = 0.90
 # The rate over the whole corpus (tuned and held out) when this floor was last set: a change
-# to the tables may not lose it. Set when the ninth collection (45 more held-out requests,
-# h8-*) was added: 319 of 488 (65.4%); tuned 296 of 398, held out 23 of 90 (the eighth
-# collection, h7-*, has been tuned on since: 308 of 443 tuned, 11 of 45 held out).
-FLOOR = 0.653
+# to the tables may not lose it. Set when the tenth collection (45 held-out requests, h9-*)
+# joined the ninth (h8-*) as held out: 342 of 533 (64.2%); tuned 314 of 443, held out 28 of 90.
+FLOOR = 0.641
 
 
 @pytest.fixture(scope="module")
