@@ -1658,6 +1658,7 @@ class Interpreter:
                         following.reads.append(step.writes[0])
                 following.node = None
         self._keep_last()
+        self._send_after_the_writing()
         self._one_approval_at_a_time()
         if modifiers.bound is not None or modifiers.repeat:
             self.add_loop(modifiers)
@@ -1676,6 +1677,42 @@ class Interpreter:
                         Choice("No, send it directly", "keep it as it is"),
                     ],
                 )
+
+    def _send_after_the_writing(self) -> None:
+        """ "send personalized notifications by generating content with GPT": a post said
+        first, of something given, goes after the model steps and sends what they wrote
+        (a call to an API that answers, "send the audio to the transcription API", stays)."""
+        blocks = self.plan.blocks
+        first = blocks[0] if blocks else None
+        if not isinstance(first, Step) or first.args.get("method") != "POST":
+            return
+        body = first.reads[0] if first.reads else None
+        called = re.search(
+            r"\bapi|ocr|transcri|extract|convert|endpoint|whisper|deepgram|assemblyai|textract|"
+            r"jina|firecrawl|apify|tavily|serp",
+            first.instruction,
+            re.I,
+        )
+        if body is None or not self.plan.fields[body].is_input or called:
+            return
+        if any(
+            name in s.reads for s in self.plan.steps() if s is not first for name in first.writes
+        ):
+            return
+        writers = [
+            b
+            for b in blocks[1:]
+            if isinstance(b, Step) and b.kind in ("llm", "classify") and b.writes
+        ]
+        if not writers or any(not isinstance(b, Step) for b in blocks):
+            return
+        last = writers[-1]
+        blocks.remove(first)
+        blocks.insert(blocks.index(last) + 1, first)
+        first.reads = [last.writes[0], *first.reads[1:]]
+        first.args["body"] = f"{{{last.writes[0]}}}"
+        self.plan.forget_if_unread(body)
+        self.plan.understood.append(f"'{first.id}' sends what '{last.id}' wrote, at the end")
 
     def _one_approval_at_a_time(self) -> None:
         """ "a human reviews it, and only the approved version is sent": one approval, not

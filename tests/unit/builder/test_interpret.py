@@ -424,3 +424,14 @@ def test_whether_a_thing_is_one_way_or_another_routes_each_case_to_its_handler()
     routes, _ = built["routes"]["route"]
     assert routes == [("simple", "handle_simple"), ("complex", "handle_complex")]
     assert built["config"].state["decision"].values == ["simple", "complex"]
+
+
+def test_a_send_said_first_goes_after_what_the_model_writes() -> None:
+    sent_last = graph(
+        "Automatically send personalized email notifications by generating content with GPT."
+    )
+    called_first = graph("Send the audio file to Whisper and summarize the transcript.")
+
+    assert sent_last["nodes"] == [("generate", "llm"), ("send", "http_request")]
+    assert sent_last["config"].get_node("send").args.body == "{result}"
+    assert called_first["nodes"] == [("send", "http_request"), ("summarize", "llm")]
