@@ -216,6 +216,9 @@ class Interpreter:
         # A condition on what starts a run ("captures positive feedback") guards the first
         # step that keeps or sends it.
         self._pending_condition: str | None = None
+        # Parts of a chain of arrows read already with the node before them ("condition ->
+        # sales alert or nurture sequence": the alternatives are the condition's branches).
+        self._read_ahead: set[str] = set()
         steps = plan.steps()
         if steps:
             last = steps[-1]
@@ -230,6 +233,8 @@ class Interpreter:
 
     def read_sentence(self, text: str) -> list[Step]:
         """Add the steps of a sentence to the plan; the steps added."""
+        if text in self._read_ahead:
+            return []
         led = self._label_led(text)
         if led is not None:
             return led
@@ -413,6 +418,9 @@ class Interpreter:
         if patterns.NODE_TRIGGER.search(text) and not started:
             return []
         if patterns.NODE_BRANCH.search(text):
+            alternatives = self._next_in_chain(text)
+            if alternatives:
+                return self._branch_to(alternatives)
             if self.reader.labels_field:
                 self.route(Phrase(table_verb("route"), "route", ["it"], text))
                 return []
@@ -428,7 +436,9 @@ class Interpreter:
             found = lexicon.verb(said) or lexicon.verb_of_noun(said) if said else None
             if found is None and said in lexicon.CONTENT_NOUNS:
                 return [self.language(Phrase(table_verb("draft"), "draft", [said], text))]
-            verb = found or table_verb("process")
+            # "AI score": the verb said beside the model names the step.
+            said_verb = next((v for w in words if (v := lexicon.verb(w)) is not None), None)
+            verb = found or said_verb or table_verb("process")
             return self.read_phrase(Phrase(verb, verb.base, ["it"], text))
         if lowered & lexicon.FILE_PLACES or lowered & {"database", "postgres", "table"}:
             base = "save" if started else "read"
@@ -438,6 +448,66 @@ class Interpreter:
                 return [self.fetch(Phrase(table_verb("fetch"), "fetch", words, text))]
             return self.send(Phrase(table_verb("send"), "send", ["to", *words], text))
         return []
+
+    def _next_in_chain(self, text: str) -> list[str]:
+        """The alternatives of the chain's next part after ``text`` ("-> sales alert or
+        nurture sequence"), which is then read here; [] when it names none."""
+        at = self.plan.request.find(text)
+        after = re.split(r"\s*(?:\u2192|->)\s*", self.plan.request[at + len(text) :])
+        following = after[1].strip(" .") if at >= 0 and len(after) > 1 else ""
+        either = re.fullmatch(r"(?:either\s+)?([\w -]{2,40}?)\s+or\s+([\w -]{2,40})", following)
+        if not either:
+            return []
+        self._read_ahead.add(following)
+        self._read_ahead.add(following + ".")
+        return [either.group(1).strip(), either.group(2).strip()]
+
+    def _branch_to(self, alternatives: list[str]) -> list[Step]:
+        """A model step chooses one of ``alternatives``; a router takes each: one that names
+        something sent ("sales alert") posts it, else a model step handles it."""
+        reader = self.reader
+        values = [field_name(a, "value") for a in alternatives]
+        subject = reader.previous or reader.input("text", "What to decide about")
+        choose = Step(
+            reader.step_id("decide"),
+            "classify",
+            "decide",
+            sentence(f"Decide which comes next: {' or '.join(alternatives)}")
+            + f" Answer with one of: {', '.join(values)}.",
+            reads=[subject],
+        )
+        spec = Field("decision", "enum", f"One of: {', '.join(values)}", values=values)
+        choose.writes = [reader.output("decision", spec)]
+        reader.add(choose)
+        reader.previous = subject
+        router = self._router_for(choose.writes[0])
+        for value, words in zip(values, alternatives, strict=True):
+            if set(words.lower().split()) & lexicon.SENT_THINGS:
+                address = reader.input(f"{value}_url", f"Where the {words} goes")
+                post = Step(
+                    reader.step_id(f"send_{value}"),
+                    "http_request",
+                    "send",
+                    sentence(f"Send the {words}"),
+                    reads=[subject, address],
+                    args={"url": f"{{{address}}}", "method": "POST", "body": f"{{{subject}}}"},
+                )
+                post.writes = [reader.output("sent", Field("sent", "str", "The service's answer"))]
+                router.routes.append(Route(value, [post]))
+            else:
+                handle = reader.model_step(
+                    f"handle_{value}",
+                    "handle",
+                    sentence(f"Handle the {label(subject).lower()} as {words}"),
+                    [subject],
+                    f"{value}_result",
+                    f"The {words} result",
+                )
+                router.routes.append(Route(value, [handle]))
+        self.plan.understood.append(
+            f"I made '{router.id}' a router with branches {' / '.join(values)}"
+        )
+        return [choose]
 
     def _otherwise(self, router: Router, text: str) -> list[Step]:
         """The steps of ``text`` as what ``router`` does when no route is taken."""

@@ -594,6 +594,11 @@ THE_WORKFLOW = word_set(
     """agent workflow automation system pipeline bot chatbot flow app application assistant
     solution"""
 )
+# Things a branch sends somewhere ("sales alert or nurture sequence").
+SENT_THINGS = word_set(
+    """alert alerts notification notifications email emails message messages ping page
+    sequence sequences ticket tickets task tasks invite invitation reminder sms"""
+)
 # Nouns for the items a label sorts ("support emails", "other ones").
 ITEM_NOUNS = word_set(
     """email emails message messages ticket tickets one ones stuff lead leads request requests

@@ -435,3 +435,17 @@ def test_a_send_said_first_goes_after_what_the_model_writes() -> None:
     assert sent_last["nodes"] == [("generate", "llm"), ("send", "http_request")]
     assert sent_last["config"].get_node("send").args.body == "{result}"
     assert called_first["nodes"] == [("send", "http_request"), ("summarize", "llm")]
+
+
+def test_a_condition_in_a_chain_branches_to_the_alternatives_that_follow_it() -> None:
+    built = graph(
+        "The complete workflow: form → AI score → condition → sales alert or nurture sequence."
+    )
+
+    assert [name for name, _ in built["nodes"]][:3] == ["score", "decide", "route"]
+    routes, _ = built["routes"]["route"]
+    assert routes == [
+        ("sales_alert", "send_sales_alert"),
+        ("nurture_sequence", "send_nurture_sequence"),
+    ]
+    assert built["config"].get_node("send_sales_alert").args.url == "{sales_alert_url}"
