@@ -662,6 +662,10 @@ class Interpreter:
             role = "calculate"  # "validate and cross-check totals": arithmetic
         if phrase.verb.base in lexicon.POSTED_TO and mentioned["service"]:
             role = "send"  # "flagged in Slack": a post there
+        record = head_noun(phrase.object_tokens())
+        if phrase.verb.base in ("create", "update", "open", "close") and record in lexicon.RECORDS:
+            # "creating or updating tickets": a record kept in the tracker, over HTTP.
+            role, mentioned["service"], mentioned["strong"] = "send", True, True
         condition = next((w for w in phrase.lowered if w in lexicon.CONDITIONS), None)
         if role in ("send", "save") and condition is None and self._pending_condition:
             # "Captures positive feedback ... and adds it to Notion": only the positive ones.
@@ -1870,19 +1874,30 @@ class Interpreter:
         reviews = [s for s in steps if s.kind == "review"]
         language = [s for s in steps if s.kind in ("llm", "classify")]
         joins = lexicon.JOIN_VERBS | {"summarize", "synthesize", "select", "compile", "write"}
-        if (
-            not reviews
-            and patterns.PER_ITEM.search(plan.request)
-            and len(language) >= 2
-            and language[-1].does in joins
-        ):
+        if not reviews and patterns.PER_ITEM.search(plan.request) and not modifiers.threshold:
             # "process each document separately, and finally aggregate the results": the
-            # step per item repeats; what joins them runs once, after.
-            item = language[-2]
+            # step per item repeats; what joins them runs once, after. No review is added:
+            # going over items is no judging of a result.
+            joined = len(language) >= 2 and language[-1].does in joins
+            item = language[-2] if joined else (language or steps)[-1]
+            if item.does in ("split", "break", "list", "outline", "divide") and item.writes:
+                # "split it into sections ... apply a workflow to each section": what is
+                # done per item is a step of its own after the split.
+                each = reader.model_step(
+                    "process_item",
+                    "process",
+                    sentence(f"Work on one item of the {label(item.writes[0]).lower()}"),
+                    [item.writes[0]],
+                    "item_result",
+                    "The result for one item",
+                )
+                plan.blocks.insert(plan.blocks.index(item) + 1, each)
+                plan.guessed.append(f"I added '{each.id}' that works on each item")
+                item = each
             plan.loop = Loop(item.id, item.id, bound, id=reader.step_id("repeat"))
             plan.understood.append(
-                f"'{item.id}' repeats per item, at most {bound} times; "
-                f"'{language[-1].id}' then works on all of them"
+                f"'{item.id}' repeats per item, at most {bound} times"
+                + (f"; '{language[-1].id}' then works on all of them" if joined else "")
             )
             return
         if not reviews and modifiers.repeat and language:

@@ -594,6 +594,8 @@ THE_WORKFLOW = word_set(
     """agent workflow automation system pipeline bot chatbot flow app application assistant
     solution"""
 )
+# Records that live in a tracker or a CRM: making or changing one is a call to it.
+RECORDS = word_set("ticket tickets issue issues card cards deal deals contact contacts")
 # Things a branch sends somewhere ("sales alert or nurture sequence").
 SENT_THINGS = word_set(
     """alert alerts notification notifications email emails message messages ping page

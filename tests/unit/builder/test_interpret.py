@@ -449,3 +449,15 @@ def test_a_condition_in_a_chain_branches_to_the_alternatives_that_follow_it() ->
         ("nurture_sequence", "send_nurture_sequence"),
     ]
     assert built["config"].get_node("send_sales_alert").args.url == "{sales_alert_url}"
+
+
+def test_work_per_item_repeats_without_a_review_and_a_split_gets_a_step_per_item() -> None:
+    each = graph("Summarize each article separately.")
+    split = graph(
+        "Split the text into sections with an LLM and apply a workflow to each section "
+        "individually."
+    )
+
+    assert each["nodes"] == [("summarize", "llm"), ("repeat", "loop")]
+    assert split["nodes"] == [("split", "llm"), ("process_item", "llm"), ("repeat", "loop")]
+    assert split["config"].get_node("repeat").body == "process_item"
