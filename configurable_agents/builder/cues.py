@@ -194,6 +194,10 @@ CUES: tuple[Cue, ...] = (
             r"(?:xlsx|excel|workbook|pdf|notebook|csv|docx|google docs?|google sheets?|"
             r"spreadsheet|markdown file|json file|ledger)\b"
             r"|\b(?:pdf|xlsx|excel|docx|csv)(?: \w+)? (?:is |are )?(?:rendered|generated|created|produced)\b"
+            r"|\b(?:db|database|sheet|file)\s+writes?\b"
+            # "Outputs actions.csv": a file named by its name
+            r"|\b(?:outputs?|writes?|saves?|produc\w*|creat\w*|exports?)\b[^;:]{0,20}?"
+            r"\b[\w-]+\.(?:csv|md|json|jsonl|txt|xlsx|pdf|html|docx)\b"
             r"|\bstructured format like (?:excel|csv|json)\b",
             _I,
         ),
@@ -232,7 +236,7 @@ def _phrase(base: str, clause: str) -> Phrase:
 
 def _clause(text: str, match: re.Match[str]) -> str:
     """The sentence part the cue was said in (to its next full stop)."""
-    end = re.search(r"[.;:]", text[match.start() :])
+    end = re.search(r"[.;:](?=\s|$)", text[match.start() :])  # not the dot of "actions.csv"
     return text[match.start() : match.start() + end.start() if end else len(text)]
 
 
@@ -510,6 +514,8 @@ def _named_products(interpreter: Interpreter, text: str) -> None:
         before = text[max(0, match.start() - 40) : match.start()]
         if f"{product}_url" in talked or match.group(1).lower() in said:
             continue
+        if before.rfind("(") > before.rfind(")"):
+            continue  # "(importable to Linear/Asana/Notion)": an aside, not a step
         after = text[match.end() : match.end() + 20]
         # "format them for LinkedIn", "write a LinkedIn post": made for it, not sent there.
         made_for = re.search(r"\bfor\W+$", before) or re.match(r"\s+(?:posts?|articles?)\b", after)

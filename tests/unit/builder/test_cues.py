@@ -361,3 +361,19 @@ def test_a_service_connected_to_is_read_from() -> None:
 
     assert built["nodes"][0] == ("fetch_ebay", "http_request")
     assert built["config"].get_node("fetch_ebay").args.method == "GET"
+
+
+def test_a_file_named_by_its_name_is_written_there_and_asides_in_brackets_add_nothing() -> None:
+    built = graph(
+        "Extract the action items from the transcript. Outputs actions.csv (importable to "
+        "Linear/Asana/Notion)."
+    )
+
+    assert built["nodes"] == [("extract", "llm"), ("save", "file_write")]
+    assert built["config"].get_node("save").args.path == "actions.csv"
+
+
+def test_a_single_database_write_at_the_end_is_a_file_write() -> None:
+    built = graph("Translate the text, critique it and revise it before a single DB write.")
+
+    assert built["nodes"][-1] == ("save", "file_write")
