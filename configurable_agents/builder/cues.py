@@ -617,6 +617,9 @@ def complete(interpreter: Interpreter, text: str) -> None:
     places = next((p for p in listed if 2 <= len(p) <= MAX_DESTINATIONS), None)
     if places:
         _route_to_destinations(interpreter, places)
+    choices = APPROVAL_CHOICES.search(text)
+    if choices:
+        _act_on_the_choice(interpreter, choices)
     filtered = FILTER.search(text)
     if filtered and not _has_labels(interpreter):
         _filter_gate(interpreter, text, filtered)
@@ -787,6 +790,66 @@ def _before_later_sends(
             blocks.remove(step)
             blocks.insert(index, step)
             return
+
+
+# "three buttons: approve, reject, or edit", "a one-tap Approve / Edit / Discard": what the
+# person chooses, each a branch after the approval.
+_CHOICE = r"(?:approve|accept|reject|decline|discard|edit|revise|request changes|cancel|skip)"
+APPROVAL_CHOICES = re.compile(
+    rf"\b(?P<list>{_CHOICE}(?:\s*(?:\([^)]*\))?\s*(?:,|/|\bor\b|, or)\s*{_CHOICE}){{1,3}})\b",
+    _I,
+)
+_STOPS = frozenset({"reject", "decline", "discard", "cancel", "skip"})
+_REWORKS = frozenset({"edit", "revise", "request_changes"})
+
+
+def _act_on_the_choice(interpreter: Interpreter, match: re.Match[str]) -> None:
+    """After the first approval, a model step reads which choice the person's answer makes
+    and a router takes it: approving goes on, rejecting stops, editing revises the result
+    with the comment."""
+    plan = interpreter.plan
+    approval = next((b for b in plan.blocks if isinstance(b, Step) and b.kind == "approval"), None)
+    if approval is None or not approval.writes:
+        return
+    words = re.findall(_CHOICE, match.group("list"), _I)
+    values = list(dict.fromkeys(field_name(w.lower()) for w in words))
+    if len(values) < 2 or not any(v in ("approve", "accept") for v in values):
+        return
+    reader = interpreter.reader
+    subject = approval.reads[0] if approval.reads else approval.writes[0]
+    comment = approval.writes[0]
+    choose = reader.model_step(
+        "read_choice",
+        "classify",
+        sentence(f"Which did the reviewer choose: {', '.join(values)}? Read their answer"),
+        [comment],
+        "choice",
+        "What the reviewer chose",
+    )
+    choose.kind = "classify"
+    at = plan.blocks.index(approval) + 1
+    plan.blocks.insert(at, choose)
+    interpreter.set_labels(choose.writes[0], values)
+    router = Router(reader.step_id("route"), choose.writes[0])
+    for value in values:
+        if value in _STOPS:
+            router.routes.append(Route(value, [], stop=True))
+        elif value in _REWORKS:
+            revise = reader.model_step(
+                "revise",
+                "revise",
+                sentence(f"Revise the {label(subject).lower()} as the reviewer asks"),
+                [subject, comment],
+                f"revised_{subject}",
+                f"The revised {label(subject).lower()}",
+            )
+            router.routes.append(Route(value, [revise]))
+        else:
+            router.routes.append(Route(value, []))
+    plan.blocks.insert(at + 1, router)
+    plan.understood.append(
+        f"I made '{router.id}' a router on what the reviewer chooses: {' / '.join(values)}"
+    )
 
 
 # A classification offers at most this many labels (more is a list, not a choice).

@@ -97,7 +97,10 @@ def describe_plan(plan: Plan) -> str:
         elif isinstance(block, Router):
             lines.append(f"{number}. `{block.id}` (router) on `{block.field}`:")
             for route in block.routes:
-                shown = "; ".join(_step_line(step) for step in route.steps) or "goes on"
+                shown = "; ".join(_step_line(step) for step in route.steps)
+                if route.stop:
+                    shown = f"{shown}, then the run stops" if shown else "the run stops"
+                shown = shown or "goes on"
                 lines.append(f"    - {route.value}: {shown}")
             if block.otherwise:
                 shown = "; ".join(_step_line(step) for step in block.otherwise)

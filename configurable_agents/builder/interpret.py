@@ -2052,7 +2052,9 @@ def interpret(request: str) -> Plan:
         interpreter.reader.input(name, f"The {label(name).lower()}", guessed=False)
         interpreter.reader.triggered.append(name)
         text = text[given.end() :]
-    for part in split_sentences(text):
+    # "three buttons: approve, reject, or edit": one approval whose choices are branches
+    # (added by cues), not three verbs.
+    for part in split_sentences(cues.APPROVAL_CHOICES.sub("an approval", text)):
         interpreter.read_sentence(_without_heading(part))
     interpreter.knowledge(text)
     interpreter.branching(text)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from configurable_agents.builder import interpret
 from configurable_agents.builder.cues import cued
+from configurable_agents.builder.explain import describe_plan
 from configurable_agents.builder.phrases import branch_labels, listed_labels
 from tests.unit.builder.test_interpret import graph
 
@@ -377,3 +378,24 @@ def test_a_single_database_write_at_the_end_is_a_file_write() -> None:
     built = graph("Translate the text, critique it and revise it before a single DB write.")
 
     assert built["nodes"][-1] == ("save", "file_write")
+
+
+def test_the_choices_a_reviewer_is_offered_are_branches_after_the_approval() -> None:
+    request = (
+        "Sonnet drafts a tailored response. The bot asks a human with a one-tap Approve / "
+        "Edit / Discard."
+    )
+    built = graph(request)
+
+    assert built["nodes"] == [
+        ("draft", "llm"),
+        ("approve", "approval"),
+        ("read_choice", "llm"),
+        ("route", "router"),
+        ("revise", "llm"),
+    ]
+    routes, _ = built["routes"]["route"]
+    assert routes == [("approve", "END"), ("edit", "revise"), ("discard", "END")]
+    assert "{approval_comment}" in built["config"].get_node("read_choice").prompt
+    shown = describe_plan(interpret(request))
+    assert "- discard: the run stops" in shown
