@@ -866,7 +866,12 @@ def _named_branches(interpreter: Interpreter, text: str) -> None:
         spec = plan.fields[block.field]
         if not spec.values or set(spec.values) <= {"yes", "no"}:
             continue
-        added = [v for v in branch_labels(text) if v not in spec.values]
+        # "Sales leads get ..." names the label sales_lead already there, not a new one.
+        added = [
+            v
+            for v in branch_labels(text)
+            if not any(value == v or value.startswith(f"{v}_") for value in spec.values)
+        ]
         added = added[: max(MAX_LABELS - len(spec.values), 0)]
         if added:
             interpreter.set_labels(block.field, [*spec.values, *added])

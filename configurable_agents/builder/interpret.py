@@ -509,6 +509,41 @@ class Interpreter:
         )
         return [choose]
 
+    def labels_from_what_follows(self, sentences: list[str]) -> None:
+        """ "classified by intent ... Tasks become tasks. Customer replies update CRM
+        records. Noise becomes a Friday digest.": two or more sentences in a row, each led by
+        what it is about, name the labels of a classification that named none."""
+        field_ = self.reader.labels_field
+        if field_ is None:
+            return
+        # Labels guessed before ("routed to the right system") give way to these.
+        if self.plan.fields[field_].values and field_ not in self.reader.guessed_labels:
+            return
+        led = []
+        for sentence_ in sentences:
+            said = patterns.LABEL_START.match(sentence_)
+            if said is None or said.group(1).lower() in lexicon.NOT_A_NAME:
+                break
+            led.append(field_name(singular(said.group(1).lower()), "value"))
+        led = list(dict.fromkeys(led))
+        if len(led) >= 2:
+            self.set_labels(field_, led)
+            self.reader.guessed_labels.discard(field_)
+            self.plan.guessed = [
+                g for g in self.plan.guessed if not g.startswith("I guessed the labels")
+            ]
+            for block in self.plan.blocks:
+                empty = isinstance(block, Router) and not any(r.steps for r in block.routes)
+                if empty and block.field == field_:  # type: ignore[union-attr]
+                    block.routes = []  # type: ignore[union-attr]
+                    said = f"I made '{block.id}' a router with branches"
+                    self.plan.understood = [
+                        u for u in self.plan.understood if not u.startswith(said)
+                    ]
+            self.plan.understood.append(
+                f"the sentences that follow name the labels {' / '.join(led)}"
+            )
+
     def _otherwise(self, router: Router, text: str) -> list[Step]:
         """The steps of ``text`` as what ``router`` does when no route is taken."""
         first = next((r.steps[0] for r in router.routes if r.steps), None)
@@ -2054,7 +2089,9 @@ def interpret(request: str) -> Plan:
         text = text[given.end() :]
     # "three buttons: approve, reject, or edit": one approval whose choices are branches
     # (added by cues), not three verbs.
-    for part in split_sentences(cues.APPROVAL_CHOICES.sub("an approval", text)):
+    parts = split_sentences(cues.APPROVAL_CHOICES.sub("an approval", text))
+    for index, part in enumerate(parts):
+        interpreter.labels_from_what_follows(parts[index:])
         interpreter.read_sentence(_without_heading(part))
     interpreter.knowledge(text)
     interpreter.branching(text)

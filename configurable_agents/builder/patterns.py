@@ -258,6 +258,13 @@ NODE_TRIGGER = re.compile(r"\b(?:webhook|trigger|schedule|cron|form|chat input)\
 NODE_BRANCH = re.compile(r"\b(?:switch|if|condition|router|filter)\b", _I)
 NODE_MODEL = re.compile(r"\b(?:ai|agent|llm|gpt[\w.-]*|claude|openai|gemini|model|prompt)\b", _I)
 NODE_CODE = re.compile(r"\b(?:javascript|code|function|python)\b", _I)
+# "Customer replies update CRM records.", "Noise becomes a Friday digest.": a sentence led
+# by what it is about (one or two words) and a verb that says where it goes.
+LABEL_START = re.compile(
+    r"^\s*(?:the\s+)?([A-Za-z][\w-]*(?:\s+[a-z][\w-]*)?)\s+(?:become|becomes|get|gets|go|goes|"
+    r"update|updates|hit|hits|land|lands|follow|follows|are\s+(?:sent|routed|posted|logged|"
+    r"flagged|ignored|dropped))\b"
+)
 # "others are ignored", "spam is dropped": what a branch does when it does nothing.
 DROPPED = re.compile(
     r"(?:(?:are|is|get|gets|will be)\s+)?(?:ignored|dropped|discarded|skipped|archived|left alone)",

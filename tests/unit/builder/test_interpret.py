@@ -461,3 +461,21 @@ def test_work_per_item_repeats_without_a_review_and_a_split_gets_a_step_per_item
     assert each["nodes"] == [("summarize", "llm"), ("repeat", "loop")]
     assert split["nodes"] == [("split", "llm"), ("process_item", "llm"), ("repeat", "loop")]
     assert split["config"].get_node("repeat").body == "process_item"
+
+
+def test_sentences_led_by_what_they_are_about_name_the_labels_of_a_classification() -> None:
+    built = graph(
+        "Every email is read by AI, classified by intent, and routed to the right system. "
+        "Tasks become tasks. Customer replies update CRM records. Noise becomes a Friday "
+        "digest. Sales leads get the first-touch sequence."
+    )
+
+    assert built["config"].state["intent"].values == [
+        "task",
+        "customer_reply",
+        "noise",
+        "sales_lead",
+    ]
+    routes, _ = built["routes"]["route"]
+    assert [value for value, _ in routes] == ["task", "customer_reply", "noise", "sales_lead"]
+    assert built["config"].get_node("update").args.url == "{crm_url}"
