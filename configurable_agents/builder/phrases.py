@@ -459,8 +459,13 @@ def phrases_of(text: str) -> list[Phrase]:
         assert verb is not None
         found.append(Phrase(verb, tokens[at], rest, text))
     listed: list[Phrase] = []
+    # "After the agent generates a portfolio, these analysts assess it": the comma ends the
+    # opening clause; it lists nothing.
+    opening = re.match(r"\s*(?:after|when|once|before|while|as soon as|if)\b[^,]*,", text, re.I)
     for phrase in found:
         items = per_item(phrase) if phrase.verb.base in lexicon.GENERIC else [phrase]
+        if opening and text.find(phrase.word) < opening.end():
+            items = [phrase]
         if phrase.verb.base in ("write", "draft", "compose"):
             # "writes sales emails and call scripts": each piece is written on its own.
             pieces = per_item(phrase)

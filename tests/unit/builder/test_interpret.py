@@ -7,6 +7,7 @@ from typing import Any
 
 from configurable_agents.builder import compose, interpret
 from configurable_agents.builder.explain import describe_plan
+from configurable_agents.builder.phrases import phrases_of
 from configurable_agents.config import config_from_data, input_fields
 
 
@@ -479,3 +480,12 @@ def test_sentences_led_by_what_they_are_about_name_the_labels_of_a_classificatio
     routes, _ = built["routes"]["route"]
     assert [value for value, _ in routes] == ["task", "customer_reply", "noise", "sales_lead"]
     assert built["config"].get_node("update").args.url == "{crm_url}"
+
+
+def test_the_comma_after_an_opening_clause_lists_nothing() -> None:
+    read = phrases_of("After the agent creates a portfolio, the analysts review it.")
+
+    created = [p for p in read if p.word == "creates"]
+    # One thing is created: "the analysts" start the next clause.
+    assert len(created) == 1
+    assert created[0].object_tokens()[:2] == ["a", "portfolio"]
