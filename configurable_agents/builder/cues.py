@@ -181,7 +181,8 @@ CUES: tuple[Cue, ...] = (
         "file_out",
         "file_write",
         re.compile(
-            r"\b(?:log(?:s|ged|ging)?|sav(?:e|es|ed|ing)|stor(?:e|es|ed|ing)|record(?:s|ed)?|"
+            # "the records in the CRM sheet" are no recording
+            r"\b(?:log(?:s|ged|ging)?|sav(?:e|es|ed|ing)|stor(?:e|es|ed|ing)|(?<!the )record(?:s|ed)?|"
             r"append(?:s|ed)?|writ(?:e|es|ing)|written|sync\w*|export\w*|outputs?|archiv\w*|"
             r"keeps?|kept|add(?:s|ed)? (?:a )?rows?|synchroniz\w*|persist\w*|insert\w*|push\w*|"
             r"assembl\w*|puts?|placed|populat\w*|fill(?:s|ed)?|go(?:es)? (?:to|into)|lands? in|"

@@ -399,3 +399,9 @@ def test_the_choices_a_reviewer_is_offered_are_branches_after_the_approval() -> 
     assert "{approval_comment}" in built["config"].get_node("read_choice").prompt
     shown = describe_plan(interpret(request))
     assert "- discard: the run stops" in shown
+
+
+def test_records_named_as_a_noun_are_not_a_file_write() -> None:
+    built = graph("Compare each lead with the records in the CRM sheet and draft an email.")
+
+    assert "file_write" not in [kind for _, kind in built["nodes"]]
