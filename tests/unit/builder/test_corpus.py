@@ -26,7 +26,8 @@ GOAL = 0.90
 # The rate over the whole corpus (tuned and held out) when this floor was last set: a change
 # to the tables may not lose it. Set when the tenth collection (45 held-out requests, h9-*)
 # joined the ninth (h8-*) as held out: 342 of 533 (64.2%); tuned 314 of 443, held out 28 of 90.
-FLOOR = 0.641
+# Raised after the last tuning of the session: 347 of 533 (65.1%), tuned 319 of 443.
+FLOOR = 0.650
 
 
 @pytest.fixture(scope="module")
