@@ -718,27 +718,16 @@ def _route_to_destinations(interpreter: Interpreter, places: list[str]) -> None:
         (s.reads[0] for s in plan.steps() if router.field in s.writes and s.reads),
         router.field,
     )
-    router.routes = [Route(place, [_post_to(interpreter, place, body)]) for place in places]
+    router.routes = [
+        Route(
+            place, [interpreter.reader.post(place, body, f"Send it to {place.replace('_', ' ')}")]
+        )
+        for place in places
+    ]
     plan.understood.append(
         f"I made '{router.id}' a router with a branch per place the words name: "
         + " / ".join(places)
     )
-
-
-def _post_to(interpreter: Interpreter, place: str, body: str) -> Step:
-    """An HTTP POST of ``body`` to the address input of ``place`` (not yet in the plan)."""
-    reader = interpreter.reader
-    address = reader.input(f"{place}_url", f"The address of {place.replace('_', ' ')}")
-    step = Step(
-        reader.step_id(f"send_{place}"),
-        "http_request",
-        "send",
-        sentence(f"Send it to {place.replace('_', ' ')}"),
-        reads=[body, address],
-        args={"url": f"{{{address}}}", "method": "POST", "body": f"{{{body}}}"},
-    )
-    step.writes = [reader.output("sent", Field("sent", "str", "The service's answer"))]
-    return step
 
 
 def _has_labels(interpreter: Interpreter) -> bool:

@@ -116,6 +116,20 @@ class _Reader:
         step.writes = [self.output(output, Field(output, "str", about))]
         return step
 
+    def post(self, place: str, body: str, said: str) -> Step:
+        """An HTTP POST of ``body`` to the address input of ``place``, not yet placed."""
+        address = self.input(f"{place}_url", f"The address of {place.replace('_', ' ')}")
+        step = Step(
+            self.step_id(f"send_{place}"),
+            "http_request",
+            "send",
+            sentence(said),
+            reads=[body, address],
+            args={"url": f"{{{address}}}", "method": "POST", "body": f"{{{body}}}"},
+        )
+        step.writes = [self.output("sent", Field("sent", "str", "The service's answer"))]
+        return step
+
     def place(
         self, step: Step, output: str, description: str, *, kind: str = "str", then: str = ""
     ) -> Step:
@@ -345,20 +359,10 @@ class Interpreter:
         reader = self.reader
         alternatives = [match.group("first"), match.group("second")]
         values = [alternative_label(text) for text in alternatives]
-        subject = reader.previous or reader.input("text", "What to decide about")
-        decide = Step(
-            reader.step_id("decide"),
-            "classify",
-            "decide",
-            sentence(f"Decide whether to {alternatives[0]} or {alternatives[1]}")
-            + f" Answer with one of: {', '.join(values)}.",
-            reads=[subject],
+        decide, router = self._choice(
+            f"Decide whether to {alternatives[0]} or {alternatives[1]}", values
         )
-        spec = Field("decision", "enum", f"One of: {', '.join(values)}", values=values)
-        decide.writes = [reader.output("decision", spec)]
-        reader.add(decide)
-        reader.previous = subject
-        router = self._router_for(decide.writes[0])
+        subject = decide.reads[0]
         for value, text in zip(values, alternatives, strict=True):
             if re.search(r"\b(?:is|are)\s", f"{alternatives[0]} "):
                 # "whether a task is simple or complex": each case is handled as it is.
@@ -467,33 +471,15 @@ class Interpreter:
         something sent ("sales alert") posts it, else a model step handles it."""
         reader = self.reader
         values = [field_name(a, "value") for a in alternatives]
-        subject = reader.previous or reader.input("text", "What to decide about")
-        choose = Step(
-            reader.step_id("decide"),
-            "classify",
-            "decide",
-            sentence(f"Decide which comes next: {' or '.join(alternatives)}")
-            + f" Answer with one of: {', '.join(values)}.",
-            reads=[subject],
+        choose, router = self._choice(
+            f"Decide which comes next: {' or '.join(alternatives)}", values
         )
-        spec = Field("decision", "enum", f"One of: {', '.join(values)}", values=values)
-        choose.writes = [reader.output("decision", spec)]
-        reader.add(choose)
-        reader.previous = subject
-        router = self._router_for(choose.writes[0])
+        subject = choose.reads[0]
         for value, words in zip(values, alternatives, strict=True):
             if set(words.lower().split()) & lexicon.SENT_THINGS:
-                address = reader.input(f"{value}_url", f"Where the {words} goes")
-                post = Step(
-                    reader.step_id(f"send_{value}"),
-                    "http_request",
-                    "send",
-                    sentence(f"Send the {words}"),
-                    reads=[subject, address],
-                    args={"url": f"{{{address}}}", "method": "POST", "body": f"{{{subject}}}"},
+                router.routes.append(
+                    Route(value, [reader.post(value, subject, f"Send the {words}")])
                 )
-                post.writes = [reader.output("sent", Field("sent", "str", "The service's answer"))]
-                router.routes.append(Route(value, [post]))
             else:
                 handle = reader.model_step(
                     f"handle_{value}",
@@ -558,6 +544,24 @@ class Interpreter:
                 f"'{router.id}' otherwise → {', '.join(s.id for s in router.otherwise)}"
             )
         return []
+
+    def _choice(self, instruction: str, values: list[str]) -> tuple[Step, Router]:
+        """A model step that answers with one of ``values`` about what came before, and the
+        router on its answer."""
+        reader = self.reader
+        subject = reader.previous or reader.input("text", "What to decide about")
+        step = Step(
+            reader.step_id("decide"),
+            "classify",
+            "decide",
+            sentence(instruction) + f" Answer with one of: {', '.join(values)}.",
+            reads=[subject],
+        )
+        spec = Field("decision", "enum", f"One of: {', '.join(values)}", values=values)
+        step.writes = [reader.output("decision", spec)]
+        reader.add(step)
+        reader.previous = subject
+        return step, self._router_for(step.writes[0])
 
     def _label_led(self, text: str) -> list[Step] | None:
         """ "Bugs become Linear issues. Questions get a Slack reply.": a sentence that
