@@ -389,22 +389,7 @@ class Interpreter:
     def gate(self, condition: str) -> list[Step]:
         """ "determines whether an email needs a reply": a model step answers yes or no, and
         a router goes on for yes and stops for no."""
-        reader = self.reader
-        subject = reader.previous or reader.input("text", "What to decide about")
-        values = ["yes", "no"]
-        gate = Step(
-            reader.step_id("decide"),
-            "classify",
-            "decide",
-            sentence(f"Decide whether {condition}") + " Answer with one of: yes, no.",
-            reads=[subject],
-        )
-        gate.writes = [
-            reader.output("decision", Field("decision", "enum", "yes or no", values=values))
-        ]
-        reader.add(gate)
-        reader.previous = subject
-        router = self._router_for(gate.writes[0])
+        gate, router = self._choice(f"Decide whether {condition}", ["yes", "no"])
         router.routes += [Route("yes", []), Route("no", [], stop=True)]
         self.plan.understood.append(
             f"I made '{router.id}' a router: the run goes on when {condition}, else it stops"
