@@ -50,6 +50,7 @@ from configurable_agents.builder.generate import problems_of  # noqa: E402
 from configurable_agents.config import config_to_data  # noqa: E402
 from configurable_agents.llm import LLMRequest  # noqa: E402
 from configurable_agents.settings import load_settings  # noqa: E402
+from tests.unit.builder.conftest import drain  # noqa: E402
 from tests.unit.builder.corpus_score import load_corpus, score, split, summary  # noqa: E402
 
 RESULT = REPO / "benchmarks" / "results" / "chat.json"
@@ -147,13 +148,7 @@ def run_builder(
     built: dict[str, tuple[dict[str, Any] | None, float]] = {}
     for entry in entries:
         started = time.perf_counter()
-        turn = builder.turn(entry["request"], None, mode="offline")
-        while True:
-            try:
-                next(turn)
-            except StopIteration as stop:
-                result = stop.value
-                break
+        _, result = drain(builder.turn(entry["request"], None, mode="offline"))
         data = config_to_data(result.config) if result.config is not None else None
         built[entry["id"]] = (data, time.perf_counter() - started)
     return built

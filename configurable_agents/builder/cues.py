@@ -62,7 +62,8 @@ class Interpreter(Protocol):
 
 
 _I = re.IGNORECASE
-_TOOL_APIS = (
+# Services that search, read pages or scans, transcribe or enrich: a call to one answers.
+TOOL_APIS = (
     r"tavily\w*|serp\w*|jina(?: reader)?|firecrawl|apify|textract|exa(?:\.ai)?|perplexity|"
     r"brave search|deepl|whisper|assemblyai|deepgram|wolfram\w*|google search|bing|apollo|"
     r"clearbit|zoominfo|hunter\.io|yfinance|ebay|etsy"
@@ -73,8 +74,7 @@ _SERVICE = (
     r"hubspot|salesforce|pipedrive|zendesk|intercom|freshdesk|crm|cms|wordpress|ghost|shopify|"
     r"gmail|outlook|e-?mail|inbox|calendar|github|gitlab|twitter|x\.com|linkedin|"
     r"reddit|youtube|supabase|airtable|baserow|nocodb|webhook|apis?|endpoints?|rest|graphql|"
-    r"channel|thread|server|backend|provider|service|" + _TOOL_APIS + r")"
-    # Services that search, read pages, read scans or transcribe: each is an API called.
+    r"channel|thread|server|backend|provider|service|" + TOOL_APIS + r")"
 )
 _WEB = r"web|website|websites|webpages?|pages?|internet|urls?|rss|feeds?|sites?|sources"
 _FILES = (
@@ -113,7 +113,7 @@ CUES: tuple[Cue, ...] = (
             # "summarizing weekly activity from a specified Slack channel"
             rf"|\bfrom (?:a |an |the |your |their )?(?:[\w-]+ ){{0,2}}?(?:{_SERVICE}|rss|feeds?)\b"
             # "using Amazon Textract", "based on TavilySearch and Jina"
-            rf"|\b(?:using|with|via|based on|through|and) (?:the )?(?:amazon |aws )?(?:{_TOOL_APIS})\b",
+            rf"|\b(?:using|with|via|based on|through|and) (?:the )?(?:amazon |aws )?(?:{TOOL_APIS})\b",
             _I,
         ),
     ),
@@ -484,7 +484,7 @@ _PRODUCT = re.compile(
     r"\b(slack|discord|telegram|whatsapp|notion|linear|jira|confluence|trello|asana|clickup|"
     r"hubspot|salesforce|pipedrive|zendesk|intercom|freshdesk|wordpress|shopify|github|gitlab|"
     r"linkedin|supabase|airtable|baserow|nocodb|chatwoot|mattermost|twilio|stripe|"
-    + _TOOL_APIS
+    + TOOL_APIS
     + r")\b",
     _I,
 )

@@ -1757,7 +1757,7 @@ class Interpreter:
                 following.node = None
         self._keep_last()
         self._send_after_the_writing()
-        self._one_approval_at_a_time()
+        self._nothing_twice_in_a_row()
         if modifiers.bound is not None or modifiers.repeat:
             self.add_loop(modifiers)
         if plan.question is None:
@@ -1786,8 +1786,7 @@ class Interpreter:
             return
         body = first.reads[0] if first.reads else None
         called = re.search(
-            r"\bapi|ocr|transcri|extract|convert|endpoint|whisper|deepgram|assemblyai|textract|"
-            r"jina|firecrawl|apify|tavily|serp",
+            rf"\bapi|ocr|transcri|extract|convert|endpoint|{cues.TOOL_APIS}",
             first.instruction,
             re.I,
         )
@@ -1812,7 +1811,7 @@ class Interpreter:
         self.plan.forget_if_unread(body)
         self.plan.understood.append(f"'{first.id}' sends what '{last.id}' wrote, at the end")
 
-    def _one_approval_at_a_time(self) -> None:
+    def _nothing_twice_in_a_row(self) -> None:
         """ "a human reviews it, and only the approved version is sent": one approval, not
         two in a row (the second would ask the same person the same thing again); likewise
         one post, not two in a row of the same thing to the same address."""
