@@ -48,6 +48,21 @@ def test_every_section_opens_from_the_navigation(page: Any, dashboard: Dashboard
     assert "honcho start mlflow" in page.inner_text("#main")
 
 
+def test_the_last_of_two_quick_clicks_in_the_navigation_wins(
+    page: Any, dashboard: Dashboard
+) -> None:
+    # A second click while the first page is on its way replaces it: the page and the
+    # address are the second section's, never the first's arriving late.
+    page.goto(dashboard.url + "/")
+    for first, second in [("/", "/runs"), ("/workflows", "/templates"), ("/runs", "/")]:
+        page.click(f'#nav a[href="{first}"]')
+        page.click(f'#nav a[href="{second}"]')
+        page.wait_for_selector(f'#nav a[href="{second}"].active')
+        page.wait_for_function("!document.querySelector('.htmx-request')")
+        assert page.url == dashboard.url + second
+        assert page.locator("#nav a.active").get_attribute("href") == second
+
+
 def test_a_workflow_from_a_template_and_back_and_forward(page: Any, dashboard: Dashboard) -> None:
     page.goto(dashboard.url + "/templates")
     card = page.locator('[data-template="summarize-and-translate"]')
