@@ -856,6 +856,12 @@ def _named_branches(interpreter: Interpreter, text: str) -> None:
         spec = plan.fields[block.field]
         if not spec.values or set(spec.values) <= {"yes", "no"}:
             continue
+        # "Classifies each as reply needed, fyi, noise, or action item. Drafts replies for
+        # the reply-needed ones. Archives the noise": where sentences act on several labels,
+        # the labels none acts on go straight on, each on its own branch.
+        routed = {route.value for route in block.routes}
+        if sum(1 for route in block.routes if route.steps) >= 2:
+            block.routes += [Route(value, []) for value in spec.values if value not in routed]
         # "Sales leads get ..." names the label sales_lead already there, not a new one.
         added = [
             v

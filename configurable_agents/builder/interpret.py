@@ -29,6 +29,7 @@ from configurable_agents.builder.phrases import (
     alternative_label,
     head_noun,
     holds,
+    is_doer,
     is_product,
     languages_of,
     listed_labels,
@@ -176,6 +177,14 @@ class _Reader:
             return self.triggered[-1]
         name = head or "text"
         return self.input(name, f"The {label(name).lower()} to {phrase.verb.base}")
+
+
+def _names_a_kind_of_file(words: list[str], product: str) -> bool:
+    """Whether a product's name only says what kind of file follows it ("Swift files",
+    "Excel sheets")."""
+    at = words.index(product)
+    following = words[at + 1].lower().strip(".") if at + 1 < len(words) else ""
+    return following in lexicon.STORAGE
 
 
 def _clean(request: str) -> str:
@@ -672,6 +681,8 @@ class Interpreter:
             re.search(rf"\b{re.escape(phrase.word)}\s+\w+ed\b", phrase.sentence)
         )
         person = _person_subject(phrase.sentence) and not passive
+        if phrase.verb.base == "schedule" and phrase.word.lower().endswith("ed"):
+            return []  # "Execution is scheduled daily at 22:00": when runs start, no step
         made = {singular(w) for w in phrase.object_tokens()[:6]}
         if phrase.verb.role == "create" and made & lexicon.THE_WORKFLOW:
             return []  # "We will build an automation agent that ...": the thing itself
@@ -682,6 +693,8 @@ class Interpreter:
             # "Client submits a form, receives a welcome email": sent to the person.
             return self.send(Phrase(table_verb("send"), "send", phrase.tokens, phrase.sentence))
         role = phrase.verb.role if phrase.verb.role in lexicon.ROLE_STEPS else "language"
+        if role == "trigger" and _agent_subject(phrase):
+            role = "research"  # "a researcher gathers facts": the agent's work, not an input
         if phrase.verb.role == "review" and set(phrase.lowered) & lexicon.QUANTITIES:
             role = "calculate"  # "validate and cross-check totals": arithmetic
         if phrase.verb.base in lexicon.POSTED_TO and mentioned["service"]:
@@ -691,10 +704,19 @@ class Interpreter:
             # "creating or updating tickets": a record kept in the tracker, over HTTP.
             role, mentioned["service"], mentioned["strong"] = "send", True, True
         condition = next((w for w in phrase.lowered if w in lexicon.CONDITIONS), None)
+        labelled = None
+        if (
+            condition is None
+            and not self._guarding
+            and role in lexicon.GUARDABLE_ROLES | {"create"}
+        ):
+            # "Auto-archives anything classified as noise", "drafts replies for the
+            # reply-needed threads": only what has that label.
+            condition = labelled = self._label_named(phrase)
         if role in ("send", "save") and condition is None and self._pending_condition:
             # "Captures positive feedback ... and adds it to Notion": only the positive ones.
             condition, self._pending_condition = self._pending_condition, None
-        guardable = role in ("send", "save", "language", "transform")
+        guardable = role in lexicon.GUARDABLE_ROLES or labelled is not None
         guardable = guardable and phrase.verb.role != "classify"
         if condition and guardable and not self._guarding:
             # "notifies HR of qualified candidates": only the qualified ones.
@@ -793,8 +815,23 @@ class Interpreter:
         value = field_name(value)
         previous = self.reader.previous
         router_field, wanted = self._condition_field(value, negative, said)
-        router = Router(self.reader.step_id("route"), router_field)
-        self.plan.blocks.append(router)
+        last = self.plan.blocks[-1] if self.plan.blocks else None
+        if (
+            isinstance(last, Router)
+            and last.field == router_field
+            and not orelse.strip()
+            and not last.otherwise
+            and all(route.value != wanted for route in last.routes)
+        ):
+            # "drafts replies for the reply-needed ones. Archives the noise": one router
+            # on the labels, a branch for each, each reading what the first one read.
+            router = last
+            read = next((r.steps[0].reads for r in router.routes if r.steps), None)
+            if read:
+                self.reader.previous = read[0]
+        else:
+            router = Router(self.reader.step_id("route"), router_field)
+            self.plan.blocks.append(router)
         start = len(self.plan.blocks)
         steps: list[Step] = []
         self._guarding = True
@@ -909,6 +946,15 @@ class Interpreter:
             f"I made '{router.id}' a router with branches {' / '.join(values)}"
         )
         return [choose]
+
+    def _label_named(self, phrase: Phrase) -> str | None:
+        """A label of the last classification that the phrase's words name, if any."""
+        field_ = self.reader.labels_field
+        values = self.plan.fields[field_].values if field_ else None
+        if not values or phrase.verb.role == "classify":
+            return None
+        said = re.sub(r"[^a-z0-9]+", "_", " ".join(phrase.tokens).lower())
+        return next((v for v in values if re.search(rf"(?:^|_){v}(?:_|$)", said)), None)
 
     def _condition_field(
         self, value: str, negative: bool, said: str | None = None
@@ -1119,6 +1165,8 @@ class Interpreter:
         lowered = {word.lower().strip(".") for word in words}
         where = "the web"
         product = next((word for word in words if is_product(word)), None)
+        if product and _names_a_kind_of_file(words, product):
+            product = None  # "source code (e.g., Swift files)": a kind of file, read locally
         if product or lowered & lexicon.WEB:
             step = self.fetch(
                 Phrase(lexicon.Verb("fetch", "fetch"), "fetch", words, phrase.sentence)
@@ -1513,8 +1561,10 @@ class Interpreter:
         before = reader.previous
         start = len(self.plan.blocks)
         inner = phrases_of(target)
+        guarding, self._guarding = self._guarding, True  # the route is the condition
         for one in inner:
             self.read_phrase(one)
+        self._guarding = guarding
         words = TOKEN.findall(target)
         if not inner and any(w.lower() in lexicon.FILE_PLACES for w in words):
             # "Invoices go to a Google Sheet": kept there.
@@ -1999,8 +2049,23 @@ def _without_heading(text: str) -> str:
     heading = patterns.HEADING.match(text)
     if heading is None:
         return text
-    rest = TOKEN.findall(text[heading.end() :])[:1]
-    return text[heading.end() :] if rest and lexicon.verb(rest[0]) is not None else text
+    rest = TOKEN.findall(text[heading.end() :])
+    if rest and lexicon.verb(rest[0]) is not None:
+        return text[heading.end() :]
+    # "Dispatch: Formatted summary delivery to Discord": the step said as a noun.
+    if any(token.lower() in lexicon.NOUN_VERBS for token in rest[:3]):
+        return text[heading.end() :]
+    return text
+
+
+def _agent_subject(phrase: Phrase) -> bool:
+    """Whether the word before a phrase's verb names an agent of the workflow that does it
+    ("a researcher gathers", "a research agent collects"), not a person outside it."""
+    tokens = TOKEN.findall(phrase.sentence)
+    at = next((i for i, t in enumerate(tokens) if t == phrase.word), 0)
+    before = tokens[at - 1].lower() if at > 0 else ""
+    outside = lexicon.PEOPLE | lexicon.RECIPIENTS | lexicon.SENDERS
+    return is_doer(before) and before not in outside
 
 
 def _person_subject(sentence: str) -> bool:
@@ -2080,7 +2145,12 @@ def interpret(request: str) -> Plan:
     parts = split_sentences(cues.APPROVAL_CHOICES.sub("an approval", text))
     for index, part in enumerate(parts):
         interpreter.labels_from_what_follows(parts[index:])
-        interpreter.read_sentence(_without_heading(part))
+        read = _without_heading(part)
+        interpreter.read_sentence(read)
+        if read != part:
+            # "Dispatch: Formatted summary delivery to Discord": a heading names the step
+            # the words after it say; it is no cue of its own.
+            text = text.replace(part, read, 1)
     interpreter.knowledge(text)
     interpreter.branching(text)
     if not plan.blocks:

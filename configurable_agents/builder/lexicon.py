@@ -373,9 +373,11 @@ ROLE_STEPS: dict[str, list[tuple[str, str]]] = {
 POSTED_TO = frozenset({"flag", "surface", "highlight"})
 # Amounts: checking them is arithmetic, a calculator step.
 QUANTITIES = word_set("total totals sum sums subtotal subtotals amount amounts balance balances")
+# Roles of a step that a condition said with it can guard.
+GUARDABLE_ROLES = frozenset({"send", "save", "language", "transform"})
 # Words after "if"/"when" that say who or when, not a condition on the data.
 NOT_CONDITIONS = word_set(
-    "we i you there someone somebody anyone one people users needed necessary possible"
+    "we i you there someone somebody anyone one people users needed necessary possible ready done"
 )
 # Words that make a step a gate: what fails it goes no further.
 GUARDRAILS = word_set("guardrail guardrails safeguard safeguards")
@@ -508,8 +510,11 @@ for _form, _base in IRREGULAR.items():
 
 
 def verb(word: str) -> Verb | None:
-    """The verb a word is a form of, or None."""
-    return VERBS.get(word.lower())
+    """The verb a word is a form of, or None ("auto-archives" is a form of "archive")."""
+    word = word.lower()
+    if word.startswith("auto-"):
+        word = word[len("auto-") :]
+    return VERBS.get(word)
 
 
 # Named services reached over HTTP (mail, chat, CRMs, task trackers, web APIs).
@@ -633,6 +638,9 @@ RECIPIENTS = word_set(
     """client clients customer customers user users subscriber subscribers candidate
     candidates applicant applicants member members employee employees stakeholders"""
 )
+# Agent nouns that name who does a step, besides PEOPLE and the -er/-or/-ist ones.
+DOERS = word_set("agent agents bot bots crew assistant employee model llm ai gpt claude")
+DOER_ENDINGS = ("er", "or", "ist", "ant")
 PEOPLE = word_set(
     """human person people manager someone somebody colleague boss editor reviewer team
     lead owner me us user admin administrator supervisor approver"""

@@ -250,8 +250,9 @@ LABEL_LED = re.compile(
     r"requests?|items?|reviews?|cases?|queries|invoices?|orders?) (?:go|goes|hit|hits|follow|"
     r"follows|get|gets|are|is|land|lands|move|moves|post|posts|bounce|bounces)\b"
 )
-# "Triage: ", "Data Structuring: ": a heading of up to four capitalised words and a colon.
-HEADING = re.compile(r"^\s*(?:\d+\.\s*)?(?:[A-Z][\w&/-]*\s+){0,3}[A-Z][\w&/-]*\s*:\s+")
+# "Triage: ", "Data Structuring: ", "Margin check: ": a heading of up to four words, the
+# first capitalised, and a colon.
+HEADING = re.compile(r"^\s*(?:\d+\.\s*)?[A-Z][\w&/-]*(?:\s+[\w&/-]+){0,3}\s*:\s+")
 # Node names in a chain of arrows ("Webhook -> IF validation -> Google Sheets -> Slack"):
 # what each kind of node is.
 NODE_TRIGGER = re.compile(r"\b(?:webhook|trigger|schedule|cron|form|chat input)\b", _I)

@@ -61,6 +61,8 @@ MAIL = dict.fromkeys(("email", "emails", "mail", "inbox", "gmail", "outlook", "s
 NOMINAL_AFTER = frozenset({"through", "by", "with", "including", "includes", "plus", "via", "for"})
 TOKEN = re.compile(r"https?://[^\s,;]+|[\w][\w'\-./]*[\w]|[\w]|[,;:()&]")
 PUNCT = frozenset({",", ";", ":", "(", ")", "&"})
+OBJECT_PRONOUNS = frozenset({"it", "them", "this", "these", "those"})
+SUBJECT_DETERMINERS = frozenset({"the", "a", "an", "each", "every", "this", "our", "your", "its"})
 
 
 @dataclass
@@ -289,6 +291,13 @@ def is_start(tokens: list[str], index: int) -> bool:
         and lexicon.verb(tokens[before - 1]) is None
     ):
         return False  # "new or updated bug reports": an adjective
+    if (
+        previous == ","
+        and word in lexicon.NOUN_TOO
+        and following not in lexicon.DETERMINERS | OBJECT_PRONOUNS
+        and in_source_list(tokens, index)
+    ):
+        return False  # "from surveys, support tickets": a listed source
     if previous == "," and index + 1 < len(tokens) and tokens[index + 1] in (",", "or", "and"):
         # "to a cache, search, or clarification path": a bare word between list commas,
         # among nouns, is a listed noun ("fetch, summarize, and send" lists verbs).
@@ -306,6 +315,8 @@ def is_start(tokens: list[str], index: int) -> bool:
         return True  # "approves sending the newsletter": what is approved is a step
     if previous == "to" and word.endswith("s") and word != found.base:
         return False  # "in addition to tags": an infinitive is never plural
+    if word.endswith("ing") and approving is not None and approving.base in lexicon.GENERIC:
+        return True  # "automates analyzing source code": the gerund is the step
     if previous == "by" and word.endswith("ing"):
         return True  # "by comparing the spreadsheets"
     participle = word.endswith(("ed", "en")) or word in lexicon.IRREGULAR
@@ -317,6 +328,8 @@ def is_start(tokens: list[str], index: int) -> bool:
     # before a verb said in the third person is its subject.
     # A verb that is also a noun ("reviews") is a verb here only when an object follows.
     objected = index + 1 < len(tokens) and tokens[index + 1].lower() in lexicon.DETERMINERS
+    # "a writer drafts copy, an editor reviews tone": after a doer, it is the doer's verb.
+    objected = objected or is_doer(previous)
     named = (
         word.endswith("s")
         and (found.base not in lexicon.NOUN_TOO or objected)
@@ -338,6 +351,49 @@ def is_start(tokens: list[str], index: int) -> bool:
     return False
 
 
+def _subject_start(tokens: list[str], index: int) -> int:
+    """Where the clause of the verb at tokens[index] starts: at its doer's determiner when
+    a doer says it ("..., an editor reviews tone": the clause before ends at the comma)."""
+    if index == 0 or not is_doer(tokens[index - 1]):
+        return index
+    at = index - 1
+    while at > 0 and index - at < 3 and tokens[at - 1].lower() not in BOUNDARY | PUNCT:
+        if tokens[at - 1].lower() in lexicon.DETERMINERS:
+            return at - 1
+        at -= 1
+    return index
+
+
+def is_doer(word: str) -> bool:
+    """Whether a noun names who does something: a person, or an agent noun ("writer",
+    "editor", "analyst", "assistant", "bot")."""
+    word = word.lower()
+    if word in lexicon.PEOPLE or word in lexicon.DOERS:
+        return True
+    return len(word) > 4 and word.endswith(lexicon.DOER_ENDINGS) and lexicon.verb(word) is None
+
+
+def in_source_list(tokens: list[str], index: int) -> bool:
+    """Whether tokens[index] is listed among where something comes from ("feedback from
+    surveys, tickets, reviews, and social mentions"): a source, not a step."""
+    at = index - 1
+    listed = False
+    while at >= 0 and index - at <= 12:
+        word = tokens[at].lower()
+        if word == "from":
+            return listed
+        if word in (",", "and", "or"):
+            listed = True
+        elif (
+            word in BOUNDARY
+            or word in PUNCT
+            or (lexicon.verb(word) is not None and word not in lexicon.NOUN_TOO)
+        ):
+            return False
+        at -= 1
+    return False
+
+
 def in_listed_brackets(tokens: list[str], index: int) -> bool:
     """Whether tokens[index] is inside an open bracket that lists labels ("(Blog, LinkedIn,
     Research)")."""
@@ -353,6 +409,8 @@ def nominal_start(tokens: list[str], index: int) -> int | None:
     """Where a phrase said as a noun starts ("AI-based receipt matching", "sentiment
     analysis"): the index of its first modifier, or None when the noun is only an object."""
     if tokens[index].lower() not in lexicon.NOUN_VERBS or in_listed_brackets(tokens, index):
+        return None
+    if in_source_list(tokens, index):
         return None
     start = index
     while start > 0 and index - start < 2:
@@ -398,7 +456,7 @@ def subject_before(tokens: list[str], end: int) -> bool:
     at, seen = end, 0
     while at >= 0 and seen < 5:
         word = tokens[at].lower()
-        if word in ("the", "a", "an", "each", "every", "this", "our", "your", "its"):
+        if word in SUBJECT_DETERMINERS:
             return True
         # "a second LLM call reviews": a verb that is also a noun, after a modifier, is
         # the head of the subject's noun phrase.
@@ -410,11 +468,15 @@ def subject_before(tokens: list[str], end: int) -> bool:
             and tokens[at - 1].lower() not in PUNCT
             and lexicon.verb(tokens[at - 1]) is None
         )
+        # "a research employee gathers": a verb right after a determiner is a modifier.
+        modifier = at > 0 and tokens[at - 1].lower() in SUBJECT_DETERMINERS
         if word == ")" and "(" in tokens[:at]:
             # "a prioritization system (P0-P3) distributes": skip what is in brackets.
             at = max(i for i in range(at) if tokens[i] == "(") - 1
             continue
-        if not noun_head and (word in BOUNDARY or word in PUNCT or lexicon.verb(word) is not None):
+        if not (noun_head or modifier) and (
+            word in BOUNDARY or word in PUNCT or lexicon.verb(word) is not None
+        ):
             return False
         at, seen = at - 1, seen + 1
     return at < 0
@@ -425,9 +487,11 @@ def phrases_of(text: str) -> list[Phrase]:
     boundary, or at a noun of an action ("performs sentiment analysis on feedback")."""
     tokens = TOKEN.findall(text)
     starts: list[tuple[int, int]] = []  # (first token, the verb's token)
+    verbal: set[int] = set()  # the starts at a verb (the others are nouns of actions)
     for index in range(len(tokens)):
         if is_start(tokens, index):
-            starts.append((index, index))
+            starts.append((_subject_start(tokens, index), index))
+            verbal.add(index)
             continue
         nominal = nominal_start(tokens, index)
         if nominal is not None and (not starts or nominal > starts[-1][1]):
@@ -440,7 +504,7 @@ def phrases_of(text: str) -> list[Phrase]:
         rest = tokens[at + 1 : end]
         while rest and rest[-1].lower() in BOUNDARY:
             rest = rest[:-1]
-        if at != start or lexicon.verb(tokens[at]) is None:
+        if at not in verbal:
             # A noun of an action: its object follows "of"/"on", else its modifiers are.
             verb = lexicon.verb(lexicon.NOUN_VERBS[tokens[at].lower()])
             modifiers = {t.lower() for t in tokens[start:at]}

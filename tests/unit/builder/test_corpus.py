@@ -27,7 +27,10 @@ GOAL = 0.90
 # to the tables may not lose it. Set when the tenth collection (45 held-out requests, h9-*)
 # joined the ninth (h8-*) as held out: 342 of 533 (64.2%); tuned 314 of 443, held out 28 of 90.
 # Raised after the last tuning of the session: 347 of 533 (65.1%), tuned 319 of 443.
-FLOOR = 0.650
+# Set when the eleventh collection (45 held-out requests, h10-*) joined the tenth as held out
+# and the ninth (h8-*) was moved to the tuned ones: 361 of 578 (62.5%); tuned 331 of 488, held
+# out 30 of 90.
+FLOOR = 0.620
 
 
 @pytest.fixture(scope="module")

@@ -489,3 +489,91 @@ def test_the_comma_after_an_opening_clause_lists_nothing() -> None:
     # One thing is created: "the analysts" start the next clause.
     assert len(created) == 1
     assert created[0].object_tokens()[:2] == ["a", "portfolio"]
+
+
+def test_a_team_of_agents_each_doing_its_part_is_a_step_per_agent() -> None:
+    built = graph("A researcher gathers facts, a writer drafts copy, and an editor reviews tone.")
+
+    # "drafts" and "reviews" are nouns too: after a doer ("writer", "editor") they are verbs;
+    # what a researcher gathers is searched for, not asked of the person running it.
+    assert built["nodes"] == [
+        ("search", "http_request"),
+        ("gather", "llm"),
+        ("draft", "llm"),
+        ("review", "llm"),
+    ]
+    # Each clause ends where the next agent is named.
+    assert built["config"].get_node("draft").prompt.startswith("Drafts copy.")
+
+
+def test_a_noun_of_an_action_listed_among_sources_is_no_step() -> None:
+    built = graph(
+        "Ingest feedback from NPS surveys, support tickets, reviews, and social mentions. "
+        "Summarize it."
+    )
+
+    assert built["nodes"] == [("summarize", "llm")]
+    assert built["inputs"] == ["feedback"]
+
+
+def test_the_step_an_automation_does_is_the_gerund_after_it_and_a_kind_of_file_is_read() -> None:
+    built = graph(
+        "This workflow automates analyzing source code (e.g., Swift files) and recording outcomes."
+    )
+
+    assert built["nodes"] == [
+        ("read", "file_read"),
+        ("analyze", "llm"),
+        ("record", "file_write"),
+    ]
+    assert built["inputs"] == ["path"]
+
+
+def test_sentence_case_headings_before_a_step_said_as_a_noun_are_no_cues() -> None:
+    built = graph(
+        "Summation: Calculation of the total. Dispatch: Formatted summary delivery to Discord."
+    )
+
+    # "Dispatch" heads the sentence: it routes nothing.
+    assert built["nodes"] == [
+        ("calculate", "calculator"),
+        ("format", "llm"),
+        ("send", "http_request"),
+    ]
+    assert built["routes"] == {}
+
+
+def test_when_runs_are_scheduled_is_no_step() -> None:
+    built = graph(
+        "Execution is scheduled daily at 22:00. "
+        "Fetch the news from https://example.com/feed and summarize it."
+    )
+
+    assert built["nodes"] == [("fetch", "http_request"), ("summarize", "llm")]
+
+
+def test_sentences_that_act_on_labels_of_a_classification_share_one_router() -> None:
+    built = graph(
+        "Classifies each email as reply needed, fyi, noise, or action item. Drafts replies "
+        "for the reply-needed threads. Auto-archives anything classified as noise."
+    )
+
+    assert built["nodes"] == [
+        ("classify", "llm"),
+        ("route", "router"),
+        ("draft", "llm"),
+        ("archive", "file_write"),
+    ]
+    assert built["routes"] == {
+        "route": (
+            [
+                ("reply_needed", "draft"),
+                ("noise", "archive"),
+                ("fyi", "END"),
+                ("action_item", "END"),
+            ],
+            "END",
+        )
+    }
+    # The archive is of the email, not of the reply drafted on the other branch.
+    assert "{email}" in built["config"].get_node("archive").args.content
