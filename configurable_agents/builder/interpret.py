@@ -236,6 +236,7 @@ class Interpreter:
         self.reader = _Reader(plan)
         # Inside a guarded branch a condition word does not guard again.
         self._guarding = False
+        self._intent_fields: set[str] = set()  # the fields that say what a person wants
         # A condition on what starts a run ("captures positive feedback") guards the first
         # step that keeps or sends it.
         self._pending_condition: str | None = None
@@ -275,6 +276,9 @@ class Interpreter:
             parts = re.split(r",?\s*\bwhile\b\s*", text, maxsplit=1)
             other = parts[1] if len(parts) > 1 else ""
             return self._guarded(phrases_of(parts[0][gate.end() :]), "approved", orelse=other)
+        wants = list(patterns.WANTS.finditer(text))
+        if wants:
+            return self._intents(text, wants)
         decide = patterns.DECIDE.search(text)
         if decide:
             before = self.read_phrases(text[: decide.start()])
@@ -298,12 +302,18 @@ class Interpreter:
                 # "a drafted e-mail waits for my approval", "a gate between the draft
                 # and the send": a model writes what the person approves.
                 before = [self._implied("draft", text[: approval.start()])]
+            replying = patterns.BEFORE_REPLYING.match(after_text)
+            if replying:
+                # "ask before replying": the reply is written, approved, then sent.
+                before.append(self._implied("draft", "a reply"))
+                after_text = after_text[replying.end() :]
             step = self.approval(None)
             second = lexicon.verb(between.group("second")) if between else None
             sends: list[Step] = []
             guards = patterns.GUARDS_SEND.search(after_text) or (second and second.role == "send")
             # "before it leaves": what the person approves is sent next, unless the words
             # say how ("before sending it to Slack" makes its own send).
+            guards = guards or replying
             if guards and not any(p.verb.role == "send" for p in phrases_of(after_text)):
                 sends = self.send(Phrase(table_verb("send"), "send", [], text))
             return [*before, step, *sends, *self.read_sentence(after_text)]
@@ -695,6 +705,11 @@ class Interpreter:
         role = phrase.verb.role if phrase.verb.role in lexicon.ROLE_STEPS else "language"
         if role == "trigger" and _agent_subject(phrase):
             role = "research"  # "a researcher gathers facts": the agent's work, not an input
+        owned = phrase.object_tokens()[:1] in (["my"], ["our"], ["the"], ["your"])
+        mailbox = head_noun(phrase.object_tokens()) in lexicon.MAILBOXES
+        if phrase.verb.base in ("check", "scan") and owned and mailbox:
+            # "Check my email every morning": the mailbox is read, not judged.
+            role, mentioned["service"] = "fetch", True
         if phrase.verb.role == "review" and set(phrase.lowered) & lexicon.QUANTITIES:
             role = "calculate"  # "validate and cross-check totals": arithmetic
         if phrase.verb.base in lexicon.POSTED_TO and mentioned["service"]:
@@ -1425,6 +1440,17 @@ class Interpreter:
         field_ = reader.labels_field or self._classify_for_route(phrase, labels, bool(match))
         if field_ is None:
             return None
+        routed = next(
+            (
+                b
+                for b in self.plan.blocks
+                if isinstance(b, Router) and b.field == field_ and any(r.steps for r in b.routes)
+            ),
+            None,
+        )
+        if routed is not None and not match and not labels:
+            # "... and direct the flow accordingly": said of the router there already.
+            return routed
         spec = self.plan.fields[field_]
         if not labels and not spec.values and not match:
             # "classify it and route it to the right team": the labels are a guess to ask about.
@@ -1491,6 +1517,47 @@ class Interpreter:
         router.routes.append(Route(wanted, [], stop=True))
         self.plan.understood.append(f"'{router.id}' stops the run when `{field_}` is {wanted}")
         return router
+
+    def _intents(self, text: str, wants: list[re.Match[str]]) -> list[Step]:
+        """ "if the user wants to roll a die, route to a dice agent; if they want to check
+        for primes, route to a prime agent": a classification of what the person wants,
+        a router with a branch per intent doing what follows it."""
+        # The intents said in later sentences are labels from the first.
+        every = patterns.WANTS.finditer(self.plan.request)
+        labels = list(dict.fromkeys(_intent_label(m.group("action")) for m in every))
+        before = self.read_phrases(text[: wants[0].start()])
+        router = next(
+            (
+                b
+                for b in self.plan.blocks
+                if isinstance(b, Router) and b.field in self._intent_fields
+            ),
+            None,
+        )
+        if router is None:
+            trigger = Phrase(table_verb("route"), "route", ["the", "request"], text)
+            field_ = self._classify_for_route(trigger, labels, True)
+            assert field_ is not None
+            self._relabel(field_, labels)
+            self._intent_fields.add(field_)
+            router = self._router_for(field_)
+            self.plan.understood.append(
+                f"I made '{router.id}' a router on what is wanted: {' / '.join(labels)}"
+            )
+        source = self.reader.previous
+        for match in wants:
+            value = _intent_label(match.group("action"))
+            target = re.sub(
+                r"^(?:it|we|you|the \w+)\s+(?:should|will|must|can)\s+",
+                "",
+                match.group("then").strip(),
+            )
+            target = re.sub(r"^(?:route|send|forward|pass|hand)\w*\s+(?:it\s+)?to\s+", "", target)
+            if not any(route.value == value for route in router.routes):
+                self.reader.previous = source
+                self._branch(router, value, target)
+        self.reader.previous = source
+        return before
 
     def _classify_for_route(self, phrase: Phrase, labels: list[str], named: bool) -> str | None:
         """The classification a router needs when none came before it."""
@@ -2056,6 +2123,17 @@ def _without_heading(text: str) -> str:
     if any(token.lower() in lexicon.NOUN_VERBS for token in rest[:3]):
         return text[heading.end() :]
     return text
+
+
+def _intent_label(action: str) -> str:
+    """The label of what a person wants, from the words for it ("roll a die" -> roll_die,
+    "check for prime numbers" -> check_prime_numbers)."""
+    words = [
+        w
+        for w in TOKEN.findall(action.lower())
+        if w not in lexicon.DETERMINERS and w not in lexicon.PREPOSITIONS
+    ]
+    return field_name(" ".join(words[:3]), "intent")
 
 
 def _agent_subject(phrase: Phrase) -> bool:

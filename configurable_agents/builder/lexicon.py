@@ -526,6 +526,13 @@ SERVICES = word_set(
     facebook instagram reddit youtube gmail outlook smtp spotify baserow supabase
     quickbooks"""
 )
+# Words for when something happens ("every morning", "each week").
+TIME_WORDS = word_set(
+    """morning evening night day days week weeks month months hour hours minute minutes
+    monday tuesday wednesday thursday friday saturday sunday weekday weekend year quarter"""
+)
+# Where mail is read: "check my inbox" fetches from it.
+MAILBOXES = word_set("email emails inbox mail mailbox gmail outlook")
 # Ways of reaching someone that are not a named product: a send over them is an HTTP call,
 # but "a reply to the email" does not go anywhere.
 CHANNELS = word_set("mail inbox channel chat email emails server service backend database")

@@ -117,6 +117,8 @@ APPROVAL = re.compile(
     r"manual(?:ly)? (?:review|check|approv\w*)|(?:reviewed|checked|confirmed) by (?:a |an |the )?"
     r"(?:human|person|manager|someone|me|us|team|editor|reviewer|user|admin)|"
     r"for (?:human |manual |your |a |final )?(?:review|approval)|ask (?:me|us|a person|a human)|"
+    # "check my email and ask before replying": the person is asked first.
+    r"asks? (?:me |us )?(?:first )?before|"
     r"wait(?:s|ing)? for (?:a |an |my |your |our |human |manual )?(?:human|person|confirmation|approval|ok)|"
     r"manual confirmation|human review|approval gate|human (?:gate|checkpoint)|"
     r"(?:human|person|manager|team) (?:reviews?|checks?|approves?|confirms?)|"
@@ -133,6 +135,14 @@ CONDITION = re.compile(
     r"(?:(?P<subject>it|they|the\s+[\w ]{1,30}?|(?:any\s+)?[a-z][\w-]*(?:\s+[a-z][\w-]*)?)\s+"
     r"(?:is|are|has|have|gets?|looks?)\s+)?(?:not\s+)?"
     r"(?:a\s+|an\s+|too\s+|very\s+|marked\s+as\s+|classified\s+as\s+)?(?P<value>[\w-]+)",
+    _I,
+)
+# "if the user wants to roll a die, it should route to a dice-rolling agent": what the
+# person asks for is a label of their intent, and what follows the comma its branch.
+WANTS = re.compile(
+    r"\b(?:if|when|whenever)\s+(?:the\s+\w+|an?\s+\w+|they|he|she|someone|users?|customers?)\s+"
+    r"(?:wants?|needs?|asks?|would like|requests?)\s+(?:to\s+|for\s+)?(?P<action>[^,;.]+?)\s*,\s*"
+    r"(?:then\s+)?(?P<then>[^;.]+)",
     _I,
 )
 # "when a new email arrives", "when a form is submitted": what starts a run, not a condition.
@@ -201,6 +211,11 @@ DOMAIN = re.compile(r"\b[\w-]+\.(?:com|io|ai|org|net|co|app|dev)\b", _I)
 
 # What an approval guards, said after it: "before it leaves", "before sending", "before the
 # send": the step after the approval sends.
+# "ask before replying": what the person approves is a reply, sent after.
+BEFORE_REPLYING = re.compile(
+    r"^\W*(?:(?:before|prior to)\s+)?(?:replying|responding|answering|sending (?:a |the )?repl(?:y|ies))\b",
+    _I,
+)
 GUARDS_SEND = re.compile(
     r"^\W*(?:before|until)\s+(?:it|they|anything|the \w+|messages?|emails?|drafts?)?\s*"
     r"(?:is |are |gets? )?(?:leaves?|sent|send(?:ing)?|goes out|go out|publish(?:ed|ing)?|"

@@ -86,10 +86,14 @@ class Phrase:
 
     def object_tokens(self) -> list[str]:
         """The direct object: the words up to the first preposition or punctuation."""
-        found = []
-        for token in self.lowered:
+        found: list[str] = []
+        lowered = self.lowered
+        for at, token in enumerate(lowered):
             if token in PUNCT or token in lexicon.PREPOSITIONS:
                 break
+            following = lowered[at + 1] if at + 1 < len(lowered) else ""
+            if found and token in ("every", "each") and following in lexicon.TIME_WORDS:
+                break  # "check my email every morning": when, not what
             found.append(token)
         return found
 

@@ -577,3 +577,34 @@ def test_sentences_that_act_on_labels_of_a_classification_share_one_router() -> 
     }
     # The archive is of the email, not of the reply drafted on the other branch.
     assert "{email}" in built["config"].get_node("archive").args.content
+
+
+def test_what_the_user_wants_is_a_label_and_what_follows_it_the_branch() -> None:
+    built = graph(
+        "If the user wants to roll a die, it should route to a dice-rolling agent; if they "
+        "want to check for prime numbers, it should route to a prime-checking agent."
+    )
+
+    assert built["nodes"] == [
+        ("classify", "llm"),
+        ("route", "router"),
+        ("to_dice_rolling", "llm"),
+        ("to_prime_checking", "llm"),
+    ]
+    assert built["config"].state["category"].values == ["roll_die", "check_prime_numbers"]
+    routes, _ = built["routes"]["route"]
+    assert routes == [("roll_die", "to_dice_rolling"), ("check_prime_numbers", "to_prime_checking")]
+
+
+def test_checking_my_email_and_asking_before_replying_drafts_asks_then_sends() -> None:
+    built = graph("Check my email every morning and ask before replying")
+
+    # The mailbox is read (not judged), "every morning" is when, not part of a name.
+    assert built["nodes"] == [
+        ("fetch", "http_request"),
+        ("draft", "llm"),
+        ("approve", "approval"),
+        ("send", "http_request"),
+    ]
+    assert built["config"].get_node("send").args.method == "POST"
+    assert "{reply}" in built["config"].get_node("send").args.body
