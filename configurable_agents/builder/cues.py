@@ -244,9 +244,11 @@ def _clause(text: str, match: re.Match[str]) -> str:
 def _main_output(interpreter: Interpreter) -> str | None:
     """What the plan's last model step wrote (else the last step's output)."""
     steps = _steps(interpreter)
-    for step in reversed(steps):
-        if step.kind in ("llm", "classify", "review") and step.writes:
-            return step.writes[0]
+    # What was written is the result; a label read from a reviewer's answer is not.
+    for kinds in (("llm",), ("classify", "review")):
+        for step in reversed(steps):
+            if step.kind in kinds and step.writes:
+                return step.writes[0]
     for step in reversed(steps):
         if step.writes:
             return step.writes[0]
@@ -786,7 +788,7 @@ def _before_later_sends(
 # person chooses, each a branch after the approval.
 _CHOICE = r"(?:approve|accept|reject|decline|discard|edit|revise|request changes|cancel|skip)"
 APPROVAL_CHOICES = re.compile(
-    rf"\b(?P<list>{_CHOICE}(?:\s*(?:\([^)]*\))?\s*(?:,|/|\bor\b|, or)\s*{_CHOICE}){{1,3}})\b",
+    rf"\b(?P<list>{_CHOICE}(?:\s*(?:\([^)]*\))?\s*(?:,|/|\bor\b|, or|\band\b)\s*{_CHOICE}){{1,3}})\b",
     _I,
 )
 _STOPS = frozenset({"reject", "decline", "discard", "cancel", "skip"})

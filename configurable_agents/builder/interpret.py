@@ -187,6 +187,23 @@ def _names_a_kind_of_file(words: list[str], product: str) -> bool:
     return following in lexicon.STORAGE
 
 
+def _choices_read(match: re.Match[str]) -> str:
+    """What the reader reads for the choices a person is offered: an approval, unless the
+    words say one already ("a person approves it with Approve and Reject buttons")."""
+    before = match.string[: match.start()]
+    sentence_start = max(before.rfind(". "), before.rfind("\n"), 0)
+    said = patterns.APPROVAL.search(before[sentence_start:])
+    return "the choices" if said else "an approval"
+
+
+def _made_for(words: list[str], product: str) -> bool:
+    """Whether a product's name says what a piece of content is for ("a WordPress draft",
+    "a LinkedIn post")."""
+    at = words.index(product)
+    following = words[at + 1].lower().strip(".") if at + 1 < len(words) else ""
+    return singular(following) in lexicon.CONTENT_NOUNS or following in lexicon.CONTENT_NOUNS
+
+
 def _clean(request: str) -> str:
     text = " ".join(request.replace("\r", "").replace("{", "").replace("}", "").split(" "))
     for pattern in patterns.PREAMBLES:
@@ -1040,9 +1057,18 @@ class Interpreter:
                 f"What to {verb.base} from",
             )
         vague = head_noun(phrase.object_tokens()) in (None, *lexicon.VAGUE_CONTENT)
-        if source is None and create and vague and not self.plan.steps():
-            # "Generates content", "Draft.": about what the person running it says.
-            source = reader.input("topic", "What to write about")
+        about = next(
+            (head_noun(ws) for p, ws in phrase.preposition_phrases() if p in ("about", "on")),
+            None,
+        )
+        answering = singular(head_noun(phrase.object_tokens()) or "") in lexicon.ANSWERS
+        if source is None and create and answering and not self.plan.steps():
+            # "an AI drafts a reply": to the message the run is given.
+            source = reader.input("message", "The message to answer")
+        elif source is None and create and (vague or about) and not self.plan.steps():
+            # "Generates content", "Draft.": about what the person running it says; "a
+            # post about our launch": about the launch, which the person says.
+            source = reader.input(about or "topic", "What to write about")
         reads = [source] if source else []
         if drawn and drawn not in reads:
             reads.append(drawn)
@@ -1182,6 +1208,8 @@ class Interpreter:
         product = next((word for word in words if is_product(word)), None)
         if product and _names_a_kind_of_file(words, product):
             product = None  # "source code (e.g., Swift files)": a kind of file, read locally
+        if product and phrase.verb.role == "create" and _made_for(words, product):
+            return None  # "generates a WordPress draft": made for the product, not from it
         if product or lowered & lexicon.WEB:
             step = self.fetch(
                 Phrase(lexicon.Verb("fetch", "fetch"), "fetch", words, phrase.sentence)
@@ -2220,7 +2248,7 @@ def interpret(request: str) -> Plan:
         text = text[given.end() :]
     # "three buttons: approve, reject, or edit": one approval whose choices are branches
     # (added by cues), not three verbs.
-    parts = split_sentences(cues.APPROVAL_CHOICES.sub("an approval", text))
+    parts = split_sentences(cues.APPROVAL_CHOICES.sub(_choices_read, text))
     for index, part in enumerate(parts):
         interpreter.labels_from_what_follows(parts[index:])
         read = _without_heading(part)

@@ -531,6 +531,8 @@ TIME_WORDS = word_set(
     """morning evening night day days week weeks month months hour hours minute minutes
     monday tuesday wednesday thursday friday saturday sunday weekday weekend year quarter"""
 )
+# What is written in answer to a message: "drafts a reply" answers the run's message.
+ANSWERS = word_set("reply response answer")
 # Where mail is read: "check my inbox" fetches from it.
 MAILBOXES = word_set("email emails inbox mail mailbox gmail outlook")
 # Ways of reaching someone that are not a named product: a send over them is an HTTP call,

@@ -26,6 +26,12 @@ PREAMBLES = [
         _I,
     ),
     re.compile(r"^\s*(?:this|the|a|an)\s+(?:\w+[- ])?(?:workflow|template|automation)\s+", _I),
+    # "A real approval workflow with n8n and Slack should work like this: ...": what the
+    # workflow is called comes before the colon, what it does after.
+    re.compile(
+        r"^[^:.]{0,200}?\b(?:works?|goes|runs?|looks?)\s+(?:\w+\s+)?(?:like this|as follows)\s*:\s*",
+        _I,
+    ),
     re.compile(
         r"^\s*(?:an?\s+)?(?:scheduled|automated|simple|small|daily|ai[- ]powered|\w+)?\s*"
         r"(?:workflow|automation|pipeline)\s+(?:that|which|to)\s+",

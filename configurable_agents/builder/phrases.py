@@ -670,7 +670,9 @@ def per_item(phrase: Phrase) -> list[Phrase]:
         (
             i
             for i, t in enumerate(words)
-            if t.lower() in lexicon.PREPOSITIONS and t.lower() not in ("and", "or")
+            # "a WordPress draft, then a person": "then" ends the list.
+            if (t.lower() in lexicon.PREPOSITIONS and t.lower() not in ("and", "or"))
+            or t.lower() == "then"
         ),
         len(words),
     )

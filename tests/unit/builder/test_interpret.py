@@ -608,3 +608,32 @@ def test_checking_my_email_and_asking_before_replying_drafts_asks_then_sends() -
     ]
     assert built["config"].get_node("send").args.method == "POST"
     assert "{reply}" in built["config"].get_node("send").args.body
+
+
+def test_how_a_workflow_should_work_is_read_after_the_colon_and_buttons_are_choices() -> None:
+    built = graph(
+        "Our review flow works like this: an AI drafts a reply, then a manager approves it "
+        "with Approve and Reject buttons."
+    )
+
+    # The words before the colon name the workflow; "Approve and Reject" are what the
+    # manager chooses, not a second approval.
+    assert built["nodes"] == [
+        ("draft", "llm"),
+        ("approve", "approval"),
+        ("read_choice", "llm"),
+        ("route", "router"),
+    ]
+    assert built["inputs"] == ["message"]
+    routes, _ = built["routes"]["route"]
+    assert routes == [("approve", "END"), ("reject", "END")]
+
+
+def test_content_made_for_a_product_is_not_read_from_it_and_its_subject_is_an_input() -> None:
+    wordpress = graph("An AI generates a WordPress draft.")
+    linkedin = graph("Write a LinkedIn post about our launch.")
+
+    assert wordpress["nodes"] == [("generate", "llm"), ("send", "http_request")]
+    assert "wordpress_url" in wordpress["inputs"]
+    assert linkedin["nodes"][0] == ("write", "llm")
+    assert linkedin["inputs"][0] == "launch"
