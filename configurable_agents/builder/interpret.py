@@ -688,6 +688,11 @@ class Interpreter:
             "content": phrase.makes_content(),
             "model": phrase.mentions(lexicon.MODELS),
             "bare": not phrase.tokens,
+            # "finds the open PRs in a repository, reads the diff of each": from there too.
+            "fetched": any(
+                s.kind == "http_request" and s.args.get("method") == "GET"
+                for s in self.plan.steps()
+            ),
             # "generates a PDF using Gotenberg": a named service makes it.
             "by_service": any(
                 p in ("using", "via") and any(is_product(w) for w in words)
@@ -711,8 +716,13 @@ class Interpreter:
         if phrase.verb.base == "schedule" and phrase.word.lower().endswith("ed"):
             return []  # "Execution is scheduled daily at 22:00": when runs start, no step
         made = {singular(w) for w in phrase.object_tokens()[:6]}
-        if phrase.verb.role == "create" and made & lexicon.THE_WORKFLOW:
-            return []  # "We will build an automation agent that ...": the thing itself
+        building = phrase.verb.role == "create" or phrase.verb.base in ("add", "deploy")
+        if building and made & lexicon.THE_WORKFLOW:
+            # "We will build an automation agent that ...", "Add GitHub Actions workflow
+            # that ...": the thing itself
+            return []
+        if phrase.verb.base == "call" and phrase.mentions(lexicon.MODELS):
+            return []  # "a script that calls the LLM to: ...": the model steps that follow
         if person and phrase.verb.role == "send":
             # "a user submits a resume", "a prospect fills out a form": what starts a run.
             return self.trigger(phrase)

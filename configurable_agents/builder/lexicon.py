@@ -321,7 +321,8 @@ NOUN_TOO = word_set(
 # for the subject), search_then_language (a web search, then the model step), nothing.
 # Conditions besides those: "model" (a language model is named), "bare" (no words after the
 # verb), "file" (a file is named), "notice" (people are told about something),
-# "by_service" (made using a named product).
+# "by_service" (made using a named product), "fetched" (an earlier step fetched from the
+# web).
 ROLE_STEPS: dict[str, list[tuple[str, str]]] = {
     "language": [("", "language")],
     # "find companies using Exa.ai", "search the web": a lookup on a service is a request.
@@ -350,7 +351,13 @@ ROLE_STEPS: dict[str, list[tuple[str, str]]] = {
         ("strong", "fetch"),
         ("", "input"),
     ],
-    "read": [("web", "fetch"), ("service", "fetch"), ("storage", "file_read"), ("", "input")],
+    "read": [
+        ("web", "fetch"),
+        ("service", "fetch"),
+        ("storage", "file_read"),
+        ("fetched", "fetch"),
+        ("", "input"),
+    ],
     "trigger": [("storage", "file_read"), ("web", "fetch"), ("", "input")],
     "send": [
         # "notifies clients about their tasks": a notice is written for them, then sent.

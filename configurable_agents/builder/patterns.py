@@ -26,6 +26,12 @@ PREAMBLES = [
         _I,
     ),
     re.compile(r"^\s*(?:this|the|a|an)\s+(?:\w+[- ])?(?:workflow|template|automation)\s+", _I),
+    # "This n8n workflow is designed to analyze ...": what it is for is what it does.
+    re.compile(
+        r"^\s*(?:is|are|was|has been)\s+(?:designed|built|meant|intended|created|made|set up)"
+        r"\s+(?:to|for)\s+",
+        _I,
+    ),
     # "A real approval workflow with n8n and Slack should work like this: ...": what the
     # workflow is called comes before the colon, what it does after.
     re.compile(

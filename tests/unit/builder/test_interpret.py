@@ -637,3 +637,26 @@ def test_content_made_for_a_product_is_not_read_from_it_and_its_subject_is_an_in
     assert "wordpress_url" in wordpress["inputs"]
     assert linkedin["nodes"][0] == ("write", "llm")
     assert linkedin["inputs"][0] == "launch"
+
+
+def test_the_workflow_being_added_and_the_model_being_called_are_no_steps() -> None:
+    built = graph(
+        "Add GitHub Actions workflow that automatically triages new issues using an LLM. "
+        "Python script that calls LLM to: Check issue completeness and prompt for missing "
+        "info. Analyze the problem and suggest possible solutions."
+    )
+
+    kinds = [kind for _, kind in built["nodes"]]
+    # No post "adds" the workflow, no HTTP call "calls" the model: the model steps are it.
+    assert kinds[0] != "http_request"
+    assert [node for node, _ in built["nodes"]][:2] == ["check", "analyze"]
+
+
+def test_what_is_read_for_each_thing_fetched_from_the_web_is_fetched_too() -> None:
+    built = graph(
+        "The workflow finds the five most-discussed open PRs in any repository on GitHub, "
+        "reads the raw code diff and comment thread for each one, and writes one paragraph "
+        "per PR."
+    )
+
+    assert [kind for _, kind in built["nodes"]][:2] == ["http_request", "http_request"]
