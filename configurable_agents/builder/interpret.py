@@ -1107,6 +1107,9 @@ class Interpreter:
                 " Give a score from 1 to 10 (10 is best) and say briefly what to improve."
             )
             reader.add(step)
+            if reader.previous is None and source:
+                # "Review the draft. Then improve the tone.": what comes next works on it.
+                reader.previous = source
             self._post_back(origin, feedback)
             return step
         if verb.role == "revise":

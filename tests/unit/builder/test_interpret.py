@@ -660,3 +660,12 @@ def test_what_is_read_for_each_thing_fetched_from_the_web_is_fetched_too() -> No
     )
 
     assert [kind for _, kind in built["nodes"]][:2] == ["http_request", "http_request"]
+
+
+def test_the_step_after_a_review_works_on_what_was_reviewed() -> None:
+    built = graph("Review the draft. Then improve the tone.")
+
+    assert built["inputs"] == ["draft"]
+    assert built["nodes"] == [("review", "llm"), ("improve", "llm")]
+    improve = built["config"].get_node("improve")
+    assert "{draft}" in improve.prompt and "{feedback}" in improve.prompt
