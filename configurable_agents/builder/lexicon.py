@@ -446,6 +446,8 @@ NOUN_VERBS = {
     "matching": "match",
     "aggregation": "aggregate",
     "drafting": "draft",
+    "response": "respond",
+    "responses": "respond",
     "delivery": "send",
     "extraction": "extract",
     "recommendation": "recommend",
@@ -517,10 +519,12 @@ for _form, _base in IRREGULAR.items():
 
 
 def verb(word: str) -> Verb | None:
-    """The verb a word is a form of, or None ("auto-archives" is a form of "archive")."""
+    """The verb a word is a form of, or None ("auto-archives" is a form of "archive",
+    "self-corrects" of "correct")."""
     word = word.lower()
-    if word.startswith("auto-"):
-        word = word[len("auto-") :]
+    for prefix in ("auto-", "self-"):
+        if word.startswith(prefix):
+            word = word[len(prefix) :]
     return VERBS.get(word)
 
 

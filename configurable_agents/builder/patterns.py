@@ -83,7 +83,7 @@ UNTIL = re.compile(
 # Words that say the workflow goes back and does something again.
 REPEAT_CUE = re.compile(
     r"\b(?:loops?|looping|looped|iterat\w*|retr(?:y|ies|ied|ying)|repeat\w*|re-?runs?|"
-    r"re-?running|regenerat\w*|another chance|try again|rewinds?|self-correcting|again|"
+    r"re-?running|regenerat\w*|another chance|try again|rewinds?|self-correct\w*|again|"
     # Going back, and doing a step once per item of a list, are loops too.
     r"goes back|go back|sent back|back for (?:revision|rework)|for (?:each|every) (?:row|item|"
     r"document|file|page|record|entry|line|one)|on each (?:individual )?(?:document|file|row|item)|"

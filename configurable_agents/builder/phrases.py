@@ -555,7 +555,9 @@ def phrases_of(text: str) -> list[Phrase]:
     for index, phrase in enumerate(found):
         words = phrase.object_tokens()
         action = lexicon.NOUN_VERBS.get(words[-1]) if words else None
-        if phrase.verb.base in lexicon.GENERIC and action:
+        # "create a response in Gmail": a record made there, not a step said as a noun.
+        made_there = phrase.verb.base in ("create", "make") and phrase.names_a_destination()
+        if phrase.verb.base in lexicon.GENERIC and action and not made_there:
             # "creates meeting summaries": the step summarizes the meeting.
             found[index] = Phrase(
                 lexicon.verb(action) or phrase.verb,

@@ -669,3 +669,20 @@ def test_the_step_after_a_review_works_on_what_was_reviewed() -> None:
     assert built["nodes"] == [("review", "llm"), ("improve", "llm")]
     improve = built["config"].get_node("improve")
     assert "{draft}" in improve.prompt and "{feedback}" in improve.prompt
+
+
+def test_a_step_that_self_corrects_repeats_and_responses_are_a_step() -> None:
+    built = graph(
+        "Generates SQL queries based on user questions. Checks results for errors and "
+        "self-corrects when needed. Provides natural language responses based on query results."
+    )
+
+    assert built["inputs"] == ["user_question"]
+    assert built["nodes"] == [
+        ("generate", "llm"),
+        ("check", "llm"),
+        ("repeat", "loop"),
+        ("correct", "llm"),
+        ("respond", "llm"),
+    ]
+    assert built["config"].get_node("repeat").body == "generate"
