@@ -159,6 +159,8 @@ class _Reader:
         pronoun = not words or words[0] in lexicon.PRONOUNS
         if head and head in self.plan.fields:
             return head
+        if head in lexicon.THE_LABEL and self.labels_field:
+            return self.labels_field  # "post the classification to Slack": the label given
         if head and head.split("_")[-1] in self.plan.fields:
             return head.split("_")[-1]
         if self.previous and (pronoun or not supplied or create):
@@ -712,7 +714,7 @@ class Interpreter:
         passive = phrase.word.lower().endswith("ed") or bool(
             re.search(rf"\b{re.escape(phrase.word)}\s+\w+ed\b", phrase.sentence)
         )
-        person = _person_subject(phrase.sentence) and not passive
+        person = _person_subject(phrase.sentence, phrase.word) and not passive
         if phrase.verb.base == "schedule" and phrase.word.lower().endswith("ed"):
             return []  # "Execution is scheduled daily at 22:00": when runs start, no step
         made = {singular(w) for w in phrase.object_tokens()[:6]}
@@ -723,6 +725,10 @@ class Interpreter:
             return []
         if phrase.verb.base == "call" and phrase.mentions(lexicon.MODELS):
             return []  # "a script that calls the LLM to: ...": the model steps that follow
+        if person and phrase.verb.base in ("email", "message", "text"):
+            # "When a customer emails support@company.com": the email starts a run.
+            said = Phrase(phrase.verb, phrase.word, [phrase.verb.base], phrase.sentence)
+            return self.trigger(said)
         if person and phrase.verb.role == "send":
             # "a user submits a resume", "a prospect fills out a form": what starts a run.
             return self.trigger(phrase)
@@ -1350,6 +1356,8 @@ class Interpreter:
         via email and Telegram": two posts), or to the URL they give."""
         reader = self.reader
         body = reader.previous or reader.input("message", "The message to send")
+        if head_noun(phrase.object_tokens()) in lexicon.THE_LABEL and reader.labels_field:
+            body = reader.labels_field  # "post the classification to Slack"
         found = patterns.URL.search(phrase.text)
         if found:
             targets = [found.group(0)]
@@ -2187,14 +2195,18 @@ def _agent_subject(phrase: Phrase) -> bool:
     return is_doer(before) and before not in outside
 
 
-def _person_subject(sentence: str) -> bool:
-    """Whether a sentence opens with a person outside the workflow doing its first verb ("A
-    user submits a resume", "Client submits a form, receives a welcome email")."""
-    tokens = [t.lower() for t in TOKEN.findall(sentence)[:3]]
+def _person_subject(sentence: str, word: str) -> bool:
+    """Whether a sentence opens with a person outside the workflow doing the verb ``word``
+    ("A user submits a resume", "Client submits a form, receives a welcome email"); after
+    "when", only the verb of that clause ("When a customer emails support, classify ...")."""
+    tokens = [t.lower() for t in TOKEN.findall(sentence)[:4]]
+    clause = bool(tokens[:1]) and tokens[0] in ("when", "whenever", "once", "after")
+    tokens = tokens[1:4] if clause else tokens[:3]
     if tokens[:1] and tokens[0] in lexicon.DETERMINERS:
         tokens = tokens[1:]
     people = lexicon.RECIPIENTS | lexicon.SENDERS
-    return len(tokens) >= 2 and tokens[0] in people and lexicon.verb(tokens[1]) is not None
+    opens = len(tokens) >= 2 and tokens[0] in people and lexicon.verb(tokens[1]) is not None
+    return opens and (not clause or tokens[1] == word.lower())
 
 
 def _led_by(text: str, values: list[str]) -> tuple[str, int] | None:
@@ -2216,7 +2228,13 @@ def _arrival(text: str, found: re.Match[str]) -> bool:
     if found.group("word").lower() not in ("when", "whenever", "once", "as soon as"):
         return False
     clause = re.split(r"[,;:]", text[found.start() :], maxsplit=1)[0]
-    return bool(patterns.ARRIVAL.search(clause))
+    if patterns.ARRIVAL.search(clause):
+        return True
+    # "When a customer emails support@company.com": a person writing in starts it.
+    words = [w.lower() for w in TOKEN.findall(clause)[1:4]]
+    words = words[1:] if words and words[0] in lexicon.DETERMINERS else words
+    people = lexicon.RECIPIENTS | lexicon.SENDERS
+    return len(words) >= 2 and words[0] in people and words[1] in lexicon.WRITING_IN
 
 
 def _sorts(phrase: Phrase) -> bool:

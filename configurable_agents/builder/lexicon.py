@@ -542,6 +542,10 @@ TIME_WORDS = word_set(
     """morning evening night day days week weeks month months hour hours minute minutes
     monday tuesday wednesday thursday friday saturday sunday weekday weekend year quarter"""
 )
+# Words for what a classification answered ("post the classification to Slack").
+THE_LABEL = word_set("classification category label categorization")
+# What a person does that starts a run when they do it ("when a customer emails ...").
+WRITING_IN = word_set("emails writes messages texts calls replies books sends asks contacts")
 # What is written in answer to a message: "drafts a reply" answers the run's message.
 ANSWERS = word_set("reply response answer")
 # Where mail is read: "check my inbox" fetches from it.

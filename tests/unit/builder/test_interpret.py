@@ -686,3 +686,16 @@ def test_a_step_that_self_corrects_repeats_and_responses_are_a_step() -> None:
         ("respond", "llm"),
     ]
     assert built["config"].get_node("repeat").body == "generate"
+
+
+def test_when_a_customer_emails_the_email_starts_the_run_and_the_classification_is_posted() -> None:
+    built = graph(
+        "When a customer emails support@company.com, classify the email as "
+        "billing/technical/general, draft a response, and post the classification to Slack"
+    )
+
+    # No condition on "a customer", no e-mail sent: the customer's email is the input.
+    assert built["inputs"] == ["email", "slack_url"]
+    assert built["nodes"] == [("classify", "llm"), ("draft", "llm"), ("post", "http_request")]
+    assert built["routes"] == {}
+    assert built["config"].get_node("post").args.body == "{category}"
