@@ -1370,6 +1370,9 @@ class Interpreter:
                 for t in where
                 if is_product(t) or t.lower() in lexicon.CHANNELS
             ]
+            if any(is_product(t) for t in where):
+                # "to a Slack channel": the product is where it goes, "channel" says no more.
+                named = [n for n in named if n not in lexicon.PLACES_IN_A_PRODUCT]
             targets = list(dict.fromkeys(named)) or ["webhook"]
         steps = []
         for target in targets:

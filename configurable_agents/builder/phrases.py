@@ -693,7 +693,13 @@ def per_item(phrase: Phrase) -> list[Phrase]:
 
 
 def languages_of(phrase: Phrase) -> list[str]:
-    return [word.capitalize() for word in phrase.lowered if word in lexicon.LANGUAGES]
+    """The languages a phrase translates into ("from English to Japanese": Japanese)."""
+    lowered = phrase.lowered
+    return [
+        word.capitalize()
+        for at, word in enumerate(lowered)
+        if word in lexicon.LANGUAGES and (at == 0 or lowered[at - 1] != "from")
+    ]
 
 
 def branch_labels(text: str) -> list[str]:

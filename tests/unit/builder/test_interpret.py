@@ -699,3 +699,11 @@ def test_when_a_customer_emails_the_email_starts_the_run_and_the_classification_
     assert built["nodes"] == [("classify", "llm"), ("draft", "llm"), ("post", "http_request")]
     assert built["routes"] == {}
     assert built["config"].get_node("post").args.body == "{category}"
+
+
+def test_a_translation_from_one_language_is_into_the_other_and_a_slack_channel_is_slack() -> None:
+    built = graph("Translate the text from English to Japanese and send it to a Slack channel.")
+
+    assert built["nodes"] == [("translate", "llm"), ("send", "http_request")]
+    assert built["inputs"] == ["text", "slack_url"]
+    assert "Japanese" in built["config"].get_node("translate").prompt
