@@ -586,6 +586,13 @@ class Interpreter:
         reader.previous = subject
         return step, self._router_for(step.writes[0])
 
+    def heads_a_branch(self, text: str) -> bool:
+        """Whether a text starts with a label of the last classification and a colon."""
+        field_ = self.reader.labels_field
+        values = self.plan.fields[field_].values if field_ else None
+        said = _led_by(text, values) if values else None
+        return said is not None and ":" in TOKEN.findall(text)[: said[1] + 1]
+
     def _label_led(self, text: str) -> list[Step] | None:
         """ "Bugs become Linear issues. Questions get a Slack reply.": a sentence that
         starts with a label of the last classification is that label's branch."""
@@ -1487,8 +1494,9 @@ class Interpreter:
             # sentences that follow.
             start = self.plan.request.find(phrase.sentence.strip()[:40])
             after = self.plan.request[max(start, 0) :]
-            heads = re.findall(r"(?:^|[.:\n]\s*)([A-Z][A-Z_]{1,20}):", after)
-            labels = [field_name(h) for h in dict.fromkeys(heads)] if len(set(heads)) >= 2 else []
+            heads = re.findall(r"(?:^|[.:\n]\s*)([A-Z][A-Z_]{1,20}|[A-Z][a-z]+ [A-Z0-9]):", after)
+            heads = _without_shared_word(list(dict.fromkeys(heads)))
+            labels = [field_name(h) for h in heads] if len(set(heads)) >= 2 else []
         field_ = reader.labels_field or self._classify_for_route(phrase, labels, bool(match))
         if field_ is None:
             return None
@@ -2212,10 +2220,20 @@ def _person_subject(sentence: str, word: str) -> bool:
     return opens and (not clause or tokens[1] == word.lower())
 
 
+def _without_shared_word(heads: list[str]) -> list[str]:
+    """Headings that all start with the same word, less it ("Tier A", "Tier B" -> A, B)."""
+    firsts = {h.split()[0] for h in heads if len(h.split()) == 2}
+    if len(firsts) == 1 and all(len(h.split()) == 2 for h in heads):
+        return [h.split()[1] for h in heads]
+    return heads
+
+
 def _led_by(text: str, values: list[str]) -> tuple[str, int] | None:
-    """The label a text starts with ("Support emails are posted", "others are ignored") and
-    how many words say it, or None."""
+    """The label a text starts with ("Support emails are posted", "others are ignored",
+    "Tier A: ...") and how many words say it, or None."""
     tokens = TOKEN.findall(text)
+    if len(tokens) >= 3 and tokens[2] == ":" and field_name(tokens[1].lower()) in values:
+        return field_name(tokens[1].lower()), 2  # "Tier A: SMS alert ...": headed by it
     for size in (2, 1):
         said = field_name(" ".join(singular(t.lower()) for t in tokens[:size]))
         if tokens[size - 1 : size] and said in values:
@@ -2285,7 +2303,8 @@ def interpret(request: str) -> Plan:
     parts = split_sentences(cues.APPROVAL_CHOICES.sub(_choices_read, text))
     for index, part in enumerate(parts):
         interpreter.labels_from_what_follows(parts[index:])
-        read = _without_heading(part)
+        # "Tier A: send an SMS alert": a heading that is a label says whose branch it is.
+        read = part if interpreter.heads_a_branch(part) else _without_heading(part)
         interpreter.read_sentence(read)
         if read != part:
             # "Dispatch: Formatted summary delivery to Discord": a heading names the step
@@ -2301,6 +2320,7 @@ def interpret(request: str) -> Plan:
     if cues.revises_after_approval(interpreter) and plan.loop is None:
         modifiers.repeat = True
     interpreter.finish(modifiers)
+    plan.drop_unused_fields()
     cues.name_the_input(plan, request)
     plan.description = " ".join(_clean(request).split())
     return plan

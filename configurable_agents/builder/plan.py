@@ -197,6 +197,17 @@ class Plan:
             del self.fields[name]
             self.guessed = [g for g in self.guessed if g != f"I guessed the input '{name}'"]
 
+    def drop_unused_fields(self) -> None:
+        """Drop the fields no step reads or writes and no router or loop is on (left by
+        steps the reading replaced), with the guesses that made them."""
+        used = {name for step in self.steps() for name in (*step.reads, *step.writes)}
+        used |= {block.field for block in self.blocks if isinstance(block, Router)}
+        if self.loop is not None and self.loop.while_field:
+            used.add(self.loop.while_field)
+        for name in [name for name in self.fields if name not in used]:
+            del self.fields[name]
+            self.guessed = [g for g in self.guessed if g != f"I guessed the input '{name}'"]
+
     def rename_field(self, old: str, new: str) -> None:
         """Call the field ``old`` ``new`` wherever the plan uses it (steps' reads and writes,
         placeholders in instructions and arguments, routers and the loop)."""

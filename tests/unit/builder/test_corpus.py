@@ -12,6 +12,8 @@ requests.yaml when it was first read (its rate while held out is noted there).
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
@@ -45,15 +47,19 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     entries = load_corpus()
     scores: dict[str, Score] = {}
     replies: dict[str, str] = {}
+    configs: dict[str, dict[str, Any]] = {}
     for entry in entries:
         _, result = run_turn(builder, entry["request"], mode="offline")
         data = config_to_data(result.config) if result.config is not None else None
         scores[entry["id"]] = score(entry, data, result.config is not None)
         replies[entry["id"]] = result.reply
+        if data is not None:
+            configs[entry["id"]] = data
     tuning, held = split(entries)
     return {
         "scores": scores,
         "replies": replies,
+        "configs": configs,
         "all": summary(list(scores.values())),
         "tuning": summary([scores[e["id"]] for e in tuning]),
         "held_out": summary([scores[e["id"]] for e in held]),
@@ -91,6 +97,18 @@ def test_every_reply_says_what_was_built(outcomes: dict[str, Any]) -> None:
     for reply in outcomes["replies"].values():
         assert reply.startswith("Mode: offline")
         assert "Inputs:" in reply
+
+
+def test_no_workflow_asks_for_a_value_no_step_uses(outcomes: dict[str, Any]) -> None:
+    # A field left behind by a step the reading replaced would be an input to fill for
+    # nothing (or a value nobody writes).
+    unused = {}
+    for request_id, data in outcomes["configs"].items():
+        used = json.dumps([data["nodes"], data.get("edges"), data.get("loop")])
+        idle = [name for name in data["state"] if not re.search(rf"\b{re.escape(name)}\b", used)]
+        if idle:
+            unused[request_id] = idle
+    assert unused == {}
 
 
 def test_the_pass_rate_does_not_fall_below_the_floor(outcomes: dict[str, Any]) -> None:

@@ -707,3 +707,13 @@ def test_a_translation_from_one_language_is_into_the_other_and_a_slack_channel_i
     assert built["nodes"] == [("translate", "llm"), ("send", "http_request")]
     assert built["inputs"] == ["text", "slack_url"]
     assert "Japanese" in built["config"].get_node("translate").prompt
+
+
+def test_sentences_headed_by_tier_labels_are_the_branches_of_the_router() -> None:
+    built = graph(
+        "Score each lead and route it to the right workflow. Tier A: send an SMS alert to the "
+        "rep. Tier B: add it to a nurture sequence. Tier C: archive it."
+    )
+
+    assert built["config"].state["category"].values == ["a", "b", "c"]
+    assert built["routes"] == {"route": ([("a", "send"), ("b", "add"), ("c", "archive")], "END")}
