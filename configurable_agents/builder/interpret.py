@@ -278,6 +278,11 @@ class Interpreter:
         """Add the steps of a sentence to the plan; the steps added."""
         if text in self._read_ahead:
             return []
+        for_whom = patterns.FOR_WHOM.match(text)
+        if for_whom:
+            text = text[for_whom.end() :]
+            if not text.strip(" ."):
+                return []
         led = self._label_led(text)
         if led is not None:
             return led
@@ -722,6 +727,13 @@ class Interpreter:
             re.search(rf"\b{re.escape(phrase.word)}\s+\w+ed\b", phrase.sentence)
         )
         person = _person_subject(phrase.sentence, phrase.word) and not passive
+        purpose = re.search(
+            rf"\b(?:is|are|was|were)\s+(?:\w+\s+)?{re.escape(phrase.word)}\s+(?:for|to)\b",
+            phrase.sentence,
+            re.I,
+        )
+        if phrase.verb.base in ("design", "build", "create", "make") and purpose:
+            return []  # "It is designed for support triage where ...": what it is for
         if phrase.verb.base == "schedule" and phrase.word.lower().endswith("ed"):
             return []  # "Execution is scheduled daily at 22:00": when runs start, no step
         made = {singular(w) for w in phrase.object_tokens()[:6]}
@@ -743,6 +755,10 @@ class Interpreter:
             # "Client submits a form, receives a welcome email": sent to the person.
             return self.send(Phrase(table_verb("send"), "send", phrase.tokens, phrase.sentence))
         role = phrase.verb.role if phrase.verb.role in lexicon.ROLE_STEPS else "language"
+        if phrase.verb.base in lexicon.RECEIVING and not phrase.makes_content():
+            # "receives support tickets through an HTTP webhook": the input ("receive a
+            # weekly digest" is what the workflow sends).
+            role = "arrive"
         if role == "trigger" and _agent_subject(phrase):
             role = "research"  # "a researcher gathers facts": the agent's work, not an input
         owned = phrase.object_tokens()[:1] in (["my"], ["our"], ["the"], ["your"])

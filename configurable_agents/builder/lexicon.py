@@ -359,6 +359,8 @@ ROLE_STEPS: dict[str, list[tuple[str, str]]] = {
         ("", "input"),
     ],
     "trigger": [("storage", "file_read"), ("web", "fetch"), ("", "input")],
+    # "receives tickets through a webhook": what arrives is what a run is given.
+    "arrive": [("", "input")],
     "send": [
         # "notifies clients about their tasks": a notice is written for them, then sent.
         ("notice !content", "write_then_send"),
@@ -542,6 +544,8 @@ TIME_WORDS = word_set(
     """morning evening night day days week weeks month months hour hours minute minutes
     monday tuesday wednesday thursday friday saturday sunday weekday weekend year quarter"""
 )
+# Verbs of what comes to the workflow: their object is an input wherever it comes from.
+RECEIVING = frozenset({"receive", "accept"})
 # Words for what a classification answered ("post the classification to Slack").
 THE_LABEL = word_set("classification category label categorization")
 # What a person does that starts a run when they do it ("when a customer emails ...").

@@ -157,6 +157,14 @@ WANTS = re.compile(
     r"(?:then\s+)?(?P<then>[^;.]+)",
     _I,
 )
+# "It is designed for semi-automated support triage where ...": who or what it is for; the
+# words after "where" say what it does.
+FOR_WHOM = re.compile(
+    r"^\s*(?:it|this(?:\s+\w+)?|the\s+\w+)\s+(?:is|was|has been)\s+(?:\w+\s+)?"
+    r"(?:designed|built|meant|intended|made|ideal|perfect|great)\s+for\b[^,;]*?"
+    r"(?:(?:,\s*)?\b(?:where|in which|so that)\b\s*|$)",
+    _I,
+)
 # "when a new email arrives", "when a form is submitted": what starts a run, not a condition.
 ARRIVAL = re.compile(
     r"\b(?:arriv\w*|comes? in|(?:is|are|gets?) (?:received|submitted|created|added|uploaded|"

@@ -717,3 +717,13 @@ def test_sentences_headed_by_tier_labels_are_the_branches_of_the_router() -> Non
 
     assert built["config"].state["category"].values == ["a", "b", "c"]
     assert built["routes"] == {"route": ([("a", "send"), ("b", "add"), ("c", "archive")], "END")}
+
+
+def test_what_arrives_through_a_webhook_is_the_input_and_a_purpose_is_no_step() -> None:
+    built = graph(
+        "This workflow receives support tickets through an HTTP webhook and classifies the "
+        "ticket. It is designed for semi-automated support triage."
+    )
+
+    assert built["inputs"] == ["support_ticket"]
+    assert built["nodes"] == [("classify", "llm")]
