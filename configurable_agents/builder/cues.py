@@ -400,15 +400,8 @@ def _sends(interpreter: Interpreter, text: str) -> None:
         for s in _steps(interpreter)
         if s.kind == "http_request" and s.args.get("method") == "POST"
     )
-    posted = {
-        name
-        for s in _steps(interpreter)
-        if s.kind == "http_request" and s.args.get("method") == "POST"
-        for name in s.reads
-    }
     for clause in clauses[posts:][:MAX_ADDED_SENDS]:
-        named = {f"{field_name(m.group(1).lower())}_url" for m in _SERVICE_WORD.finditer(clause)}
-        if named and named <= posted:
+        if _posted_there(interpreter, clause):
             continue  # "... are posted to Slack": a step posts there already
         interpreter.reader.previous = _main_output(interpreter)
         step = interpreter.send(_phrase("send", clause))[0]
@@ -578,6 +571,19 @@ def _read_files(interpreter: Interpreter) -> bool:
     return True
 
 
+def _posted_there(interpreter: Interpreter, clause: str) -> bool:
+    """Whether a step posts already to a service the clause names ("stores the data in a
+    Notion database": kept in Notion by its post)."""
+    named = {f"{field_name(m.group(1).lower())}_url" for m in _SERVICE_WORD.finditer(clause)}
+    posted = {
+        name
+        for s in _steps(interpreter)
+        if s.kind == "http_request" and s.args.get("method") == "POST"
+        for name in s.reads
+    }
+    return bool(named) and named <= posted
+
+
 def complete(interpreter: Interpreter, text: str) -> None:
     """Add each feature the words cue and the plan lacks (see the module's table)."""
     plan = interpreter.plan
@@ -634,7 +640,12 @@ def complete(interpreter: Interpreter, text: str) -> None:
         _approval_before_send(interpreter)
     _sends(interpreter, text)
     _named_products(interpreter, text)
-    if found["file_out"] and not _has(interpreter, "file_write"):
+    # "stores the data in a Notion database": kept by the post there ("push to Google Sheets
+    # and Slack" still writes the sheet).
+    clause = _clause(text, found["file_out"]) if found["file_out"] else ""
+    sheet = any(w.lower() in lexicon.FILE_PLACES for w in re.findall(r"\w+", clause))
+    kept = _posted_there(interpreter, clause) and not sheet
+    if found["file_out"] and not _has(interpreter, "file_write") and not kept:
         clause = _clause(text, found["file_out"])
         step = interpreter.file_write(_phrase("save", clause))
         _before_later_sends(interpreter, text, found["file_out"], step)

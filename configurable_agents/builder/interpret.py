@@ -2117,14 +2117,20 @@ class Interpreter:
             )
             return
         if not reviews and modifiers.repeat and language:
-            target = language[-1]
+            # What is redone is what was written: a label read is no draft to improve (with
+            # no step that writes, what the labels were read from is reviewed, and written
+            # anew below).
+            target = next((s for s in reversed(language) if s.kind == "llm"), language[-1])
+            reviewed = target.writes[0]
+            if target.kind != "llm" and target.reads:
+                reviewed = target.reads[0]
             review = Step(
                 reader.step_id("review"),
                 "review",
                 "review",
-                sentence(f"Review the {label(target.writes[0]).lower()}")
+                sentence(f"Review the {label(reviewed).lower()}")
                 + " Give a score from 1 to 10 (10 is best) and say briefly what to improve.",
-                reads=[target.writes[0]],
+                reads=[reviewed],
             )
             review.writes = [
                 reader.output("score", Field("score", "int", "Review score from 1 to 10")),
@@ -2141,6 +2147,8 @@ class Interpreter:
             subject = review.reads[0] if review.reads else None
             producers = [s for s in steps[: steps.index(review)] if subject in s.writes]
             body = producers[-1] if producers else steps[0]
+            if body.kind in ("classify", "approval") or body.args.get("method") == "POST":
+                body = review  # nothing to redo there: what is reviewed is written anew
             if body is review and subject is not None:
                 # "another provides evaluation and feedback in a loop": what is reviewed is
                 # written first, and written again with the feedback.

@@ -558,7 +558,7 @@ MAILBOXES = word_set("email emails inbox mail mailbox gmail outlook")
 # but "a reply to the email" does not go anywhere.
 CHANNELS = word_set("mail inbox channel chat email emails server service backend database")
 # Ways of reaching someone that are places inside a named product ("a Slack channel").
-PLACES_IN_A_PRODUCT = word_set("channel chat server service backend")
+PLACES_IN_A_PRODUCT = word_set("channel chat server service backend database")
 # Services that are places to keep rows: a save there is a file write.
 STORAGE = word_set(
     """file files disk folder workspace sheet sheets spreadsheet spreadsheets csv excel

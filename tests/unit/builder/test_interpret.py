@@ -727,3 +727,30 @@ def test_what_arrives_through_a_webhook_is_the_input_and_a_purpose_is_no_step() 
 
     assert built["inputs"] == ["support_ticket"]
     assert built["nodes"] == [("classify", "llm")]
+
+
+def test_a_retry_redoes_what_was_written_never_a_classification() -> None:
+    built = graph(
+        "Classify the answer as good or bad. If it is bad, regenerate it and retry up to "
+        "three times."
+    )
+
+    loop = built["config"].get_node("repeat")
+    # With no step that writes, one is added for the loop to redo; the label is not redone.
+    assert loop.body == "generate"
+    assert ("generate", "llm") in built["nodes"]
+    assert loop.max_iterations == 3
+
+
+def test_what_is_stored_in_a_notion_database_is_one_post_to_notion() -> None:
+    built = graph(
+        "Fetch the papers from https://example.com/papers, extract the key facts, and store "
+        "them in a Notion database."
+    )
+
+    assert built["nodes"] == [
+        ("fetch", "http_request"),
+        ("extract", "llm"),
+        ("store", "http_request"),
+    ]
+    assert built["inputs"] == ["notion_url"]
