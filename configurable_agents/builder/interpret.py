@@ -1095,7 +1095,6 @@ class Interpreter:
                 head_noun(phrase.object_tokens()) if not create else "text",
                 f"What to {verb.base} from",
             )
-        vague = head_noun(phrase.object_tokens()) in (None, *lexicon.VAGUE_CONTENT)
         about = next(
             (head_noun(ws) for p, ws in phrase.preposition_phrases() if p in ("about", "on")),
             None,
@@ -1104,9 +1103,11 @@ class Interpreter:
         if source is None and create and answering and not self.plan.steps():
             # "an AI drafts a reply": to the message the run is given.
             source = reader.input("message", "The message to answer")
-        elif source is None and create and (vague or about) and not self.plan.steps():
-            # "Generates content", "Draft.": about what the person running it says; "a
-            # post about our launch": about the launch, which the person says.
+        elif source is None and create and (about or "topic") in self.plan.fields:
+            source = about or "topic"  # "writes a blog post, a newsletter ...": each on it
+        elif source is None and create and not self.plan.steps():
+            # "Generates content", "Write a tweet": about what the person running it says;
+            # "a post about our launch": about the launch, which the person says.
             source = reader.input(about or "topic", "What to write about")
         reads = [source] if source else []
         if drawn and drawn not in reads:

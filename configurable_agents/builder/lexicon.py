@@ -622,8 +622,6 @@ SENDERS = word_set(
 )
 # Verbs whose result is taken from something: a first step with one reads an input.
 TAKES_FROM = frozenset({"extract", "identify", "list", "break", "pick", "compile", "merge"})
-# What a model writes, said without saying about what ("generates content").
-VAGUE_CONTENT = frozenset({"content", "output", "draft", "copy", "text", "result"})
 # What the request builds as a whole: making one is no step of it.
 THE_WORKFLOW = word_set(
     """agent workflow automation system pipeline bot chatbot flow app application assistant
