@@ -40,6 +40,7 @@ from configurable_agents.builder.phrases import (
     table_verb,
 )
 from configurable_agents.builder.plan import (
+    Block,
     Choice,
     Field,
     Loop,
@@ -196,6 +197,25 @@ def _choices_read(match: re.Match[str]) -> str:
     sentence_start = max(before.rfind(". "), before.rfind("\n"), 0)
     said = patterns.APPROVAL.search(before[sentence_start:])
     return "the choices" if said else "an approval"
+
+
+def _steps_of(block: Block) -> list[Step]:
+    """The steps of a block: itself, or those of its branches."""
+    if isinstance(block, Step):
+        return [block]
+    if isinstance(block, Router):
+        return [s for route in block.routes for s in route.steps] + block.otherwise
+    return list(block.branches)
+
+
+def _replace_read(step: Step, old: str, new: str) -> None:
+    """Make ``step`` read ``new`` where it read ``old`` (its reads, instruction, arguments)."""
+    step.reads = list(dict.fromkeys(new if name == old else name for name in step.reads))
+    step.instruction = step.instruction.replace(f"{{{old}}}", f"{{{new}}}")
+    for key, value in step.args.items():
+        if isinstance(value, str):
+            step.args[key] = value.replace(f"{{{old}}}", f"{{{new}}}")
+    step.node = None
 
 
 def _made_for(words: list[str], product: str) -> bool:
@@ -1950,6 +1970,7 @@ class Interpreter:
                         following.reads.append(step.writes[0])
                 following.node = None
         self._keep_last()
+        self._read_what_every_branch_has()
         self._send_after_the_writing()
         self._nothing_twice_in_a_row()
         if modifiers.bound is not None or modifiers.repeat:
@@ -1969,6 +1990,80 @@ class Interpreter:
                         Choice("No, send it directly", "keep it as it is"),
                     ],
                 )
+
+    def _read_what_every_branch_has(self) -> None:
+        """A step after a router reads what every branch has: a field only some branches
+        write (the run may not have taken them) is replaced by what those branches worked on
+        ("routes to path a or b, then posts to Notion": the post sends what they read)."""
+        plan = self.plan
+        written = {spec.name for spec in plan.inputs}
+        branch_only: dict[str, str] = {}
+        for block in plan.blocks:
+            if isinstance(block, Step):
+                for name in [r for r in block.reads if r in branch_only and r not in written]:
+                    _replace_read(block, name, branch_only[name])
+                written |= set(block.writes)
+            elif isinstance(block, Router):
+                branches = [r.steps for r in block.routes if not r.stop] + [block.otherwise]
+                for step in [step for steps in branches for step in steps]:
+                    for name in [r for r in step.reads if r in branch_only and r not in written]:
+                        _replace_read(step, name, branch_only[name])
+                shared = self._one_result(block, later=plan.blocks[plan.blocks.index(block) + 1 :])
+                if shared is not None:
+                    branch_only.update(shared)
+                    written.add(next(iter(shared.values())))
+                    continue
+                outs = [{w for step in steps for w in step.writes} for steps in branches]
+                every = set.intersection(*outs) if outs else set()
+                for steps in branches:
+                    source = steps[0].reads[0] if steps and steps[0].reads else None
+                    for name in {w for step in steps for w in step.writes} - every:
+                        if source is not None and source not in branch_only:
+                            branch_only[name] = source
+                written |= every
+            else:
+                written |= {w for step in block.branches for w in step.writes}
+
+    def _one_result(self, router: Router, later: list[Block]) -> dict[str, str] | None:
+        """When every way through a router writes something and a later step reads what one
+        branch wrote ("Bugs: write a report. Questions: draft an answer. Then post it"), each
+        branch's last result is one field, the one the later step reads: {old: shared}."""
+        spec = self.plan.fields[router.field]
+        routed = {route.value for route in router.routes}
+        covered = bool(router.otherwise) or bool(spec.values and set(spec.values) <= routed)
+        ways = [r.steps for r in router.routes if not r.stop] + (
+            [router.otherwise] if router.otherwise else []
+        )
+        if not covered or len(ways) < 2 or not all(ways) or not all(w[-1].writes for w in ways):
+            return None
+        lasts = {way[-1].writes[0] for way in ways}
+        reading = [s for b in later for s in _steps_of(b) if set(s.reads) & lasts]
+        subject = ways[0][0].reads[0] if ways[0][0].reads else None
+        following = later[0] if later else None
+        sends = isinstance(following, Step) and (
+            following.kind == "file_write" or following.args.get("method") == "POST"
+        )
+        if not reading and sends and subject in following.reads:  # type: ignore[union-attr]
+            # "Bugs: write a report. Questions: draft an answer. Then post it": what was
+            # written is posted, not what it was written from.
+            _replace_read(following, subject, ways[0][-1].writes[0])  # type: ignore[arg-type]
+            reading = [following]  # type: ignore[list-item]
+        if len(lasts) < 2 or not reading:
+            return None
+        shared = self.reader.output("result", Field("result", "str", "What the branch taken wrote"))
+        renamed: dict[str, str] = {}
+        for way in ways:
+            old = way[-1].writes[0]
+            way[-1].writes = [shared, *way[-1].writes[1:]]
+            way[-1].node = None
+            renamed[old] = shared
+        for step in reading:
+            for old in set(step.reads) & lasts:
+                _replace_read(step, old, shared)
+        self.plan.understood.append(
+            f"each branch of '{router.id}' writes `{shared}`, which the steps after it read"
+        )
+        return renamed
 
     def _send_after_the_writing(self) -> None:
         """ "send personalized notifications by generating content with GPT": a post said

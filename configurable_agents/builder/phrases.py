@@ -181,6 +181,8 @@ def is_product(token: str) -> bool:
     if patterns.DOMAIN.fullmatch(token.strip(".")):
         return True
     known = lexicon.VENDORS | lexicon.LANGUAGES | lexicon.STORAGE | lexicon.PEOPLE
+    if re.match(r"(?:ai|llm|gpt)-", lowered):
+        return False  # "AI-enhanced", "LLM-powered": how it is made, not where it goes
     return (
         token[:1].isupper()
         and not token.isupper()

@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 
-from configurable_agents.builder import Builder, Gallery
+from configurable_agents.builder import Builder, Gallery, interpret
 from configurable_agents.config import config_to_data
 from configurable_agents.settings import Settings
+from tests.unit.builder import plan_checks
 from tests.unit.builder.conftest import run_turn
 from tests.unit.builder.corpus_score import Score, load_corpus, score, split, summary
 
@@ -109,6 +110,25 @@ def test_no_workflow_asks_for_a_value_no_step_uses(outcomes: dict[str, Any]) -> 
         if idle:
             unused[request_id] = idle
     assert unused == {}
+
+
+@pytest.fixture(scope="module")
+def plans() -> dict[str, Any]:
+    """The plan the rules make of every corpus request."""
+    return {entry["id"]: interpret(entry["request"]) for entry in load_corpus()}
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        plan_checks.reads_a_branch_only_value,
+        plan_checks.model_steps_that_read_nothing,
+        plan_checks.loops_over_a_label,
+    ],
+)
+def test_no_plan_has_a_broken_shape(plans: dict[str, Any], check: Any) -> None:
+    broken = {request_id: found for request_id, plan in plans.items() if (found := check(plan))}
+    assert broken == {}
 
 
 def test_the_pass_rate_does_not_fall_below_the_floor(outcomes: dict[str, Any]) -> None:

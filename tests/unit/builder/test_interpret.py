@@ -754,3 +754,17 @@ def test_what_is_stored_in_a_notion_database_is_one_post_to_notion() -> None:
         ("store", "http_request"),
     ]
     assert built["inputs"] == ["notion_url"]
+
+
+def test_what_each_branch_writes_is_one_value_the_step_after_the_router_sends() -> None:
+    built = graph(
+        "Classify the ticket as bug or question. Bugs: write a bug report. Questions: draft "
+        "an answer. Then post it to Slack."
+    )
+
+    assert built["routes"] == {"route": ([("bug", "write"), ("question", "draft")], "post")}
+    config = built["config"]
+    # Whichever branch ran, the post has its result.
+    assert config.get_node("write").output == config.get_node("draft").output == "result"
+    assert config.get_node("post").args.body == "{result}"
+    assert built["inputs"] == ["ticket", "slack_url"]
