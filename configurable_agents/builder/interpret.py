@@ -276,6 +276,10 @@ class Interpreter:
         # Inside a guarded branch a condition word does not guard again.
         self._guarding = False
         self._intent_fields: set[str] = set()  # the fields that say what a person wants
+        self._last_fetch_sentence = ""  # where the last fetch of a `url` input was said
+        # What the fetches of one list wrote ("pulls receipts and transactions"): the model
+        # step after them reads them all.
+        self._fetched_together: list[str] = []
         # A condition on what starts a run ("captures positive feedback") guards the first
         # step that keeps or sends it.
         self._pending_condition: str | None = None
@@ -1132,6 +1136,9 @@ class Interpreter:
         reads = [source] if source else []
         if drawn and drawn not in reads:
             reads.append(drawn)
+        if len(self._fetched_together) > 1 and source in self._fetched_together:
+            reads += [f for f in self._fetched_together if f not in reads]
+            self._fetched_together = []
         words = phrase.object_tokens()
         head = head_noun(words)
         tokens = list(phrase.tokens)
@@ -1164,7 +1171,10 @@ class Interpreter:
             return step
         if verb.role == "revise":
             target = source or reader.input(head or "text", "The text to revise")
-            step.reads = [target] + (["feedback"] if "feedback" in self.plan.fields else [])
+            others = [r for r in reads if r != target]  # fetched with it ("and transactions")
+            step.reads = [target, *others] + (
+                ["feedback"] if "feedback" in self.plan.fields else []
+            )
             step.writes = [target]
             reader.add(step)
             reader.previous = target
@@ -1364,12 +1374,26 @@ class Interpreter:
         reader = self.reader
         if found:
             url = found.group(0)
-        else:
-            name = "url"
-            if name not in self.plan.fields:
-                reader.input(name, "The address to fetch")
-            url = f"{{{name}}}"
         head = head_noun([w for w in phrase.object_tokens() if w not in lexicon.WEB]) or None
+        if not found:
+            name = "url"
+            fetched = any(
+                s.kind == "http_request" and "url" in s.reads and s.args.get("method") == "GET"
+                for s in self.plan.steps()
+            )
+            together = fetched and head and phrase.sentence == self._last_fetch_sentence
+            if together:
+                # "pulls receipt emails and payment transactions": each from its own address.
+                name = f"{head}_url"
+            else:
+                self._fetched_together = []
+            if name not in self.plan.fields:
+                reader.input(
+                    name,
+                    f"The address to fetch{f' the {label(head).lower()} from' if name != 'url' else ''}",
+                )
+            url = f"{{{name}}}"
+            self._last_fetch_sentence = phrase.sentence
         output_name = (
             "page"
             if phrase.mentions(
@@ -1383,7 +1407,10 @@ class Interpreter:
             "http_request", "fetch", phrase.verb.base, phrase, [], {"url": url, "method": "GET"}
         )
         step.reads = [url.strip("{}")] if not found else []
-        return reader.place(step, output_name, "What the request returned")
+        placed = reader.place(step, output_name, "What the request returned")
+        if not found and placed.writes:
+            self._fetched_together.append(placed.writes[0])
+        return placed
 
     def _send_with(self, phrase: Phrase) -> list[Step]:
         """A send of something from the web ("shares new YouTube videos on Discord") gets

@@ -541,6 +541,11 @@ def phrases_of(text: str) -> list[Phrase]:
             pieces = per_item(phrase)
             if all(set(p.lowered) & lexicon.CONTENT_NOUNS for p in pieces):
                 items = pieces
+        if phrase.verb.role == "fetch" and phrase.verb.base not in lexicon.WEAK:
+            # "pulls receipt emails and payment transactions": each kind from where it is.
+            pieces = per_item(phrase)
+            if len(pieces) >= 2 and all(_names_things(p) for p in pieces):
+                items = pieces
         if len(items) < 2:
             listed.append(phrase)
             continue
@@ -647,6 +652,15 @@ def alternative_label(text: str) -> str:
         return field_name(words[-1])
     found = lexicon.verb(words[0]) if words else None
     return field_name(found.base if found else (words[0] if words else "other"))
+
+
+def _names_things(phrase: Phrase) -> bool:
+    """Whether a listed object names things of a kind (a plural noun or a product), not a
+    part of one thing ("the title")."""
+    words = phrase.object_tokens()
+    head = words[-1] if words else ""
+    plural = head.endswith("s") and not head.endswith("ss") and singular(head) != head
+    return plural or any(is_product(t) for t in phrase.tokens[: len(words)])
 
 
 def per_item(phrase: Phrase) -> list[Phrase]:

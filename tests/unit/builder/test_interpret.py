@@ -768,3 +768,17 @@ def test_what_each_branch_writes_is_one_value_the_step_after_the_router_sends() 
     assert config.get_node("write").output == config.get_node("draft").output == "result"
     assert config.get_node("post").args.body == "{result}"
     assert built["inputs"] == ["ticket", "slack_url"]
+
+
+def test_kinds_of_things_pulled_in_one_phrase_are_fetched_each_and_read_together() -> None:
+    built = graph("Pulls receipt emails and payment transactions, then deduplicates them.")
+
+    assert built["nodes"] == [
+        ("fetch", "http_request"),
+        ("fetch_2", "http_request"),
+        ("deduplicate", "llm"),
+    ]
+    # Each from its own address; the next step works on both.
+    assert built["inputs"] == ["url", "payment_transaction_url"]
+    prompt = built["config"].get_node("deduplicate").prompt
+    assert "{receipt_email}" in prompt and "{payment_transaction}" in prompt
