@@ -32,8 +32,9 @@ GOAL = 0.90
 # Raised after the last tuning of the session: 347 of 533 (65.1%), tuned 319 of 443.
 # Set when the eleventh collection (45 held-out requests, h10-*) joined the tenth as held out
 # and the ninth (h8-*) was moved to the tuned ones: 361 of 578 (62.5%); tuned 331 of 488, held
-# out 30 of 90.
-FLOOR = 0.620
+# out 30 of 90. Raised after the ninth round of tuning: 367 of 578 (63.5%); tuned 336 of 488,
+# held out 31 of 90.
+FLOOR = 0.630
 
 
 @pytest.fixture(scope="module")
