@@ -751,12 +751,12 @@ class Interpreter:
             re.search(rf"\b{re.escape(phrase.word)}\s+\w+ed\b", phrase.sentence)
         )
         person = _person_subject(phrase.sentence, phrase.word) and not passive
-        purpose = re.search(
+        purpose = phrase.verb.base in ("design", "build", "create", "make") and re.search(
             rf"\b(?:is|are|was|were)\s+(?:\w+\s+)?{re.escape(phrase.word)}\s+(?:for|to)\b",
             phrase.sentence,
             re.I,
         )
-        if phrase.verb.base in ("design", "build", "create", "make") and purpose:
+        if purpose:
             return []  # "It is designed for support triage where ...": what it is for
         if phrase.verb.base == "schedule" and phrase.word.lower().endswith("ed"):
             return []  # "Execution is scheduled daily at 22:00": when runs start, no step
