@@ -618,7 +618,8 @@ def complete(interpreter: Interpreter, text: str) -> None:
         clause = _clause(text, found["calculate"])
         word = found["calculate"].group(0).lower()
         base = "average" if word.startswith("average") else "sum" if "sum" in word else "calculate"
-        interpreter.calculate(_phrase(base, clause))
+        # Moved next to the numbers' step below: there is no one output to take them from.
+        interpreter.calculate(_phrase(base, clause), from_data=False)
         new = _added(interpreter, before)
         _where_numbers_are(interpreter, new)
         plan.understood.append(f"'{new[0].id}' does the arithmetic the words name")

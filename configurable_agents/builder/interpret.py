@@ -1501,8 +1501,9 @@ class Interpreter:
         step = self._tool("file_read", "read", phrase.verb.base, phrase, reads, {"path": path})
         return reader.place(step, output_name, "The text of the file")
 
-    def calculate(self, phrase: Phrase) -> Step:
-        """A calculation over the numbers the phrase names (inputs, numeric)."""
+    def calculate(self, phrase: Phrase, *, from_data: bool = True) -> Step:
+        """A calculation over the numbers the phrase names: taken by a model step from what
+        came before when something did (``from_data``), else inputs, numeric."""
         reader = self.reader
         names = [
             singular(w)
@@ -1512,6 +1513,33 @@ class Interpreter:
         names = list(dict.fromkeys(name for name in names if name != "total"))
         if len(names) < 2:
             names = [*names, *[n for n in ("price", "quantity") if n not in names]][:2]
+        missing = [name for name in names if name not in self.plan.fields]
+        source = reader.previous
+        written = source is not None and any(source in s.writes for s in self.plan.steps())
+        if from_data and written and missing:
+            # "extracts the invoice, then calculates the total": the numbers are in what was
+            # extracted, not asked of the person running it.
+            numbers = Step(
+                reader.step_id("extract_numbers"),
+                "llm",
+                "extract",
+                sentence(
+                    f"Take from the {label(source).lower()} the numbers for "
+                    + ", ".join(label(n).lower() for n in missing)
+                )
+                + " Answer with each as a number.",
+                reads=[source],  # type: ignore[list-item]
+            )
+            numbers.writes = [
+                reader.output(n, Field(n, "int" if n in lexicon.INT_NOUNS else "float", f"The {n}"))
+                for n in missing
+            ]
+            reader.add(numbers)
+            names = [numbers.writes[missing.index(n)] if n in missing else n for n in names]
+            reader.previous = source
+            self.plan.guessed.append(
+                f"I added '{numbers.id}' to take the numbers from the {label(source).lower()}"
+            )
         for name in names:
             if name not in self.plan.fields:
                 reader.input(name, f"The {name}", kind="float")

@@ -35,7 +35,15 @@ def test_arithmetic_named_in_the_words_is_a_calculator_after_the_extraction() ->
         "Extract the line items from the invoice and check that they add up to the total."
     )
 
-    assert built["nodes"][:2] == [("extract", "llm"), ("calculate", "calculator")]
+    # The numbers are taken from what was extracted, not asked of the person running it.
+    assert built["nodes"][:3] == [
+        ("extract", "llm"),
+        ("extract_numbers", "llm"),
+        ("calculate", "calculator"),
+    ]
+    assert built["inputs"] == ["invoice"]
+    assert built["config"].get_node("extract_numbers").outputs == ["price", "quantity"]
+    assert built["config"].state["quantity"].type == "int"
 
 
 def test_arithmetic_said_around_another_verb_is_added_by_its_cue() -> None:
