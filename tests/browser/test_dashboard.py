@@ -39,6 +39,9 @@ def test_every_section_opens_from_the_navigation(page: Any, dashboard: Dashboard
             page.click(f'#nav a[href="{item.path}"]')
             page.wait_for_url(dashboard.url + item.path)
             page.wait_for_selector(f'#nav a[href="{item.path}"].active')
+            # The page of this click has arrived (for the section shown already, the URL and
+            # the highlight are right before it does) before the next click.
+            page.wait_for_function("!document.querySelector('.htmx-request')")
             assert page.title().endswith("· configurable-agents")
             screenshot(page, "section-" + (item.path.strip("/").replace("/", "-") or "home"))
     # The embedded services are not running in this test: each page says how to start them.
@@ -52,7 +55,9 @@ def test_the_last_of_two_quick_clicks_in_the_navigation_wins(
     page: Any, dashboard: Dashboard
 ) -> None:
     # A second click while the first page is on its way replaces it: the page and the
-    # address are the second section's, never the first's arriving late.
+    # address are the second section's, never the first's arriving late. htmx logs the
+    # first page's request, aborted on purpose, to the console.
+    page.allowed_errors = ("htmx:sendAbort", "htmx:afterRequest")
     page.goto(dashboard.url + "/")
     for first, second in [("/", "/runs"), ("/workflows", "/templates"), ("/runs", "/")]:
         page.click(f'#nav a[href="{first}"]')
