@@ -50,6 +50,7 @@ from configurable_agents.builder.plan import (
     Route,
     Router,
     Step,
+    steps_of,
 )
 from configurable_agents.builder.text import field_name, label, node_id, number, sentence, unique
 
@@ -182,12 +183,16 @@ class _Reader:
         return self.input(name, f"The {label(name).lower()} to {phrase.verb.base}")
 
 
+def _after_product(words: list[str], product: str) -> str:
+    """The word after a product's name, lower-case ("WordPress draft" -> draft)."""
+    at = words.index(product)
+    return words[at + 1].lower().strip(".") if at + 1 < len(words) else ""
+
+
 def _names_a_kind_of_file(words: list[str], product: str) -> bool:
     """Whether a product's name only says what kind of file follows it ("Swift files",
     "Excel sheets")."""
-    at = words.index(product)
-    following = words[at + 1].lower().strip(".") if at + 1 < len(words) else ""
-    return following in lexicon.STORAGE
+    return _after_product(words, product) in lexicon.STORAGE
 
 
 def _choices_read(match: re.Match[str]) -> str:
@@ -197,15 +202,6 @@ def _choices_read(match: re.Match[str]) -> str:
     sentence_start = max(before.rfind(". "), before.rfind("\n"), 0)
     said = patterns.APPROVAL.search(before[sentence_start:])
     return "the choices" if said else "an approval"
-
-
-def _steps_of(block: Block) -> list[Step]:
-    """The steps of a block: itself, or those of its branches."""
-    if isinstance(block, Step):
-        return [block]
-    if isinstance(block, Router):
-        return [s for route in block.routes for s in route.steps] + block.otherwise
-    return list(block.branches)
 
 
 def _replace_read(step: Step, old: str, new: str) -> None:
@@ -221,8 +217,7 @@ def _replace_read(step: Step, old: str, new: str) -> None:
 def _made_for(words: list[str], product: str) -> bool:
     """Whether a product's name says what a piece of content is for ("a WordPress draft",
     "a LinkedIn post")."""
-    at = words.index(product)
-    following = words[at + 1].lower().strip(".") if at + 1 < len(words) else ""
+    following = _after_product(words, product)
     return singular(following) in lexicon.CONTENT_NOUNS or following in lexicon.CONTENT_NOUNS
 
 
@@ -2092,7 +2087,7 @@ class Interpreter:
         if not covered or len(ways) < 2 or not all(ways) or not all(w[-1].writes for w in ways):
             return None
         lasts = {way[-1].writes[0] for way in ways}
-        reading = [s for b in later for s in _steps_of(b) if set(s.reads) & lasts]
+        reading = [s for b in later for s in steps_of(b) if set(s.reads) & lasts]
         subject = ways[0][0].reads[0] if ways[0][0].reads else None
         following = later[0] if later else None
         sends = isinstance(following, Step) and (

@@ -109,6 +109,15 @@ class Parallel:
 Block = Step | Router | Parallel
 
 
+def steps_of(block: Block) -> list[Step]:
+    """The steps of a block, in order: itself, or those of its branches."""
+    if isinstance(block, Step):
+        return [block]
+    if isinstance(block, Router):
+        return [step for route in block.routes for step in route.steps] + block.otherwise
+    return list(block.branches)
+
+
 @dataclass
 class Loop:
     """After step ``after``, go back to step ``body`` while ``while_field`` is below
@@ -161,16 +170,7 @@ class Plan:
 
     def steps(self) -> list[Step]:
         """Every step, in order, branches included."""
-        found: list[Step] = []
-        for block in self.blocks:
-            if isinstance(block, Step):
-                found.append(block)
-            elif isinstance(block, Router):
-                found += [step for route in block.routes for step in route.steps]
-                found += block.otherwise
-            else:
-                found += block.branches
-        return found
+        return [step for block in self.blocks for step in steps_of(block)]
 
     def features(self) -> list[str]:
         """The control features and tools the plan uses (names from FEATURES)."""
